@@ -1,0 +1,84 @@
+//! One error type with stable codes; it reaches JavaScript as an `Error` whose `code` is
+//! `ERR_LEAKWATCH_*`.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+  /// A V8 symbol is not exported by the running binary: GC hooks fall back to perf_hooks.
+  V8SymbolMissing,
+  /// The running V8 is one leakwatch cannot read (version or struct layout).
+  V8Unsupported,
+  /// No isolate is entered on the calling thread.
+  NoIsolate,
+  /// The background thread could not be started.
+  ThreadSpawn,
+  /// A native option is out of range (the JS facade checks options first).
+  InvalidOption,
+}
+
+impl ErrorCode {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      ErrorCode::V8SymbolMissing => "ERR_LEAKWATCH_V8_SYMBOL_MISSING",
+      ErrorCode::V8Unsupported => "ERR_LEAKWATCH_V8_UNSUPPORTED",
+      ErrorCode::NoIsolate => "ERR_LEAKWATCH_NO_ISOLATE",
+      ErrorCode::ThreadSpawn => "ERR_LEAKWATCH_THREAD_SPAWN",
+      ErrorCode::InvalidOption => "ERR_LEAKWATCH_INVALID_OPTION",
+    }
+  }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeakwatchError {
+  pub code: ErrorCode,
+  pub message: String,
+}
+
+impl LeakwatchError {
+  pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    LeakwatchError {
+      code,
+      message: message.into(),
+    }
+  }
+}
+
+impl fmt::Display for LeakwatchError {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{}: {}", self.code.as_str(), self.message)
+  }
+}
+
+impl std::error::Error for LeakwatchError {}
+
+impl From<LeakwatchError> for napi::Error {
+  fn from(err: LeakwatchError) -> Self {
+    // napi-rs sets the JS error's `code` from the status string.
+    napi::Error::new(
+      napi::Status::GenericFailure,
+      format!("{}: {}", err.code.as_str(), err.message),
+    )
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn codes_are_prefixed_and_distinct() {
+    let all = [
+      ErrorCode::V8SymbolMissing,
+      ErrorCode::V8Unsupported,
+      ErrorCode::NoIsolate,
+      ErrorCode::ThreadSpawn,
+      ErrorCode::InvalidOption,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for code in all {
+      assert!(code.as_str().starts_with("ERR_LEAKWATCH_"));
+      assert!(seen.insert(code.as_str()));
+    }
+  }
+}

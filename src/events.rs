@@ -1,0 +1,188 @@
+//! JavaScript shapes of the events and of `stats()`. Field names are the public contract
+//! (memwatch's snake_case names are kept where memwatch had them); the JS facade adds
+//! `heap.arrayBuffers` and turns `time` into a `Date`.
+
+use napi::bindgen_prelude::{ToNapiValue, TypeName, ValidateNapiValue};
+use napi::sys;
+use napi_derive::napi;
+
+use crate::gc_kind::GcKind;
+use crate::monitor::{Event, StatsReport};
+use crate::stats::KindTotals;
+
+const NS_PER_MS: f64 = 1_000_000.0;
+
+/// Heap figures in bytes, read with `v8::Isolate::GetHeapStatistics` after the GC.
+#[napi(object)]
+pub struct HeapPayload {
+  /// Used heap (live objects and not-yet-swept garbage), bytes.
+  pub used: f64,
+  /// Heap reserved by V8, bytes.
+  pub total: f64,
+  /// Heap size limit, bytes.
+  pub limit: f64,
+  /// Memory held outside the V8 heap by JS objects (Buffers included), bytes.
+  pub external: f64,
+  /// Memory V8 allocated with malloc, bytes.
+  pub malloced_memory: f64,
+}
+
+/// Count and total pause of one GC type since `start()`.
+#[napi(object)]
+pub struct GcTypeTotals {
+  pub count: f64,
+  /// Sum of pauses, milliseconds.
+  pub pause_ms: f64,
+}
+
+/// Per GC type totals.
+#[napi(object)]
+pub struct GcTypeBreakdown {
+  pub scavenge: GcTypeTotals,
+  pub minor_mark_compact: GcTypeTotals,
+  pub mark_sweep_compact: GcTypeTotals,
+  pub incremental_marking: GcTypeTotals,
+  pub process_weak_callbacks: GcTypeTotals,
+}
+
+/// Records and events lost to full queues (never blocks the GC or the thread).
+#[napi(object)]
+pub struct DroppedCounts {
+  pub records: f64,
+  pub events: f64,
+}
+
+/// Time spent inside leakwatch's GC callbacks, measured in them.
+#[napi(object)]
+pub struct CallbackCost {
+  /// Prologue and epilogue callbacks run.
+  pub calls: f64,
+  /// Wall time inside them, nanoseconds (includes any preemption of the JS thread).
+  pub total_ns: f64,
+  /// Median callback, nanoseconds (histogram bucket bound, within 25 %).
+  pub p50_ns: f64,
+  /// 99th percentile callback, nanoseconds (histogram bucket bound, within 25 %).
+  pub p99_ns: f64,
+}
+
+/// The `stats` payload (also returned by `watcher.stats()`).
+#[napi(object)]
+pub struct StatsPayload {
+  #[napi(js_name = "num_full_gc")]
+  pub num_full_gc: f64,
+  #[napi(js_name = "num_inc_gc")]
+  pub num_inc_gc: f64,
+  #[napi(js_name = "heap_compactions")]
+  pub heap_compactions: f64,
+  /// Percent; negative when the heap shrinks.
+  #[napi(js_name = "usage_trend")]
+  pub usage_trend: f64,
+  #[napi(js_name = "estimated_base")]
+  pub estimated_base: f64,
+  #[napi(js_name = "current_base")]
+  pub current_base: f64,
+  pub min: f64,
+  pub max: f64,
+  /// Kind of the GC these figures follow; null before the first GC.
+  pub gc_type: Option<String>,
+  pub forced: bool,
+  pub pause_ms: f64,
+  pub heap: HeapPayload,
+  /// Resident set size, bytes; null where not sampled natively.
+  pub rss: Option<f64>,
+  pub by_type: GcTypeBreakdown,
+  pub source: String,
+  pub dropped: DroppedCounts,
+  pub callback_cost: CallbackCost,
+  /// Milliseconds since the Unix epoch.
+  pub time: f64,
+}
+
+fn totals(t: KindTotals) -> GcTypeTotals {
+  GcTypeTotals {
+    count: t.count as f64,
+    pause_ms: t.pause_ns as f64 / NS_PER_MS,
+  }
+}
+
+impl From<&StatsReport> for StatsPayload {
+  fn from(s: &StatsReport) -> Self {
+    let by = |k: GcKind| totals(s.by_kind[k.index()]);
+    StatsPayload {
+      num_full_gc: s.num_full_gc as f64,
+      num_inc_gc: s.num_inc_gc as f64,
+      heap_compactions: s.heap_compactions as f64,
+      usage_trend: s.usage_trend,
+      estimated_base: s.estimated_base as f64,
+      current_base: s.current_base as f64,
+      min: s.min as f64,
+      max: s.max as f64,
+      gc_type: s.gc_type.map(|k| k.name().to_string()),
+      forced: s.forced,
+      pause_ms: s.pause_ns as f64 / NS_PER_MS,
+      heap: HeapPayload {
+        used: s.heap.used as f64,
+        total: s.heap.total as f64,
+        limit: s.heap.limit as f64,
+        external: s.heap.external as f64,
+        malloced_memory: s.heap.malloced as f64,
+      },
+      rss: s.rss.map(|r| r as f64),
+      by_type: GcTypeBreakdown {
+        scavenge: by(GcKind::Scavenge),
+        minor_mark_compact: by(GcKind::MinorMarkCompact),
+        mark_sweep_compact: by(GcKind::MarkSweepCompact),
+        incremental_marking: by(GcKind::IncrementalMarking),
+        process_weak_callbacks: by(GcKind::ProcessWeakCallbacks),
+      },
+      source: s.source.name().to_string(),
+      dropped: DroppedCounts {
+        records: s.dropped_records as f64,
+        events: s.dropped_events as f64,
+      },
+      callback_cost: CallbackCost {
+        calls: s.callback_cost.calls as f64,
+        total_ns: s.callback_cost.total_ns as f64,
+        p50_ns: s.callback_cost.p50_ns as f64,
+        p99_ns: s.callback_cost.p99_ns as f64,
+      },
+      time: s
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    }
+  }
+}
+
+/// The payload handed to the JS dispatcher with the event's name.
+pub enum EventPayload {
+  Stats(StatsPayload),
+}
+
+impl EventPayload {
+  /// (event name, payload) as the dispatcher receives them.
+  pub fn from_event(event: Event) -> (String, EventPayload) {
+    match event {
+      Event::Stats(report) => ("stats".to_string(), EventPayload::Stats((&*report).into())),
+    }
+  }
+}
+
+impl TypeName for EventPayload {
+  fn type_name() -> &'static str {
+    "EventPayload"
+  }
+  fn value_type() -> napi::ValueType {
+    napi::ValueType::Object
+  }
+}
+
+impl ValidateNapiValue for EventPayload {}
+
+impl ToNapiValue for EventPayload {
+  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+    match val {
+      EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, stats) },
+    }
+  }
+}

@@ -1,0 +1,18 @@
+//! leakwatch: in-process memory leak detection for Node.js.
+//!
+//! Only the exported surface lives here; each concern has its own module.
+#![deny(clippy::all)]
+
+mod cost;
+mod error;
+mod events;
+mod gc;
+mod gc_kind;
+mod monitor;
+mod record;
+mod sampler;
+mod stats;
+mod v8;
+mod watcher;
+
+pub use watcher::*;

@@ -1,0 +1,409 @@
+//! The per-isolate background thread: drains GC records, samples RSS on a tick, assembles
+//! stats and hands events to a sink. It touches no V8 API and no napi type, so it is tested
+//! here with a fake sink.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+
+use crate::cost::{CostSummary, HookCost};
+use crate::gc::RecordChannel;
+use crate::gc_kind::GcKind;
+use crate::record::{GcRecord, HeapFigures};
+use crate::stats::{KindTotals, StatsAccumulator};
+
+/// Background-thread settings (validated by the JS facade).
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+  /// How often RSS is sampled and pending scavenge records are drained.
+  pub sample_interval: Duration,
+  /// Minimum time between two `stats` events; zero emits after every full GC.
+  pub stats_interval: Duration,
+}
+
+/// Where the numbers came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+  /// V8 GC prologue/epilogue callbacks.
+  V8Hooks,
+  /// `perf_hooks` GC entries fed from JavaScript.
+  PerfHooks,
+}
+
+impl Source {
+  pub fn name(self) -> &'static str {
+    match self {
+      Source::V8Hooks => "v8",
+      Source::PerfHooks => "perf_hooks",
+    }
+  }
+}
+
+/// One `stats` payload, in plain Rust.
+#[derive(Clone, Debug)]
+pub struct StatsReport {
+  pub num_full_gc: u64,
+  pub num_inc_gc: u64,
+  pub heap_compactions: u64,
+  pub usage_trend: f64,
+  pub estimated_base: u64,
+  pub current_base: u64,
+  pub min: u64,
+  pub max: u64,
+  /// Kind of the GC this report follows (`None` before the first GC).
+  pub gc_type: Option<GcKind>,
+  pub forced: bool,
+  pub pause_ns: u64,
+  pub heap: HeapFigures,
+  /// Latest sampled RSS (None where the platform is not supported).
+  pub rss: Option<u64>,
+  pub by_kind: [KindTotals; GcKind::COUNT],
+  pub source: Source,
+  pub dropped_records: u64,
+  pub dropped_events: u64,
+  pub callback_cost: CostSummary,
+  /// Wall-clock time of the report.
+  pub time: SystemTime,
+}
+
+/// An event for JavaScript.
+#[derive(Debug)]
+pub enum Event {
+  Stats(Box<StatsReport>),
+}
+
+/// What happened to an event handed to the sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+  Queued,
+  /// The JS-side queue was full: the event is dropped and counted.
+  Dropped,
+  /// The environment is shutting down: the thread stops.
+  Closed,
+}
+
+pub trait EventSink: Send + 'static {
+  fn deliver(&mut self, event: Event) -> Delivery;
+}
+
+/// State shared by the JS thread and the background thread.
+pub struct MonitorShared {
+  pub channel: Arc<RecordChannel>,
+  pub cost: Arc<HookCost>,
+  stop: AtomicBool,
+  dropped_events: AtomicU64,
+  latest: Mutex<StatsReport>,
+}
+
+impl MonitorShared {
+  pub fn latest(&self) -> StatsReport {
+    self.latest.lock().clone()
+  }
+}
+
+/// A running background thread; stopped and joined on drop.
+pub struct Monitor {
+  shared: Arc<MonitorShared>,
+  thread: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+  /// Starts the thread. `initial_heap` seeds `stats()` before the first GC.
+  pub fn start<S: EventSink>(
+    config: MonitorConfig,
+    source: Source,
+    initial_heap: HeapFigures,
+    channel: Arc<RecordChannel>,
+    cost: Arc<HookCost>,
+    sink: S,
+    rss: fn() -> Option<u64>,
+  ) -> std::io::Result<Monitor> {
+    let acc = StatsAccumulator::default();
+    let seed = assemble(
+      &acc,
+      None,
+      initial_heap,
+      rss(),
+      source,
+      0,
+      0,
+      CostSummary::default(),
+    );
+    let shared = Arc::new(MonitorShared {
+      channel,
+      cost,
+      stop: AtomicBool::new(false),
+      dropped_events: AtomicU64::new(0),
+      latest: Mutex::new(seed),
+    });
+    let worker = Worker {
+      config,
+      source,
+      shared: shared.clone(),
+      acc,
+      sink,
+      rss_reader: rss,
+      rss: None,
+      heap: initial_heap,
+      last_stats_event: None,
+    };
+    let thread = std::thread::Builder::new()
+      .name("leakwatch".into())
+      .spawn(move || worker.run())?;
+    shared.channel.set_consumer(thread.thread().clone());
+    Ok(Monitor {
+      shared,
+      thread: Some(thread),
+    })
+  }
+
+  pub fn shared(&self) -> &Arc<MonitorShared> {
+    &self.shared
+  }
+
+  /// Stops and joins the thread. Idempotent.
+  pub fn stop(&mut self) {
+    if let Some(thread) = self.thread.take() {
+      self.shared.stop.store(true, Ordering::Release);
+      thread.thread().unpark();
+      // A panic on the background thread is contained there; nothing to propagate.
+      let _ = thread.join();
+    }
+  }
+}
+
+impl Drop for Monitor {
+  fn drop(&mut self) {
+    self.stop();
+  }
+}
+
+struct Worker<S: EventSink> {
+  config: MonitorConfig,
+  source: Source,
+  shared: Arc<MonitorShared>,
+  acc: StatsAccumulator,
+  sink: S,
+  rss_reader: fn() -> Option<u64>,
+  rss: Option<u64>,
+  heap: HeapFigures,
+  last_stats_event: Option<Instant>,
+}
+
+impl<S: EventSink> Worker<S> {
+  fn run(mut self) {
+    let mut next_sample = Instant::now();
+    while !self.shared.stop.load(Ordering::Acquire) {
+      let now = Instant::now();
+      if now >= next_sample {
+        self.rss = (self.rss_reader)();
+        next_sample = now + self.config.sample_interval;
+      }
+      if !self.drain() {
+        break;
+      }
+      self.publish();
+      std::thread::park_timeout(next_sample.saturating_duration_since(Instant::now()));
+    }
+  }
+
+  /// Feeds every pending record; returns false when the sink is closed.
+  fn drain(&mut self) -> bool {
+    while let Some(record) = self.shared.channel.pop() {
+      self.heap = record.heap;
+      if self.acc.record(&record) && self.stats_due(record.at) {
+        let report = self.report(Some(&record));
+        self.last_stats_event = Some(record.at);
+        match self.sink.deliver(Event::Stats(Box::new(report))) {
+          Delivery::Queued => {}
+          Delivery::Dropped => {
+            self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+          }
+          Delivery::Closed => return false,
+        }
+      }
+    }
+    true
+  }
+
+  fn stats_due(&self, at: Instant) -> bool {
+    match self.last_stats_event {
+      None => true,
+      Some(last) => at.saturating_duration_since(last) >= self.config.stats_interval,
+    }
+  }
+
+  fn report(&self, after: Option<&GcRecord>) -> StatsReport {
+    assemble(
+      &self.acc,
+      after.or(self.acc.last.as_ref()),
+      self.heap,
+      self.rss,
+      self.source,
+      self.shared.channel.dropped(),
+      self.shared.dropped_events.load(Ordering::Relaxed),
+      self.shared.cost.summary(),
+    )
+  }
+
+  fn publish(&self) {
+    *self.shared.latest.lock() = self.report(None);
+  }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+  acc: &StatsAccumulator,
+  after: Option<&GcRecord>,
+  heap: HeapFigures,
+  rss: Option<u64>,
+  source: Source,
+  dropped_records: u64,
+  dropped_events: u64,
+  callback_cost: CostSummary,
+) -> StatsReport {
+  let b = &acc.baseline;
+  StatsReport {
+    num_full_gc: acc.num_full_gc(),
+    num_inc_gc: acc.num_inc_gc(),
+    heap_compactions: b.compactions(),
+    usage_trend: b.usage_trend(),
+    estimated_base: b.estimated_base(),
+    current_base: b.current_base(),
+    min: b.min(),
+    max: b.max(),
+    gc_type: after.map(|r| r.kind),
+    forced: after.is_some_and(|r| r.forced),
+    pause_ns: after.map_or(0, |r| r.pause_ns),
+    heap: after.map_or(heap, |r| r.heap),
+    rss,
+    by_kind: acc.by_kind,
+    source,
+    dropped_records,
+    dropped_events,
+    callback_cost,
+    time: SystemTime::now(),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::mpsc;
+
+  struct ChannelSink(mpsc::Sender<Event>);
+  impl EventSink for ChannelSink {
+    fn deliver(&mut self, event: Event) -> Delivery {
+      match self.0.send(event) {
+        Ok(()) => Delivery::Queued,
+        Err(_) => Delivery::Closed,
+      }
+    }
+  }
+
+  fn rec(kind: GcKind, used: u64) -> GcRecord {
+    GcRecord {
+      kind,
+      forced: false,
+      pause_ns: 1_500_000,
+      at: Instant::now(),
+      heap: HeapFigures {
+        used,
+        total: used * 2,
+        limit: 1 << 32,
+        external: 7,
+        malloced: 9,
+      },
+    }
+  }
+
+  fn start(stats_interval: Duration) -> (Monitor, Arc<RecordChannel>, mpsc::Receiver<Event>) {
+    let channel = RecordChannel::new();
+    let (tx, rx) = mpsc::channel();
+    let monitor = Monitor::start(
+      MonitorConfig {
+        sample_interval: Duration::from_millis(20),
+        stats_interval,
+      },
+      Source::V8Hooks,
+      HeapFigures {
+        used: 1,
+        ..Default::default()
+      },
+      channel.clone(),
+      Arc::new(HookCost::default()),
+      ChannelSink(tx),
+      || Some(4096),
+    )
+    .unwrap();
+    (monitor, channel, rx)
+  }
+
+  fn next_stats(rx: &mpsc::Receiver<Event>) -> StatsReport {
+    match rx
+      .recv_timeout(Duration::from_secs(10))
+      .expect("stats event")
+    {
+      Event::Stats(s) => *s,
+    }
+  }
+
+  #[test]
+  fn full_gc_produces_stats_with_preceding_scavenges() {
+    let (mut monitor, channel, rx) = start(Duration::ZERO);
+    for _ in 0..3 {
+      channel.push(rec(GcKind::Scavenge, 10));
+    }
+    channel.push(rec(GcKind::MarkSweepCompact, 5_000));
+    let s = next_stats(&rx);
+    assert_eq!(s.num_full_gc, 1);
+    assert_eq!(s.num_inc_gc, 3);
+    assert_eq!(s.current_base, 5_000);
+    assert_eq!(s.gc_type, Some(GcKind::MarkSweepCompact));
+    assert_eq!(s.pause_ns, 1_500_000);
+    assert_eq!(s.heap.total, 10_000);
+    assert_eq!(s.rss, Some(4096));
+    assert_eq!(s.by_kind[GcKind::Scavenge.index()].count, 3);
+    monitor.stop();
+    monitor.stop();
+  }
+
+  #[test]
+  fn throttle_skips_events_but_counts_every_gc() {
+    let (mut monitor, channel, rx) = start(Duration::from_secs(3600));
+    channel.push(rec(GcKind::MarkSweepCompact, 100));
+    assert_eq!(next_stats(&rx).num_full_gc, 1);
+    for used in [200, 300, 400] {
+      channel.push(rec(GcKind::MarkSweepCompact, used));
+    }
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    // Pull still sees all of them once drained.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while monitor.shared().latest().num_full_gc < 4 && Instant::now() < deadline {
+      std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(monitor.shared().latest().current_base, 400);
+    monitor.stop();
+  }
+
+  #[test]
+  fn pull_is_seeded_before_any_gc() {
+    let (monitor, _channel, _rx) = start(Duration::ZERO);
+    let s = monitor.shared().latest();
+    assert_eq!(s.num_full_gc, 0);
+    assert_eq!(s.gc_type, None);
+    assert_eq!(s.heap.used, 1);
+    drop(monitor);
+  }
+
+  #[test]
+  fn closed_sink_ends_the_thread() {
+    let (mut monitor, channel, rx) = start(Duration::ZERO);
+    drop(rx);
+    channel.push(rec(GcKind::MarkSweepCompact, 100));
+    monitor.stop();
+  }
+}

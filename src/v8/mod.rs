@@ -1,0 +1,240 @@
+//! The few V8 C++ entry points leakwatch needs, declared for Rust and resolved at run time.
+//!
+//! Node-API has no GC-callback API, but the `node` binary exports V8's C++ symbols. Each one
+//! is declared here with the Itanium-mangled name that bindgen would emit for its `v8.h`
+//! declaration, and looked up with `dlsym` in the already-loaded process. Nothing is linked
+//! at build time (no C++ compiler, no Node headers), and a missing symbol is an error value
+//! the caller turns into an `error` event and a `perf_hooks` fallback — never an
+//! undefined-symbol failure at `require()`.
+
+mod heap_statistics;
+
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::OnceLock;
+
+pub use heap_statistics::HeapStatisticsBuffer;
+
+use crate::error::{ErrorCode, LeakwatchError};
+use crate::gc_kind::GcTypeMap;
+use crate::record::HeapFigures;
+
+/// Opaque `v8::Isolate`.
+#[repr(C)]
+pub struct Isolate {
+  _private: [u8; 0],
+}
+
+/// `v8::Isolate::GCCallbackWithData`:
+/// `void (*)(Isolate* isolate, GCType type, GCCallbackFlags flags, void* data)`.
+/// Both enums are passed as `int`.
+pub type GcCallbackWithData =
+  unsafe extern "C" fn(isolate: *mut Isolate, gc_type: u32, flags: u32, data: *mut c_void);
+
+/// v8-isolate.h: `static Isolate* GetCurrent();`
+type GetCurrentFn = unsafe extern "C" fn() -> *mut Isolate;
+/// v8-isolate.h: `void AddGCPrologueCallback(GCCallbackWithData callback, void* data = nullptr,
+/// GCType gc_type_filter = kGCTypeAll);` (same shape for `AddGCEpilogueCallback`).
+type AddGcCallbackFn = unsafe extern "C" fn(
+  this: *mut Isolate,
+  callback: GcCallbackWithData,
+  data: *mut c_void,
+  gc_type_filter: u32,
+);
+/// v8-isolate.h: `void RemoveGCPrologueCallback(GCCallbackWithData, void* data = nullptr);`
+/// (same shape for `RemoveGCEpilogueCallback`).
+type RemoveGcCallbackFn =
+  unsafe extern "C" fn(this: *mut Isolate, callback: GcCallbackWithData, data: *mut c_void);
+/// v8-isolate.h: `void GetHeapStatistics(HeapStatistics* heap_statistics);`
+type GetHeapStatisticsFn =
+  unsafe extern "C" fn(this: *mut Isolate, stats: *mut HeapStatisticsBuffer);
+/// v8-statistics.h: `HeapStatistics();` (complete-object constructor, C1).
+type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut HeapStatisticsBuffer);
+/// v8-isolate.h: `void LowMemoryNotification();`
+type LowMemoryNotificationFn = unsafe extern "C" fn(this: *mut Isolate);
+/// v8-initialization.h: `static const char* V8::GetVersion();`
+type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
+
+const GET_CURRENT: &str = "_ZN2v87Isolate10GetCurrentEv";
+const ADD_GC_PROLOGUE: &str =
+  "_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
+const ADD_GC_EPILOGUE: &str =
+  "_ZN2v87Isolate21AddGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
+const REMOVE_GC_PROLOGUE: &str =
+  "_ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
+const REMOVE_GC_EPILOGUE: &str =
+  "_ZN2v87Isolate24RemoveGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
+const GET_HEAP_STATISTICS: &str = "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE";
+const HEAP_STATISTICS_CTOR: &str = "_ZN2v814HeapStatisticsC1Ev";
+const LOW_MEMORY_NOTIFICATION: &str = "_ZN2v87Isolate21LowMemoryNotificationEv";
+const GET_VERSION: &str = "_ZN2v82V810GetVersionEv";
+
+/// Resolved V8 entry points. Process-wide: symbols do not differ between isolates.
+pub struct V8Api {
+  get_current: GetCurrentFn,
+  add_gc_prologue: AddGcCallbackFn,
+  add_gc_epilogue: AddGcCallbackFn,
+  remove_gc_prologue: RemoveGcCallbackFn,
+  remove_gc_epilogue: RemoveGcCallbackFn,
+  get_heap_statistics: GetHeapStatisticsFn,
+  heap_statistics_ctor: HeapStatisticsCtorFn,
+  low_memory_notification: LowMemoryNotificationFn,
+  /// `V8::GetVersion()`, e.g. "11.3.244.8-node.33".
+  pub version: String,
+  pub gc_types: GcTypeMap,
+}
+
+/// Looks a symbol up in the running process.
+#[cfg(unix)]
+fn lookup(name: &str) -> Result<*mut c_void, LeakwatchError> {
+  let c_name = std::ffi::CString::new(name).map_err(|_| missing(name))?;
+  // SAFETY: RTLD_DEFAULT searches the global symbol scope; the name is NUL-terminated.
+  let ptr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c_name.as_ptr()) };
+  if ptr.is_null() {
+    Err(missing(name))
+  } else {
+    Ok(ptr)
+  }
+}
+
+#[cfg(not(unix))]
+fn lookup(name: &str) -> Result<*mut c_void, LeakwatchError> {
+  Err(missing(name))
+}
+
+fn missing(name: &str) -> LeakwatchError {
+  LeakwatchError::new(
+    ErrorCode::V8SymbolMissing,
+    format!(
+      "the V8 symbol {name} is not exported by this Node.js binary; GC monitoring falls back \
+       to perf_hooks"
+    ),
+  )
+}
+
+macro_rules! resolve {
+  ($name:expr, $ty:ty) => {{
+    let ptr = lookup($name)?;
+    // SAFETY: the symbol's mangled name encodes exactly the C++ signature that `$ty`
+    // declares (see the declarations above).
+    unsafe { std::mem::transmute::<*mut c_void, $ty>(ptr) }
+  }};
+}
+
+impl V8Api {
+  fn resolve() -> Result<V8Api, LeakwatchError> {
+    let get_version = resolve!(GET_VERSION, GetVersionFn);
+    // SAFETY: V8::GetVersion returns a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(get_version()) }
+      .to_string_lossy()
+      .into_owned();
+    let gc_types = GcTypeMap::for_v8_version(&version).ok_or_else(|| {
+      LeakwatchError::new(
+        ErrorCode::V8Unsupported,
+        format!("cannot read the V8 version from {version:?}"),
+      )
+    })?;
+    Ok(V8Api {
+      get_current: resolve!(GET_CURRENT, GetCurrentFn),
+      add_gc_prologue: resolve!(ADD_GC_PROLOGUE, AddGcCallbackFn),
+      add_gc_epilogue: resolve!(ADD_GC_EPILOGUE, AddGcCallbackFn),
+      remove_gc_prologue: resolve!(REMOVE_GC_PROLOGUE, RemoveGcCallbackFn),
+      remove_gc_epilogue: resolve!(REMOVE_GC_EPILOGUE, RemoveGcCallbackFn),
+      get_heap_statistics: resolve!(GET_HEAP_STATISTICS, GetHeapStatisticsFn),
+      heap_statistics_ctor: resolve!(HEAP_STATISTICS_CTOR, HeapStatisticsCtorFn),
+      low_memory_notification: resolve!(LOW_MEMORY_NOTIFICATION, LowMemoryNotificationFn),
+      version,
+      gc_types,
+    })
+  }
+
+  /// The process's V8 API, resolved once.
+  pub fn get() -> Result<&'static V8Api, LeakwatchError> {
+    static API: OnceLock<Result<V8Api, LeakwatchError>> = OnceLock::new();
+    API
+      .get_or_init(V8Api::resolve)
+      .as_ref()
+      .map_err(Clone::clone)
+  }
+
+  /// The isolate entered on the calling thread (null if none).
+  pub fn current_isolate(&self) -> *mut Isolate {
+    // SAFETY: GetCurrent has no preconditions.
+    unsafe { (self.get_current)() }
+  }
+
+  /// Heap figures of `isolate`. Must run on the isolate's own thread (GC callbacks included).
+  ///
+  /// # Safety
+  /// `isolate` must be the live isolate entered on the calling thread.
+  pub unsafe fn heap_figures(&self, isolate: *mut Isolate) -> HeapFigures {
+    let mut buffer = HeapStatisticsBuffer::zeroed();
+    // SAFETY: the buffer is larger than any V8's HeapStatistics (checked in heap_statistics).
+    unsafe {
+      (self.heap_statistics_ctor)(&mut buffer);
+      (self.get_heap_statistics)(isolate, &mut buffer);
+    }
+    buffer.figures()
+  }
+
+  /// Registers GC prologue and epilogue callbacks for every GC type.
+  ///
+  /// # Safety
+  /// On the isolate's thread; `data` must stay valid until [`V8Api::remove_gc_callbacks`].
+  pub unsafe fn add_gc_callbacks(
+    &self,
+    isolate: *mut Isolate,
+    prologue: GcCallbackWithData,
+    epilogue: GcCallbackWithData,
+    data: *mut c_void,
+  ) {
+    let filter = self.gc_types.all_bits();
+    unsafe {
+      (self.add_gc_prologue)(isolate, prologue, data, filter);
+      (self.add_gc_epilogue)(isolate, epilogue, data, filter);
+    }
+  }
+
+  /// Removes callbacks added with [`V8Api::add_gc_callbacks`] (same pointers and data).
+  ///
+  /// # Safety
+  /// On the isolate's thread, while the isolate is alive.
+  pub unsafe fn remove_gc_callbacks(
+    &self,
+    isolate: *mut Isolate,
+    prologue: GcCallbackWithData,
+    epilogue: GcCallbackWithData,
+    data: *mut c_void,
+  ) {
+    unsafe {
+      (self.remove_gc_prologue)(isolate, prologue, data);
+      (self.remove_gc_epilogue)(isolate, epilogue, data);
+    }
+  }
+
+  /// A full, memory-reducing GC of the isolate on the calling thread.
+  ///
+  /// # Safety
+  /// On a thread that has a live isolate entered, outside any GC callback.
+  pub unsafe fn low_memory_notification(&self, isolate: *mut Isolate) {
+    unsafe { (self.low_memory_notification)(isolate) }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn missing_symbol_is_an_error_value() {
+    let err = lookup("_ZN2v87Isolate20NoSuchFunctionForTestEv").unwrap_err();
+    assert_eq!(err.code, ErrorCode::V8SymbolMissing);
+    assert!(err.message.contains("NoSuchFunctionForTest"));
+    assert!(err.message.contains("perf_hooks"));
+  }
+
+  #[test]
+  fn no_v8_outside_node() {
+    // The test binary is not node: resolution must fail cleanly, not crash.
+    assert!(V8Api::get().is_err());
+  }
+}

@@ -1,0 +1,361 @@
+//! The napi surface: one `NativeMonitor` per isolate (the JS facade keeps it unique), plus
+//! `fullGc()` and `nativeInfo()`.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Status};
+use napi_derive::napi;
+
+use crate::cost::HookCost;
+use crate::error::{ErrorCode, LeakwatchError};
+use crate::events::{EventPayload, StatsPayload};
+use crate::gc::{GcHooks, RecordChannel};
+use crate::gc_kind::GcKind;
+use crate::monitor::{Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
+use crate::record::{GcRecord, HeapFigures};
+use crate::sampler;
+use crate::v8::V8Api;
+
+/// Events waiting for the JS thread; beyond this they are dropped and counted.
+const EVENT_QUEUE: usize = 256;
+
+/// The JS dispatcher `(event, payload) => void`, called from the background thread.
+/// Generic parameters: the Rust event sent; the JS return value (ignored); the JS arguments
+/// built from it; the error status type; `CalleeHandled = false` (no error-first argument);
+/// `Weak = true` (never keeps the event loop alive); the queue bound.
+pub type Dispatcher =
+  ThreadsafeFunction<Event, (), (String, EventPayload), Status, false, true, EVENT_QUEUE>;
+
+/// Heap figures in bytes as `v8.getHeapStatistics()` reports them.
+#[napi(object)]
+pub struct HeapFiguresInput {
+  #[napi(js_name = "used_heap_size")]
+  pub used_heap_size: f64,
+  #[napi(js_name = "total_heap_size")]
+  pub total_heap_size: f64,
+  #[napi(js_name = "heap_size_limit")]
+  pub heap_size_limit: f64,
+  #[napi(js_name = "external_memory")]
+  pub external_memory: f64,
+  #[napi(js_name = "malloced_memory")]
+  pub malloced_memory: f64,
+}
+
+impl From<&HeapFiguresInput> for HeapFigures {
+  fn from(h: &HeapFiguresInput) -> Self {
+    let b = |v: f64| {
+      if v.is_finite() && v > 0.0 {
+        v as u64
+      } else {
+        0
+      }
+    };
+    HeapFigures {
+      used: b(h.used_heap_size),
+      total: b(h.total_heap_size),
+      limit: b(h.heap_size_limit),
+      external: b(h.external_memory),
+      malloced: b(h.malloced_memory),
+    }
+  }
+}
+
+/// Settings for the native monitor. The JS facade validates the public options and fills
+/// these in; they are not part of the public API.
+#[napi(object)]
+pub struct NativeOptions {
+  /// RSS sampling period in ms.
+  pub sample_interval_ms: u32,
+  /// Minimum ms between two `stats` events; 0 = after every full GC.
+  pub stats_interval_ms: u32,
+  /// Install V8 GC callbacks (false: GC records come from `recordGc`, fed by perf_hooks).
+  pub use_v8_hooks: bool,
+  /// `v8.getHeapStatistics()` at start: seeds `stats()` and checks the struct layout.
+  pub reference_heap: HeapFiguresInput,
+}
+
+/// Why V8 hooks are not in use.
+#[napi(object)]
+pub struct HookFailure {
+  pub code: String,
+  pub message: String,
+}
+
+struct TsfnSink(Dispatcher);
+
+impl EventSink for TsfnSink {
+  fn deliver(&mut self, event: Event) -> Delivery {
+    match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
+      Status::Ok => Delivery::Queued,
+      Status::QueueFull => Delivery::Dropped,
+      _ => Delivery::Closed,
+    }
+  }
+}
+
+struct Running {
+  /// Removed before the monitor stops, so no record is pushed to a stopped thread.
+  hooks: Option<GcHooks>,
+  monitor: Monitor,
+}
+
+struct Inner {
+  channel: Arc<RecordChannel>,
+  running: RefCell<Option<Running>>,
+  /// The final report after `stop()`.
+  last: RefCell<Option<crate::monitor::StatsReport>>,
+  /// Set while the env cleanup hook is registered and has not run.
+  cleanup_registered: Cell<bool>,
+  env: sys::napi_env,
+}
+
+impl Inner {
+  fn shutdown(&self) {
+    if let Some(mut running) = self.running.borrow_mut().take() {
+      drop(running.hooks.take());
+      running.monitor.stop();
+      *self.last.borrow_mut() = Some(running.monitor.shared().latest());
+    }
+  }
+}
+
+unsafe extern "C" fn on_env_cleanup(arg: *mut c_void) {
+  // SAFETY: `arg` is the Rc leaked when the hook was registered; the hook runs once.
+  let inner = unsafe { Rc::from_raw(arg as *const Inner) };
+  inner.cleanup_registered.set(false);
+  inner.shutdown();
+}
+
+/// One isolate's monitor: GC hooks, background thread and event dispatcher.
+#[napi]
+pub struct NativeMonitor {
+  inner: Rc<Inner>,
+  source: Source,
+  hook_failure: Option<LeakwatchError>,
+}
+
+#[napi]
+impl NativeMonitor {
+  #[napi(constructor)]
+  pub fn new(
+    env: Env,
+    options: NativeOptions,
+    dispatch: Function<(String, EventPayload), ()>,
+  ) -> napi::Result<Self> {
+    let config = MonitorConfig {
+      sample_interval: Duration::from_millis(u64::from(options.sample_interval_ms.max(1))),
+      stats_interval: Duration::from_millis(u64::from(options.stats_interval_ms)),
+    };
+    let reference: HeapFigures = (&options.reference_heap).into();
+    let (api, initial, hook_failure) = if options.use_v8_hooks {
+      match usable_api(reference) {
+        Ok((api, heap)) => (Some(api), heap, None),
+        Err(err) => (None, reference, Some(err)),
+      }
+    } else {
+      (None, reference, None)
+    };
+    let source = if api.is_some() {
+      Source::V8Hooks
+    } else {
+      Source::PerfHooks
+    };
+
+    let dispatcher: Dispatcher = dispatch
+      .build_threadsafe_function::<Event>()
+      .callee_handled::<false>()
+      .weak::<true>()
+      .max_queue_size::<EVENT_QUEUE>()
+      .build_callback(|ctx| Ok(EventPayload::from_event(ctx.value)))?;
+
+    let channel = RecordChannel::new();
+    let cost = Arc::new(HookCost::default());
+    let monitor = Monitor::start(
+      config,
+      source,
+      initial,
+      channel.clone(),
+      cost.clone(),
+      TsfnSink(dispatcher),
+      sampler::resident_set_bytes,
+    )
+    .map_err(|e| {
+      LeakwatchError::new(
+        ErrorCode::ThreadSpawn,
+        format!("cannot start the leakwatch thread: {e}"),
+      )
+    })?;
+    let hooks = api.map(|api| {
+      // SAFETY: on the isolate's JS thread; the hooks are dropped in `shutdown`, which runs
+      // on this thread (stop() or the env cleanup hook) while the isolate is alive.
+      unsafe { GcHooks::install(api, api.current_isolate(), channel.clone(), cost) }
+    });
+
+    let inner = Rc::new(Inner {
+      channel,
+      running: RefCell::new(Some(Running { hooks, monitor })),
+      last: RefCell::new(None),
+      cleanup_registered: Cell::new(false),
+      env: env.raw(),
+    });
+    let arg = Rc::into_raw(inner.clone()) as *mut c_void;
+    // SAFETY: plain registration; `on_env_cleanup` takes the leaked Rc back.
+    let status = unsafe { sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_cleanup), arg) };
+    if status == sys::Status::napi_ok {
+      inner.cleanup_registered.set(true);
+    } else {
+      // SAFETY: not registered, so reclaim the Rc here.
+      drop(unsafe { Rc::from_raw(arg as *const Inner) });
+      inner.shutdown();
+      return Err(napi::Error::new(
+        Status::GenericFailure,
+        "cannot register the environment cleanup hook",
+      ));
+    }
+    Ok(NativeMonitor {
+      inner,
+      source,
+      hook_failure,
+    })
+  }
+
+  /// `"v8"` (GC callbacks) or `"perf_hooks"` (records fed by `recordGc`).
+  #[napi(getter)]
+  pub fn source(&self) -> &'static str {
+    self.source.name()
+  }
+
+  /// Why V8 hooks could not be used, or null.
+  #[napi(getter)]
+  pub fn hook_failure(&self) -> Option<HookFailure> {
+    self.hook_failure.as_ref().map(|e| HookFailure {
+      code: e.code.as_str().to_string(),
+      message: e.message.clone(),
+    })
+  }
+
+  #[napi(getter)]
+  pub fn running(&self) -> bool {
+    self.inner.running.borrow().is_some()
+  }
+
+  /// The latest stats, as of the background thread's last drain.
+  #[napi]
+  pub fn stats(&self) -> Option<StatsPayload> {
+    if let Some(running) = self.inner.running.borrow().as_ref() {
+      return Some((&running.monitor.shared().latest()).into());
+    }
+    self.inner.last.borrow().as_ref().map(Into::into)
+  }
+
+  /// Feeds one GC seen by a `perf_hooks` observer (fallback when V8 hooks are unavailable).
+  #[napi]
+  pub fn record_gc(&self, kind: String, pause_ms: f64, heap: HeapFiguresInput, forced: bool) {
+    let Some(kind) = GcKind::from_name(&kind) else {
+      return;
+    };
+    if self.inner.running.borrow().is_none() {
+      return;
+    }
+    self.inner.channel.push(GcRecord {
+      kind,
+      forced,
+      pause_ns: (pause_ms.max(0.0) * 1_000_000.0) as u64,
+      at: std::time::Instant::now(),
+      heap: (&heap).into(),
+    });
+  }
+
+  /// Removes the GC callbacks and joins the background thread. Idempotent.
+  #[napi]
+  pub fn stop(&self) {
+    self.inner.shutdown();
+    if self.inner.cleanup_registered.replace(false) {
+      let arg = Rc::as_ptr(&self.inner) as *mut c_void;
+      // SAFETY: the hook is registered with exactly this (function, arg) pair.
+      let status =
+        unsafe { sys::napi_remove_env_cleanup_hook(self.inner.env, Some(on_env_cleanup), arg) };
+      if status == sys::Status::napi_ok {
+        // SAFETY: the hook will not run; release the Rc it owned.
+        drop(unsafe { Rc::from_raw(arg as *const Inner) });
+      }
+    }
+  }
+}
+
+/// Resolves the V8 API and checks that the heap statistics layout reads correctly.
+fn usable_api(reference: HeapFigures) -> Result<(&'static V8Api, HeapFigures), LeakwatchError> {
+  let api = V8Api::get()?;
+  let isolate = api.current_isolate();
+  if isolate.is_null() {
+    return Err(LeakwatchError::new(
+      ErrorCode::NoIsolate,
+      "no V8 isolate is entered on this thread",
+    ));
+  }
+  // SAFETY: on the isolate's JS thread.
+  let heap = unsafe { api.heap_figures(isolate) };
+  if heap.limit != reference.limit {
+    return Err(LeakwatchError::new(
+      ErrorCode::V8Unsupported,
+      format!(
+        "v8::HeapStatistics of V8 {} does not have the expected layout (heap_size_limit {} \
+         read natively, {} from v8.getHeapStatistics()); GC monitoring falls back to perf_hooks",
+        api.version, heap.limit, reference.limit
+      ),
+    ));
+  }
+  Ok((api, heap))
+}
+
+/// What the native layer found in this process.
+#[napi(object)]
+pub struct NativeInfo {
+  /// `V8::GetVersion()`, or null when the symbol is missing.
+  pub v8_version: Option<String>,
+  /// Whether every V8 symbol leakwatch uses was found.
+  pub v8_symbols: bool,
+  /// Why not, when they were not.
+  pub failure: Option<HookFailure>,
+}
+
+#[napi]
+pub fn native_info() -> NativeInfo {
+  match V8Api::get() {
+    Ok(api) => NativeInfo {
+      v8_version: Some(api.version.clone()),
+      v8_symbols: true,
+      failure: None,
+    },
+    Err(e) => NativeInfo {
+      v8_version: None,
+      v8_symbols: false,
+      failure: Some(HookFailure {
+        code: e.code.as_str().to_string(),
+        message: e.message,
+      }),
+    },
+  }
+}
+
+/// A full, memory-reducing GC of the calling isolate (`Isolate::LowMemoryNotification`).
+/// Returns false when the V8 symbols are unavailable (the facade then uses another way).
+#[napi]
+pub fn full_gc() -> bool {
+  let Ok(api) = V8Api::get() else {
+    return false;
+  };
+  let isolate = api.current_isolate();
+  if isolate.is_null() {
+    return false;
+  }
+  // SAFETY: called from JavaScript, so on the isolate's thread and outside any GC.
+  unsafe { api.low_memory_notification(isolate) };
+  true
+}
