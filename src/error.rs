@@ -7,24 +7,24 @@ use std::fmt;
 pub enum ErrorCode {
   /// A V8 symbol is not exported by the running binary: GC hooks fall back to perf_hooks.
   V8SymbolMissing,
+  /// V8 hooks were disabled by the operator (LEAKWATCH_DISABLE_V8_SYMBOLS).
+  V8HooksDisabled,
   /// The running V8 is one leakwatch cannot read (version or struct layout).
   V8Unsupported,
   /// No isolate is entered on the calling thread.
   NoIsolate,
   /// The background thread could not be started.
   ThreadSpawn,
-  /// A native option is out of range (the JS facade checks options first).
-  InvalidOption,
 }
 
 impl ErrorCode {
   pub fn as_str(self) -> &'static str {
     match self {
       ErrorCode::V8SymbolMissing => "ERR_LEAKWATCH_V8_SYMBOL_MISSING",
+      ErrorCode::V8HooksDisabled => "ERR_LEAKWATCH_V8_HOOKS_DISABLED",
       ErrorCode::V8Unsupported => "ERR_LEAKWATCH_V8_UNSUPPORTED",
       ErrorCode::NoIsolate => "ERR_LEAKWATCH_NO_ISOLATE",
       ErrorCode::ThreadSpawn => "ERR_LEAKWATCH_THREAD_SPAWN",
-      ErrorCode::InvalidOption => "ERR_LEAKWATCH_INVALID_OPTION",
     }
   }
 }
@@ -70,10 +70,10 @@ mod tests {
   fn codes_are_prefixed_and_distinct() {
     let all = [
       ErrorCode::V8SymbolMissing,
+      ErrorCode::V8HooksDisabled,
       ErrorCode::V8Unsupported,
       ErrorCode::NoIsolate,
       ErrorCode::ThreadSpawn,
-      ErrorCode::InvalidOption,
     ];
     let mut seen = std::collections::HashSet::new();
     for code in all {

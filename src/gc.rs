@@ -5,6 +5,7 @@
 //! pause, reads the heap statistics and pushes a fixed-size [`GcRecord`] into a preallocated
 //! ring that the background thread drains. A full ring drops the record and counts it.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,7 +15,7 @@ use std::time::Instant;
 use crossbeam_queue::ArrayQueue;
 
 use crate::cost::HookCost;
-use crate::gc_kind::{GcKind, GC_CALLBACK_FLAG_FORCED};
+use crate::gc_kind::{GcKind, GC_CALLBACK_FORCED_FLAGS};
 use crate::record::GcRecord;
 use crate::v8::{Isolate, V8Api};
 
@@ -69,6 +70,20 @@ impl RecordChannel {
   }
 }
 
+thread_local! {
+  /// Set while `leakwatch.gc()` runs a collection on this thread: V8's
+  /// `LowMemoryNotification` passes no flag that marks its GCs as requested.
+  static REQUESTED_GC: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a synchronous GC request) with its collections marked as forced.
+pub fn as_requested_gc<R>(f: impl FnOnce() -> R) -> R {
+  REQUESTED_GC.with(|r| r.set(true));
+  let result = f();
+  REQUESTED_GC.with(|r| r.set(false));
+  result
+}
+
 /// What the callbacks see through their `data` pointer.
 struct HookState {
   api: &'static V8Api,
@@ -111,7 +126,7 @@ unsafe extern "C" fn on_gc_epilogue(
     let heap = unsafe { state.api.heap_figures(isolate) };
     state.channel.push(GcRecord {
       kind,
-      forced: flags & GC_CALLBACK_FLAG_FORCED != 0,
+      forced: flags & GC_CALLBACK_FORCED_FLAGS != 0 || REQUESTED_GC.with(Cell::get),
       pause_ns: now_ns.saturating_sub(started),
       at: entered,
       heap,

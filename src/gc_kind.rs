@@ -51,9 +51,11 @@ impl GcKind {
   }
 }
 
-/// `kGCCallbackFlagForced` (1 << 2): the GC was requested explicitly (e.g. `leakwatch.gc()`).
-/// The same value in every V8 since 4.x.
-pub const GC_CALLBACK_FLAG_FORCED: u32 = 1 << 2;
+/// GC callback flags that mark a collection as requested rather than scheduled:
+/// `kGCCallbackFlagForced` (1 << 2, `global.gc()`) and
+/// `kGCCallbackFlagCollectAllAvailableGarbage` (1 << 4, `LowMemoryNotification`, used by
+/// `leakwatch.gc()`, and V8's last-resort GC before out-of-memory). Stable since V8 5.
+pub const GC_CALLBACK_FORCED_FLAGS: u32 = (1 << 2) | (1 << 4);
 
 /// Maps the running V8's `GCType` bits to [`GcKind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use napi_derive::napi;
 use crate::cost::HookCost;
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::events::{EventPayload, StatsPayload};
-use crate::gc::{GcHooks, RecordChannel};
+use crate::gc::{as_requested_gc, GcHooks, RecordChannel};
 use crate::gc_kind::GcKind;
 use crate::monitor::{Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
 use crate::record::{GcRecord, HeapFigures};
@@ -356,6 +356,6 @@ pub fn full_gc() -> bool {
     return false;
   }
   // SAFETY: called from JavaScript, so on the isolate's thread and outside any GC.
-  unsafe { api.low_memory_notification(isolate) };
+  as_requested_gc(|| unsafe { api.low_memory_notification(isolate) });
   true
 }

@@ -68,6 +68,10 @@ const HEAP_STATISTICS_CTOR: &str = "_ZN2v814HeapStatisticsC1Ev";
 const LOW_MEMORY_NOTIFICATION: &str = "_ZN2v87Isolate21LowMemoryNotificationEv";
 const GET_VERSION: &str = "_ZN2v82V810GetVersionEv";
 
+/// Set to a non-empty value other than "0" to never call into V8 directly (operators'
+/// escape hatch; monitoring then uses perf_hooks and `leakwatch.gc()` uses `gc()`).
+const DISABLE_ENV: &str = "LEAKWATCH_DISABLE_V8_SYMBOLS";
+
 /// Resolved V8 entry points. Process-wide: symbols do not differ between isolates.
 pub struct V8Api {
   get_current: GetCurrentFn,
@@ -122,6 +126,12 @@ macro_rules! resolve {
 
 impl V8Api {
   fn resolve() -> Result<V8Api, LeakwatchError> {
+    if std::env::var_os(DISABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+      return Err(LeakwatchError::new(
+        ErrorCode::V8HooksDisabled,
+        format!("V8 GC hooks are disabled by {DISABLE_ENV}; GC monitoring uses perf_hooks"),
+      ));
+    }
     let get_version = resolve!(GET_VERSION, GetVersionFn);
     // SAFETY: V8::GetVersion returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(get_version()) }

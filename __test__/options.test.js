@@ -1,0 +1,88 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const leakwatch = require('..')
+
+function assertOptionError(options, { type, code, mentions }) {
+  assert.throws(() => leakwatch.start(options), (err) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${err && err.constructor.name}`)
+    assert.equal(err.code, code)
+    for (const word of mentions) assert.match(err.message, new RegExp(word))
+    return true
+  })
+  assert.equal(leakwatch.current(), null, 'a rejected start() must not leave a watcher running')
+}
+
+test('bad option types throw TypeError naming the option', () => {
+  const cases = [
+    [{ sampleIntervalMs: '1000' }, 'sampleIntervalMs'],
+    [{ sampleIntervalMs: NaN }, 'sampleIntervalMs'],
+    [{ statsIntervalMs: null }, 'statsIntervalMs'],
+    [{ statsIntervalMs: {} }, 'statsIntervalMs'],
+    [{ gcSource: 1 }, 'gcSource'],
+  ]
+  for (const [options, name] of cases) {
+    assertOptionError(options, {
+      type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: [name, 'must be'],
+    })
+  }
+})
+
+test('out-of-range options throw RangeError naming the option and the range', () => {
+  const cases = [
+    [{ sampleIntervalMs: 0 }, 'sampleIntervalMs'],
+    [{ sampleIntervalMs: 9 }, 'sampleIntervalMs'],
+    [{ sampleIntervalMs: 1.5 }, 'sampleIntervalMs'],
+    [{ sampleIntervalMs: Infinity }, 'sampleIntervalMs'],
+    [{ sampleIntervalMs: 3_600_001 }, 'sampleIntervalMs'],
+    [{ statsIntervalMs: -1 }, 'statsIntervalMs'],
+    [{ gcSource: 'v9' }, 'gcSource'],
+  ]
+  for (const [options, name] of cases) {
+    assertOptionError(options, {
+      type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: [name, 'between|"auto"'],
+    })
+  }
+})
+
+test('unknown options and non-object options are rejected', () => {
+  assertOptionError({ sampleIntervallMs: 100 }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['sampleIntervallMs', 'sampleIntervalMs'],
+  })
+  for (const bad of [42, 'fast', [], () => {}]) {
+    assertOptionError(bad, { type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['options'] })
+  }
+})
+
+test('defaults are documented values', () => {
+  assert.deepEqual({ ...leakwatch.defaults }, {
+    sampleIntervalMs: 1000, statsIntervalMs: 0, gcSource: 'auto',
+  })
+})
+
+test('start twice returns the running watcher; stop twice is harmless; start after stop works', () => {
+  const first = leakwatch.start({ sampleIntervalMs: 50 })
+  assert.ok(first instanceof leakwatch.Watcher)
+  assert.equal(first.running, true)
+  assert.equal(leakwatch.start(), first)
+  assert.equal(leakwatch.start({ sampleIntervalMs: 500 }), first)
+  assert.equal(first.options.sampleIntervalMs, 50, 'the running watcher keeps its options')
+  assert.throws(() => leakwatch.start({ sampleIntervalMs: -5 }), RangeError,
+    'options are validated even when a watcher is running')
+  assert.equal(leakwatch.current(), first)
+  first.stop()
+  first.stop()
+  leakwatch.stop()
+  assert.equal(first.running, false)
+  assert.equal(leakwatch.current(), null)
+  const final = first.stats()
+  assert.equal(typeof final.num_full_gc, 'number', 'stats() after stop returns the final figures')
+
+  const second = leakwatch.start()
+  assert.notEqual(second, first)
+  assert.equal(second.running, true)
+  leakwatch.gc()
+  second.stop()
+  assert.ok(second.stats().num_full_gc >= 1)
+})

@@ -1,0 +1,41 @@
+'use strict'
+
+// The public face of leakwatch. The module itself is an EventEmitter (memwatch's model): the
+// first 'stats' or 'leak' listener starts monitoring this isolate with the defaults.
+
+const { EventEmitter } = require('node:events')
+const native = require('./lib/native')
+const watcher = require('./lib/watcher')
+const { DEFAULTS } = require('./lib/options')
+
+const leakwatch = new EventEmitter()
+
+leakwatch.on('newListener', (event) => {
+  if ((event === 'stats' || event === 'leak') && !watcher.current()) {
+    watcher.start({}, leakwatch)
+  }
+})
+
+/** Starts monitoring this isolate (idempotent per isolate); returns the Watcher. */
+leakwatch.start = (options) => watcher.start(options, leakwatch)
+
+/** Stops the running watcher of this isolate, if any. */
+leakwatch.stop = () => {
+  const running = watcher.current()
+  if (running) running.stop()
+}
+
+/** The running watcher of this isolate, or null. */
+leakwatch.current = () => watcher.current()
+
+/** A full, memory-reducing garbage collection of this isolate (memwatch.gc()). */
+leakwatch.gc = () => {
+  if (native.fullGc()) return
+  require('node:v8').setFlagsFromString('--expose-gc')
+  require('node:vm').runInNewContext('gc')()
+}
+
+leakwatch.defaults = DEFAULTS
+leakwatch.Watcher = watcher.Watcher
+
+module.exports = leakwatch

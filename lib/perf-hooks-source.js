@@ -1,0 +1,32 @@
+'use strict'
+
+// Fallback GC source: perf_hooks 'gc' entries plus v8.getHeapStatistics(), fed into the same
+// native pipeline when V8's GC callbacks cannot be used. Heap figures are read when the
+// entry is delivered (shortly after the GC), not inside it.
+
+const { PerformanceObserver, constants } = require('node:perf_hooks')
+const v8 = require('node:v8')
+
+const KIND_NAMES = new Map([
+  [constants.NODE_PERFORMANCE_GC_MINOR, 'scavenge'],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, 'markSweepCompact'],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incrementalMarking'],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'processWeakCallbacks'],
+])
+
+function observeGc(native) {
+  const observer = new PerformanceObserver((list) => {
+    const heap = v8.getHeapStatistics()
+    for (const entry of list.getEntries()) {
+      const detail = entry.detail || {}
+      const kind = KIND_NAMES.get(detail.kind)
+      if (!kind) continue
+      const forced = ((detail.flags || 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0
+      native.recordGc(kind, entry.duration, heap, forced)
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  return () => observer.disconnect()
+}
+
+module.exports = { observeGc }

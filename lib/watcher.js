@@ -1,0 +1,134 @@
+'use strict'
+
+const { EventEmitter } = require('node:events')
+const v8 = require('node:v8')
+const native = require('./native')
+const { resolveOptions } = require('./options')
+const { withCode } = require('./errors')
+const { observeGc } = require('./perf-hooks-source')
+
+// Module state is per isolate: each worker thread loads its own copy of this file.
+let running = null
+// Codes already written to stderr because nobody listened for 'error'.
+const reportedToStderr = new Set()
+
+/**
+ * Monitors this isolate. Created by `leakwatch.start()`; one per isolate (main thread and
+ * each worker) while running.
+ */
+class Watcher extends EventEmitter {
+  #native
+  #stopObserver = null
+  #forward
+
+  constructor(options, forward) {
+    super()
+    this.options = options
+    this.#forward = forward
+    const useV8Hooks = options.gcSource === 'auto'
+    try {
+      this.#native = new native.NativeMonitor(
+        {
+          sampleIntervalMs: options.sampleIntervalMs,
+          statsIntervalMs: options.statsIntervalMs,
+          useV8Hooks,
+          referenceHeap: v8.getHeapStatistics(),
+        },
+        (args) => this.#dispatch(args[0], args[1]))
+    } catch (err) {
+      // Native errors carry their code at the start of the message.
+      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
+      err.code = match ? match[1] : 'ERR_LEAKWATCH_NATIVE'
+      throw err
+    }
+    if (this.#native.source === 'perf_hooks') {
+      this.#stopObserver = observeGc(this.#native)
+    }
+    const failure = this.#native.hookFailure
+    if (failure) {
+      // Asynchronous, so a listener attached right after start() receives it.
+      process.nextTick(() => this.#emitError(withCode(Error, failure.code, `leakwatch: ${failure.message}`)))
+    }
+  }
+
+  /** 'v8' (GC callbacks) or 'perf_hooks' (fallback). */
+  get source() {
+    return this.#native.source
+  }
+
+  /** True until stop(). */
+  get running() {
+    return this.#native.running
+  }
+
+  /** The latest stats (same shape as the `stats` event); after stop(), the final ones. */
+  stats() {
+    const raw = this.#native.stats()
+    return raw ? decorateStats(raw) : null
+  }
+
+  /** Removes the GC callbacks and joins the background thread. Idempotent. */
+  stop() {
+    if (this.#stopObserver) {
+      this.#stopObserver()
+      this.#stopObserver = null
+    }
+    this.#native.stop()
+    if (running === this) running = null
+    return this
+  }
+
+  #dispatch(event, payload) {
+    if (event === 'stats') payload = decorateStats(payload)
+    this.#emitSafely(event, payload)
+  }
+
+  // A throwing listener behaves as in any EventEmitter used from a timer: the exception
+  // reaches 'uncaughtException'. It never unwinds into the native layer.
+  #emitSafely(event, payload) {
+    for (const target of [this, this.#forward]) {
+      if (!target || target.listenerCount(event) === 0) continue
+      try {
+        target.emit(event, payload)
+      } catch (err) {
+        process.nextTick(() => { throw err })
+      }
+    }
+  }
+
+  #emitError(err) {
+    const listened = this.listenerCount('error') > 0 ||
+      (this.#forward && this.#forward.listenerCount('error') > 0)
+    if (listened) {
+      this.#emitSafely('error', err)
+    } else if (!reportedToStderr.has(err.code)) {
+      reportedToStderr.add(err.code)
+      process.stderr.write(`${err.message} (${err.code})\n`)
+    }
+  }
+}
+
+function decorateStats(raw) {
+  const usage = process.memoryUsage()
+  raw.heap.arrayBuffers = usage.arrayBuffers
+  if (raw.rss === null) raw.rss = usage.rss
+  raw.time = new Date(raw.time)
+  return raw
+}
+
+/**
+ * Starts monitoring this isolate, or returns the watcher already running here (its options
+ * stay as they were; the new ones are still validated).
+ */
+function start(options, forward) {
+  const resolved = resolveOptions(options)
+  if (running && running.running) return running
+  running = new Watcher(resolved, forward)
+  return running
+}
+
+function current() {
+  return running && running.running ? running : null
+}
+
+module.exports = { Watcher, start, current }
