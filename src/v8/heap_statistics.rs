@@ -54,7 +54,7 @@ mod tests {
   fn reads_fields_by_v8_order() {
     let mut b = HeapStatisticsBuffer::zeroed();
     for (i, w) in b.words.iter_mut().enumerate() {
-      *w = (i as usize + 1) * 1000;
+      *w = (i + 1) * 1000;
     }
     let f = b.figures();
     assert_eq!(f.total, 1000);
