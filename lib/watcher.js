@@ -79,6 +79,8 @@ class Watcher extends EventEmitter {
   }
 
   #dispatch(event, payload) {
+    // Events still queued when stop() ran are dropped: nothing is emitted after stop().
+    if (!this.#native.running) return
     if (event === 'stats') payload = decorateStats(payload)
     this.#emitSafely(event, payload)
   }

@@ -1,0 +1,141 @@
+// Types for leakwatch's public API (hand-written; the native binding's own types are
+// generated into binding.d.ts and are not part of the API).
+
+import { EventEmitter } from 'node:events'
+
+declare namespace leakwatch {
+  /** Options of `leakwatch.start()`. Unknown keys are rejected (`ERR_LEAKWATCH_UNKNOWN_OPTION`). */
+  interface StartOptions {
+    /**
+     * How often the background thread samples RSS from the OS and drains pending GC records,
+     * in milliseconds. Integer, 10 – 3 600 000. Default 1000.
+     */
+    sampleIntervalMs?: number
+    /**
+     * Minimum time between two `stats` events, in milliseconds; GCs in between are still
+     * counted. Integer, 0 – 86 400 000. Default 0 (an event after every full GC, as memwatch).
+     */
+    statsIntervalMs?: number
+    /**
+     * Where GC records come from. `'auto'` (default): V8's GC prologue/epilogue callbacks,
+     * falling back to perf_hooks (with an `error` event) if the V8 symbols are missing.
+     * `'perf_hooks'`: always perf_hooks GC entries and `v8.getHeapStatistics()`.
+     */
+    gcSource?: 'auto' | 'perf_hooks'
+  }
+
+  /** The GC kinds, named independently of the running V8's bit values. */
+  type GcType =
+    | 'scavenge'
+    | 'minorMarkCompact'
+    | 'markSweepCompact'
+    | 'incrementalMarking'
+    | 'processWeakCallbacks'
+
+  /** Count and summed pause of one GC type since `start()`. */
+  interface GcTypeTotals {
+    count: number
+    /** Sum of pauses, milliseconds. */
+    pauseMs: number
+  }
+
+  /** Heap figures in bytes. */
+  interface HeapFigures {
+    /** Used V8 heap after the GC. */
+    used: number
+    /** Heap reserved by V8. */
+    total: number
+    /** Heap size limit (out-of-memory threshold). */
+    limit: number
+    /** Memory held outside the V8 heap by JS objects; includes `arrayBuffers`. */
+    external: number
+    /** ArrayBuffers and Buffers (read when the event is delivered). */
+    arrayBuffers: number
+    /** Memory V8 itself allocated with malloc. */
+    mallocedMemory: number
+  }
+
+  /** The `stats` payload (also returned by `watcher.stats()`). All sizes in bytes. */
+  interface Stats {
+    /** Full (mark-sweep-compact) GCs since start. */
+    num_full_gc: number
+    /** Every other GC since start (scavenges, minor mark-compacts, incremental steps...). */
+    num_inc_gc: number
+    /** Full GCs whose baseline was recorded (equals `num_full_gc`). */
+    heap_compactions: number
+    /** Percent by which the recent post-GC base exceeds the long-term one; negative when shrinking. */
+    usage_trend: number
+    /** Recent (10 full GCs) average of the heap used after full GCs. */
+    estimated_base: number
+    /** Heap used after the latest full GC. */
+    current_base: number
+    /** Smallest post-full-GC heap from the 3rd full GC on; 0 before. */
+    min: number
+    /** Largest post-full-GC heap from the 3rd full GC on; 0 before. */
+    max: number
+    /** The GC these figures follow; null before the first GC. */
+    gcType: GcType | null
+    /** The GC was requested (`leakwatch.gc()`, `global.gc()`), not scheduled by V8. */
+    forced: boolean
+    /** Pause of that GC, prologue to epilogue, milliseconds. */
+    pauseMs: number
+    heap: HeapFigures
+    /** Resident set size of the process. */
+    rss: number
+    byType: Record<GcType, GcTypeTotals>
+    /** `'v8'` (GC callbacks) or `'perf_hooks'` (fallback). */
+    source: 'v8' | 'perf_hooks'
+    /** GC records and events lost to full queues (leakwatch never blocks to deliver). */
+    dropped: { records: number; events: number }
+    /** Time spent inside leakwatch's GC callbacks (p50/p99: histogram bounds within 25 %). */
+    callbackCost: { calls: number; totalNs: number; p50Ns: number; p99Ns: number }
+    time: Date
+  }
+
+  /** A runtime fault reported on the `error` event. */
+  interface LeakwatchError extends Error {
+    /** Stable code, e.g. `ERR_LEAKWATCH_V8_SYMBOL_MISSING`. */
+    code: string
+  }
+
+  interface WatcherEvents {
+    stats: [stats: Stats]
+    error: [error: LeakwatchError]
+  }
+
+  /** Monitors one isolate (the main thread or a worker). */
+  interface Watcher extends EventEmitter<WatcherEvents> {
+    /** The resolved options this watcher runs with. */
+    readonly options: Readonly<Required<StartOptions>>
+    /** `'v8'` or `'perf_hooks'`. */
+    readonly source: 'v8' | 'perf_hooks'
+    /** True until `stop()`. */
+    readonly running: boolean
+    /** The latest stats; after `stop()`, the final ones. */
+    stats(): Stats
+    /** Removes the GC callbacks and joins the background thread. Idempotent. */
+    stop(): this
+  }
+
+  interface Leakwatch extends EventEmitter<WatcherEvents> {
+    /**
+     * Starts monitoring this isolate and returns its Watcher. Calling it again while a watcher
+     * runs returns that watcher (the new options are validated, not applied).
+     * @throws TypeError | RangeError with `code` `ERR_LEAKWATCH_*` on bad options.
+     */
+    start(options?: StartOptions): Watcher
+    /** Stops this isolate's watcher, if one runs. */
+    stop(): void
+    /** This isolate's running watcher, or null. */
+    current(): Watcher | null
+    /** A full, memory-reducing garbage collection of this isolate (memwatch's `gc()`). */
+    gc(): void
+    /** The default options. */
+    readonly defaults: Readonly<Required<StartOptions>>
+    /** The Watcher class, for `instanceof` checks; watchers come from `start()`. */
+    readonly Watcher: abstract new (...args: never[]) => Watcher
+  }
+}
+
+declare const leakwatch: leakwatch.Leakwatch
+export = leakwatch
