@@ -39,6 +39,13 @@ watcher.on('stats', (s) => {
     `  estimated base ${mb(s.estimated_base).padStart(6)} MB  trend ${String(s.usage_trend).padStart(5)} %` +
     `  rss ${mb(s.rss).padStart(6)} MB  pause ${s.pauseMs.toFixed(1)} ms`)
 })
+// Between full GCs, pull the latest figures (they follow the most recent GC of any kind).
+const pull = setInterval(() => {
+  const s = watcher.stats()
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(5)
+  console.log(`${t}s pull   heap used ${mb(s.heap.used).padStart(6)} MB after a ${s.gcType}` +
+    `  scavenges ${s.byType.scavenge.count}  rss ${mb(s.rss).padStart(6)} MB`)
+}, 5000)
 watcher.on('leak', (info) => {
   console.log(`LEAK: ${info.reason}`)
   for (const site of info.topAllocations || []) {
@@ -64,6 +71,7 @@ server.listen(0, '127.0.0.1', () => {
   }, 50)
   setTimeout(() => {
     clearInterval(load)
+    clearInterval(pull)
     agent.destroy()
     server.close()
     const s = watcher.stats()
