@@ -1,0 +1,347 @@
+//! The default detector: decides over a sliding time window with a robust slope (Theil–Sen),
+//! a monotonic-trend test (Mann–Kendall share), a plateau test on the recent part of the
+//! window, a warm-up grace period and minimum absolute and relative growth. After a report it
+//! re-arms: it reports again only when the level rose by a further margin, and it says when
+//! the growth has stopped.
+
+use std::collections::VecDeque;
+
+use super::robust::{fitted_at, theil_sen_slope, trend_consistency, Point};
+use super::{Finding, Verdict};
+
+/// Settings of the trend detector for one metric. Times in seconds, sizes in bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendConfig {
+  /// Length of the sliding window growth is judged over.
+  pub window_s: f64,
+  /// No verdict before this long after the first point (start-up, caches warming).
+  pub warmup_s: f64,
+  /// Fewest points in the window for a verdict.
+  pub min_points: usize,
+  /// Least growth over the window (fitted line), bytes.
+  pub min_growth_bytes: f64,
+  /// Least growth relative to the fitted level at the window start (0.1 = 10 %).
+  pub min_growth_ratio: f64,
+  /// Least Mann–Kendall share of increasing pairs (1.0 = strictly increasing).
+  pub min_consistency: f64,
+  /// The recent third of the window must grow at least this fraction of the window's slope;
+  /// below it the growth is decelerating (a cache warming up towards a plateau), not a leak.
+  pub plateau_ratio: f64,
+  /// After a report, the level must rise by this fraction more before the next report.
+  pub rearm_ratio: f64,
+}
+
+impl Default for TrendConfig {
+  fn default() -> Self {
+    TrendConfig {
+      window_s: 120.0,
+      warmup_s: 15.0,
+      min_points: 5,
+      min_growth_bytes: 8.0 * 1024.0 * 1024.0,
+      min_growth_ratio: 0.1,
+      min_consistency: 0.6,
+      plateau_ratio: 0.5,
+      rearm_ratio: 0.25,
+    }
+  }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+  Watching,
+  /// A leak was reported at this level; waiting for more growth or for it to stop.
+  Reported {
+    level: f64,
+  },
+}
+
+#[derive(Clone, Debug)]
+pub struct TrendDetector {
+  config: TrendConfig,
+  first_t: Option<f64>,
+  points: VecDeque<Point>,
+  state: State,
+}
+
+/// What the window says right now.
+struct Assessment {
+  finding: Finding,
+  growing: bool,
+  plateau: bool,
+}
+
+impl TrendDetector {
+  pub fn new(config: TrendConfig) -> Self {
+    TrendDetector {
+      config,
+      first_t: None,
+      points: VecDeque::new(),
+      state: State::Watching,
+    }
+  }
+
+  /// True between a report and the verdict that growth stopped.
+  pub fn suspected(&self) -> bool {
+    matches!(self.state, State::Reported { .. })
+  }
+
+  /// Feeds one point (times must not go backwards); returns a verdict when one is due.
+  pub fn push(&mut self, point: Point) -> Verdict {
+    if !point.t.is_finite() || !point.v.is_finite() {
+      return Verdict::None;
+    }
+    if let Some(last) = self.points.back() {
+      if point.t < last.t {
+        return Verdict::None;
+      }
+    }
+    let first_t = *self.first_t.get_or_insert(point.t);
+    self.points.push_back(point);
+    while let Some(front) = self.points.front() {
+      if point.t - front.t > self.config.window_s {
+        self.points.pop_front();
+      } else {
+        break;
+      }
+    }
+    if point.t - first_t < self.config.warmup_s || self.points.len() < self.config.min_points {
+      return Verdict::None;
+    }
+    let Some(a) = self.assess() else {
+      return Verdict::None;
+    };
+    match self.state {
+      State::Watching if a.growing && !a.plateau => {
+        self.state = State::Reported {
+          level: a.finding.current,
+        };
+        Verdict::Leak(a.finding)
+      }
+      State::Watching => Verdict::None,
+      State::Reported { level } => {
+        if a.growing && !a.plateau {
+          let margin = (level * self.config.rearm_ratio).max(self.config.min_growth_bytes);
+          if a.finding.current >= level + margin {
+            self.state = State::Reported {
+              level: a.finding.current,
+            };
+            return Verdict::Leak(a.finding);
+          }
+          Verdict::None
+        } else if a.finding.bytes_per_second <= 0.0 || a.plateau {
+          self.state = State::Watching;
+          Verdict::Stopped(a.finding)
+        } else {
+          Verdict::None
+        }
+      }
+    }
+  }
+
+  fn assess(&self) -> Option<Assessment> {
+    let pts: Vec<Point> = self.points.iter().copied().collect();
+    let first = pts.first()?;
+    let last = pts.last()?;
+    let span = last.t - first.t;
+    if span <= 0.0 {
+      return None;
+    }
+    let slope = theil_sen_slope(&pts)?;
+    let baseline = fitted_at(&pts, slope, first.t)?;
+    let growth = slope * span;
+    let consistency = trend_consistency(&pts);
+    let cfg = &self.config;
+    let growing = slope > 0.0
+      && growth >= cfg.min_growth_bytes
+      && growth >= cfg.min_growth_ratio * baseline.max(1.0)
+      && consistency >= cfg.min_consistency;
+    let recent_from = last.t - span / 3.0;
+    let recent: Vec<Point> = pts.iter().copied().filter(|p| p.t >= recent_from).collect();
+    let plateau = slope > 0.0
+      && recent.len() >= 3
+      && theil_sen_slope(&recent).is_some_and(|r| r < cfg.plateau_ratio * slope);
+    Some(Assessment {
+      finding: Finding {
+        start_t: first.t,
+        end_t: last.t,
+        baseline,
+        current: last.v,
+        growth,
+        bytes_per_second: slope,
+        points: pts.len(),
+      },
+      growing,
+      plateau,
+    })
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::detector::testing::{leaks, series};
+
+  const MIB: f64 = 1024.0 * 1024.0;
+
+  fn run(points: &[Point]) -> Vec<Verdict> {
+    let mut d = TrendDetector::new(TrendConfig::default());
+    points.iter().map(|p| d.push(*p)).collect()
+  }
+
+  #[test]
+  fn steady_linear_leak_is_found_after_warmup() {
+    // 1 MiB/s on a 50 MiB base, a full GC every 3 s.
+    let pts = series(0.0, 3.0, 40, |t| 50.0 * MIB + t * MIB, 0.0, 1);
+    let found = leaks(&run(&pts));
+    assert!(!found.is_empty());
+    let first = &found[0];
+    assert!(first.end_t <= 30.0, "found at {} s", first.end_t);
+    assert!((first.bytes_per_second - MIB).abs() < 0.05 * MIB);
+  }
+
+  #[test]
+  fn slow_linear_leak_is_found() {
+    // 0.5 MiB/s, full GCs every 10 s (a big, calm heap).
+    let pts = series(0.0, 10.0, 20, |t| 200.0 * MIB + 0.5 * MIB * t, 0.0, 2);
+    let found = leaks(&run(&pts));
+    assert!(!found.is_empty());
+    assert!(found[0].end_t <= 60.0, "found at {}", found[0].end_t);
+  }
+
+  #[test]
+  fn noisy_linear_leak_is_found() {
+    let pts = series(0.0, 2.0, 60, |t| 80.0 * MIB + 0.6 * MIB * t, 6.0 * MIB, 3);
+    assert!(!leaks(&run(&pts)).is_empty());
+  }
+
+  #[test]
+  fn rare_full_gcs_three_in_twenty_seconds() {
+    // Heap-doubling GC schedule: points at 2, 7, 17, 37, 77 s.
+    let pts: Vec<Point> = [2.0, 7.0, 17.0, 37.0, 77.0]
+      .iter()
+      .map(|&t| Point {
+        t,
+        v: 30.0 * MIB + 2.0 * MIB * t,
+      })
+      .collect();
+    let found = leaks(&run(&pts));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].end_t, 77.0);
+  }
+
+  #[test]
+  fn warm_up_then_plateau_is_not_a_leak() {
+    // A cache filling (time constant 8 s) then holding at 120 MiB.
+    let pts = series(
+      0.0,
+      2.0,
+      120,
+      |t| 40.0 * MIB + 80.0 * MIB * (1.0 - (-t / 8.0).exp()),
+      0.5 * MIB,
+      4,
+    );
+    assert!(leaks(&run(&pts)).is_empty());
+  }
+
+  #[test]
+  fn sawtooth_is_not_a_leak() {
+    // A session table that fills for 10 s and is flushed, full GCs every 2 s.
+    let pts = series(
+      0.0,
+      2.0,
+      150,
+      |t| 60.0 * MIB + 20.0 * MIB * ((t % 10.0) / 10.0),
+      0.0,
+      5,
+    );
+    assert!(leaks(&run(&pts)).is_empty());
+  }
+
+  #[test]
+  fn flat_noise_is_not_a_leak() {
+    let pts = series(0.0, 1.0, 300, |_| 64.0 * MIB, 4.0 * MIB, 6);
+    assert!(leaks(&run(&pts)).is_empty());
+  }
+
+  #[test]
+  fn step_is_not_a_leak_once_it_levels() {
+    // One step of +30 MiB (a batch job loading data) then flat.
+    let pts = series(
+      0.0,
+      2.0,
+      150,
+      |t| if t < 60.0 { 50.0 * MIB } else { 80.0 * MIB },
+      0.2 * MIB,
+      7,
+    );
+    assert!(leaks(&run(&pts)).is_empty());
+  }
+
+  #[test]
+  fn rearms_then_reports_growth_stopped() {
+    // Leak for 120 s at 1 MiB/s, then the growth stops (and memory is released).
+    let pts = series(
+      0.0,
+      2.0,
+      150,
+      |t| {
+        if t < 120.0 {
+          40.0 * MIB + MIB * t
+        } else {
+          60.0 * MIB
+        }
+      },
+      0.0,
+      8,
+    );
+    let verdicts = run(&pts);
+    let found = leaks(&verdicts);
+    assert!(
+      found.len() >= 2,
+      "re-reports while growth continues: {}",
+      found.len()
+    );
+    assert!(found.len() <= 5, "but not every GC: {}", found.len());
+    for pair in found.windows(2) {
+      assert!(pair[1].current >= pair[0].current * 1.25);
+    }
+    let stopped = verdicts
+      .iter()
+      .position(|v| matches!(v, Verdict::Stopped(_)));
+    let stopped_at = pts[stopped.expect("growth stopped")].t;
+    assert!(
+      stopped_at > 120.0 && stopped_at < 200.0,
+      "stopped at {stopped_at}"
+    );
+  }
+
+  #[test]
+  fn huge_heaps_do_not_overflow() {
+    let pts = series(
+      0.0,
+      5.0,
+      40,
+      |t| 48.0 * 1024.0 * MIB + 100.0 * MIB * t,
+      0.0,
+      9,
+    );
+    let found = leaks(&run(&pts));
+    assert!(!found.is_empty());
+    assert!(found[0].baseline > 47.0 * 1024.0 * MIB);
+    assert!((found[0].bytes_per_second - 100.0 * MIB).abs() < MIB);
+  }
+
+  #[test]
+  fn bad_points_are_ignored() {
+    let mut d = TrendDetector::new(TrendConfig::default());
+    assert_eq!(
+      d.push(Point {
+        t: f64::NAN,
+        v: 1.0
+      }),
+      Verdict::None
+    );
+    d.push(Point { t: 10.0, v: 1.0 });
+    assert_eq!(d.push(Point { t: 5.0, v: 2.0 }), Verdict::None);
+  }
+}
