@@ -22,6 +22,60 @@ declare namespace leakwatch {
      * `'perf_hooks'`: always perf_hooks GC entries and `v8.getHeapStatistics()`.
      */
     gcSource?: 'auto' | 'perf_hooks'
+    /** Leak detection. */
+    detection?: DetectionOptions
+  }
+
+  /** Thresholds of one metric; `false` turns the metric off. */
+  interface MetricThresholds {
+    /** Least growth over the window for a leak, bytes. Default 8 MiB (heap, external), 32 MiB (rss). */
+    minGrowthBytes?: number
+    /** Least growth relative to the level at the window start. Default 0.1 (heap, external), 0.2 (rss). */
+    minGrowthRatio?: number
+  }
+
+  interface DetectionOptions {
+    /** `'trend'` (default), `'consecutive'` (memwatch's rule; heap and external only) or `'off'`. */
+    mode?: 'trend' | 'consecutive' | 'off'
+    /** consecutive mode: growing full-GC baselines that make a leak. Integer 2 – 1000. Default 5. */
+    consecutiveGcs?: number
+    /** trend mode: sliding window, ms. Default 120 000. */
+    windowMs?: number
+    /** trend mode: no verdict this long after start, ms. Default 15 000. */
+    warmupMs?: number
+    /** trend mode: fewest points in the window for a verdict. Default 5. */
+    minPoints?: number
+    /** trend mode: least share of increasing pairs (Mann–Kendall), 0 – 1. Default 0.6. */
+    minConsistency?: number
+    /** trend mode: recent-third slope / window slope below this is levelling off, not a leak. Default 0.5. */
+    plateauRatio?: number
+    /** After a leak, the level must rise this fraction more before the next `leak`. Default 0.25. */
+    rearmRatio?: number
+    /** Heap used after full GCs. */
+    heap?: MetricThresholds | false
+    /** External memory (Buffers, ArrayBuffers) after full GCs. */
+    external?: MetricThresholds | false
+    /** Resident set size, sampled every `sampleIntervalMs` (trend mode only). */
+    rss?: MetricThresholds | false
+  }
+
+  /** The `leak` and `leak-stopped` payloads. Sizes in bytes. */
+  interface LeakInfo {
+    /** Growth over the window, bytes (fitted line). */
+    growth: number
+    /** e.g. "heap grew 48.2 MB in 21 s over 6 full GCs (8.3 GB/h)". */
+    reason: string
+    start: Date
+    end: Date
+    metric: 'heap' | 'external' | 'rss'
+    bytesPerHour: number
+    /** Full GCs in the window. */
+    gcCount: number
+    windowMs: number
+    /** Level at the window start. */
+    baseline: number
+    /** Latest level. */
+    current: number
   }
 
   /** The GC kinds, named independently of the running V8's bit values. */
@@ -89,6 +143,8 @@ declare namespace leakwatch {
     dropped: { records: number; events: number }
     /** Time spent inside leakwatch's GC callbacks (p50/p99: histogram bounds within 25 %). */
     callbackCost: { calls: number; totalNs: number; p50Ns: number; p99Ns: number }
+    /** Per metric: a leak was reported and its growth has not stopped. */
+    leak: { heap: boolean; external: boolean; rss: boolean }
     time: Date
   }
 
@@ -100,13 +156,15 @@ declare namespace leakwatch {
 
   interface WatcherEvents {
     stats: [stats: Stats]
+    leak: [info: LeakInfo]
+    'leak-stopped': [info: LeakInfo]
     error: [error: LeakwatchError]
   }
 
   /** Monitors one isolate (the main thread or a worker). */
   interface Watcher extends EventEmitter<WatcherEvents> {
     /** The resolved options this watcher runs with. */
-    readonly options: Readonly<Required<StartOptions>>
+    readonly options: Readonly<Required<Omit<StartOptions, 'detection'>>> & { readonly detection: Readonly<Required<DetectionOptions>> }
     /** `'v8'` or `'perf_hooks'`. */
     readonly source: 'v8' | 'perf_hooks'
     /** True until `stop()`. */
@@ -131,7 +189,7 @@ declare namespace leakwatch {
     /** A full, memory-reducing garbage collection of this isolate (memwatch's `gc()`). */
     gc(): void
     /** The default options. */
-    readonly defaults: Readonly<Required<StartOptions>>
+    readonly defaults: Watcher['options']
     /** The Watcher class, for `instanceof` checks; watchers come from `start()`. */
     readonly Watcher: abstract new (...args: never[]) => Watcher
   }

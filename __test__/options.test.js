@@ -56,9 +56,50 @@ test('unknown options and non-object options are rejected', () => {
 })
 
 test('defaults are documented values', () => {
-  assert.deepEqual({ ...leakwatch.defaults }, {
-    sampleIntervalMs: 1000, statsIntervalMs: 0, gcSource: 'auto',
+  const MiB = 1024 * 1024
+  assert.deepEqual(JSON.parse(JSON.stringify(leakwatch.defaults)), {
+    sampleIntervalMs: 1000,
+    statsIntervalMs: 0,
+    gcSource: 'auto',
+    detection: {
+      mode: 'trend',
+      consecutiveGcs: 5,
+      windowMs: 120000,
+      warmupMs: 15000,
+      minPoints: 5,
+      minConsistency: 0.6,
+      plateauRatio: 0.5,
+      rearmRatio: 0.25,
+      heap: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
+      external: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
+      rss: { minGrowthBytes: 32 * MiB, minGrowthRatio: 0.2 },
+    },
   })
+})
+
+test('detection options are checked by their full name', () => {
+  assertOptionError({ detection: { mode: 'fast' } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['detection.mode', '"trend"'],
+  })
+  assertOptionError({ detection: { windowMs: '60s' } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection.windowMs'],
+  })
+  assertOptionError({ detection: { heap: { minGrowthRatio: -1 } } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['detection.heap.minGrowthRatio'],
+  })
+  assertOptionError({ detection: { rss: true } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection.rss', 'an object or false'],
+  })
+  assertOptionError({ detection: { heap: { minGrowth: 1 } } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['detection.heap.minGrowth', 'minGrowthBytes'],
+  })
+  assertOptionError({ detection: 'on' }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection', 'an object'],
+  })
+  const w = leakwatch.start({ detection: { mode: 'consecutive', rss: false, heap: { minGrowthBytes: 0 } } })
+  assert.equal(w.options.detection.rss, null)
+  assert.equal(w.options.detection.heap.minGrowthRatio, 0.1)
+  w.stop()
 })
 
 test('start twice returns the running watcher; stop twice is harmless; start after stop works', () => {

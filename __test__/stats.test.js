@@ -7,7 +7,7 @@ const { PKG, runScript, jsonLines } = require('./helpers')
 const STATS_KEYS = [
   'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend', 'estimated_base',
   'current_base', 'min', 'max', 'gcType', 'forced', 'pauseMs', 'heap', 'rss', 'byType',
-  'source', 'dropped', 'callbackCost', 'time',
+  'source', 'dropped', 'callbackCost', 'leak', 'time',
 ].sort()
 const GC_TYPES = ['scavenge', 'minorMarkCompact', 'markSweepCompact', 'incrementalMarking',
   'processWeakCallbacks']
@@ -27,6 +27,7 @@ function assertStatsShape(s) {
     assert.ok(Number.isSafeInteger(s.byType[t].count))
     assert.ok(s.byType[t].pauseMs >= 0)
   }
+  assert.deepEqual(Object.keys(s.leak).sort(), ['external', 'heap', 'rss'])
   assert.ok(s.time instanceof Date)
 }
 

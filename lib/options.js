@@ -2,16 +2,7 @@
 
 const { invalidType, outOfRange, unknownOption } = require('./errors')
 
-// Every public option of start(), with its default and its check.
-const SPEC = {
-  // How often the background thread samples RSS and drains pending GC records, ms.
-  sampleIntervalMs: { default: 1000, check: integer(10, 3_600_000) },
-  // Minimum time between two `stats` events, ms; 0 = after every full GC (as memwatch).
-  statsIntervalMs: { default: 0, check: integer(0, 86_400_000) },
-  // 'auto': V8 GC callbacks, falling back to perf_hooks if the V8 symbols are missing;
-  // 'perf_hooks': always use perf_hooks GC entries.
-  gcSource: { default: 'auto', check: oneOf(['auto', 'perf_hooks']) },
-}
+const MiB = 1024 * 1024
 
 function integer(min, max) {
   return (name, value) => {
@@ -21,6 +12,19 @@ function integer(min, max) {
     if (!Number.isInteger(value) || value < min || value > max) {
       throw outOfRange(name, `an integer between ${min} and ${max}`, value)
     }
+    return value
+  }
+}
+
+function number(min, max) {
+  return (name, value) => {
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw invalidType(name, `a number between ${min} and ${max}`, value)
+    }
+    if (!Number.isFinite(value) || value < min || value > max) {
+      throw outOfRange(name, `a number between ${min} and ${max}`, value)
+    }
+    return value
   }
 }
 
@@ -29,29 +33,91 @@ function oneOf(choices) {
   return (name, value) => {
     if (typeof value !== 'string') throw invalidType(name, list, value)
     if (!choices.includes(value)) throw outOfRange(name, list, value)
+    return value
   }
 }
+
+// An object of options with its own spec; `orFalse` also accepts `false` (turned off).
+function group(spec, { orFalse = false } = {}) {
+  const check = (name, value) => {
+    if (orFalse && value === false) return null
+    if (value === undefined || value === null) value = {}
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw invalidType(name, orFalse ? 'an object or false' : 'an object', value)
+    }
+    const known = Object.keys(spec)
+    for (const key of Object.keys(value)) {
+      if (!Object.prototype.hasOwnProperty.call(spec, key)) {
+        throw unknownOption(name ? `${name}.${key}` : key, known)
+      }
+    }
+    const resolved = {}
+    for (const key of known) {
+      const given = value[key]
+      const path = name ? `${name}.${key}` : key
+      resolved[key] = spec[key].check(path, given === undefined ? spec[key].default : given)
+    }
+    return Object.freeze(resolved)
+  }
+  return check
+}
+
+const metric = (minGrowthBytes, minGrowthRatio) => ({
+  default: {},
+  check: group({
+    // Least growth over the window for a leak, bytes.
+    minGrowthBytes: { default: minGrowthBytes, check: integer(0, Number.MAX_SAFE_INTEGER) },
+    // Least growth relative to the level at the window start (0.1 = 10 %).
+    minGrowthRatio: { default: minGrowthRatio, check: number(0, 100) },
+  }, { orFalse: true }),
+})
+
+// Every public option of start(), with its default and its check.
+const SPEC = {
+  // How often the background thread samples RSS and drains pending GC records, ms.
+  sampleIntervalMs: { default: 1000, check: integer(10, 3_600_000) },
+  // Minimum time between two `stats` events, ms; 0 = after every full GC (as memwatch).
+  statsIntervalMs: { default: 0, check: integer(0, 86_400_000) },
+  // 'auto': V8 GC callbacks, falling back to perf_hooks if the V8 symbols are missing;
+  // 'perf_hooks': always use perf_hooks GC entries.
+  gcSource: { default: 'auto', check: oneOf(['auto', 'perf_hooks']) },
+  detection: {
+    default: {},
+    check: group({
+      // 'trend' (default), 'consecutive' (memwatch's rule) or 'off'.
+      mode: { default: 'trend', check: oneOf(['trend', 'consecutive', 'off']) },
+      // consecutive mode: growing full-GC baselines that make a leak.
+      consecutiveGcs: { default: 5, check: integer(2, 1000) },
+      // trend mode: sliding window, ms.
+      windowMs: { default: 120_000, check: integer(1000, 86_400_000) },
+      // trend mode: no verdict this long after start, ms.
+      warmupMs: { default: 15_000, check: integer(0, 86_400_000) },
+      // trend mode: fewest points in the window for a verdict.
+      minPoints: { default: 5, check: integer(3, 10_000) },
+      // trend mode: least Mann-Kendall share of increasing pairs (1 = strictly increasing).
+      minConsistency: { default: 0.6, check: number(0, 1) },
+      // trend mode: recent-third slope / window slope below this = levelling off, no leak.
+      plateauRatio: { default: 0.5, check: number(0, 1) },
+      // after a leak, the level must rise this fraction more before the next one.
+      rearmRatio: { default: 0.25, check: number(0, 100) },
+      heap: metric(8 * MiB, 0.1),
+      external: metric(8 * MiB, 0.1),
+      rss: metric(32 * MiB, 0.2),
+    }),
+  },
+}
+
+const resolveTop = group(SPEC)
 
 /** Validates `options` and returns a complete, frozen options object. */
 function resolveOptions(options) {
-  if (options === undefined || options === null) options = {}
-  if (typeof options !== 'object' || Array.isArray(options)) {
+  if (options !== undefined && options !== null &&
+    (typeof options !== 'object' || Array.isArray(options))) {
     throw invalidType('options', 'an object', options)
   }
-  const known = Object.keys(SPEC)
-  for (const name of Object.keys(options)) {
-    if (!Object.prototype.hasOwnProperty.call(SPEC, name)) throw unknownOption(name, known)
-  }
-  const resolved = {}
-  for (const name of known) {
-    const value = options[name] === undefined ? SPEC[name].default : options[name]
-    SPEC[name].check(name, value)
-    resolved[name] = value
-  }
-  return Object.freeze(resolved)
+  return resolveTop('', options)
 }
 
-const DEFAULTS = Object.freeze(
-  Object.fromEntries(Object.entries(SPEC).map(([name, spec]) => [name, spec.default])))
+const DEFAULTS = resolveOptions({})
 
 module.exports = { resolveOptions, DEFAULTS }

@@ -33,6 +33,13 @@ class Watcher extends EventEmitter {
           statsIntervalMs: options.statsIntervalMs,
           useV8Hooks,
           referenceHeap: v8.getHeapStatistics(),
+          // A metric turned off is absent for the native layer.
+          detection: {
+            ...options.detection,
+            heap: options.detection.heap || undefined,
+            external: options.detection.external || undefined,
+            rss: options.detection.rss || undefined,
+          },
         },
         (args) => this.#dispatch(args[0], args[1]))
     } catch (err) {
@@ -82,6 +89,7 @@ class Watcher extends EventEmitter {
     // Events still queued when stop() ran are dropped: nothing is emitted after stop().
     if (!this.#native.running) return
     if (event === 'stats') payload = decorateStats(payload)
+    else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     this.#emitSafely(event, payload)
   }
 
@@ -108,6 +116,12 @@ class Watcher extends EventEmitter {
       process.stderr.write(`${err.message} (${err.code})\n`)
     }
   }
+}
+
+function decorateLeak(raw) {
+  raw.start = new Date(raw.start)
+  raw.end = new Date(raw.end)
+  return raw
 }
 
 function decorateStats(raw) {

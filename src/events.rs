@@ -6,6 +6,7 @@ use napi::bindgen_prelude::{ToNapiValue, TypeName, ValidateNapiValue};
 use napi::sys;
 use napi_derive::napi;
 
+use crate::detection::LeakReport;
 use crate::gc_kind::GcKind;
 use crate::monitor::{Event, StatsReport};
 use crate::stats::KindTotals;
@@ -65,6 +66,58 @@ pub struct CallbackCost {
   pub p99_ns: f64,
 }
 
+/// Per metric: a growth was reported and has not stopped.
+#[napi(object)]
+pub struct LeakSuspicion {
+  pub heap: bool,
+  pub external: bool,
+  pub rss: bool,
+}
+
+/// The `leak` and `leak-stopped` payloads. Sizes in bytes.
+#[napi(object)]
+pub struct LeakPayload {
+  /// Growth over the window (fitted), bytes.
+  pub growth: f64,
+  /// A readable sentence, e.g. "heap grew 48.2 MB in 21 s over 6 full GCs (8.3 GB/h)".
+  pub reason: String,
+  /// Window start and end, ms since the Unix epoch (the facade makes them Dates).
+  pub start: f64,
+  pub end: f64,
+  /// "heap", "external" or "rss".
+  pub metric: String,
+  pub bytes_per_hour: f64,
+  /// Full GCs in the window.
+  pub gc_count: f64,
+  pub window_ms: f64,
+  /// Level at the window start, bytes.
+  pub baseline: f64,
+  /// Latest level, bytes.
+  pub current: f64,
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> f64 {
+  t.duration_since(std::time::UNIX_EPOCH)
+    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+impl From<&LeakReport> for LeakPayload {
+  fn from(r: &LeakReport) -> Self {
+    LeakPayload {
+      growth: r.growth,
+      reason: r.reason.clone(),
+      start: epoch_ms(r.start),
+      end: epoch_ms(r.end),
+      metric: r.metric.name().to_string(),
+      bytes_per_hour: r.bytes_per_hour,
+      gc_count: r.gc_count as f64,
+      window_ms: r.window.as_secs_f64() * 1000.0,
+      baseline: r.baseline,
+      current: r.current,
+    }
+  }
+}
+
 /// The `stats` payload (also returned by `watcher.stats()`).
 #[napi(object)]
 pub struct StatsPayload {
@@ -94,6 +147,8 @@ pub struct StatsPayload {
   pub source: String,
   pub dropped: DroppedCounts,
   pub callback_cost: CallbackCost,
+  /// Metrics whose growth was reported as a leak and has not stopped.
+  pub leak: LeakSuspicion,
   /// Milliseconds since the Unix epoch.
   pub time: f64,
 }
@@ -146,24 +201,39 @@ impl From<&StatsReport> for StatsPayload {
         p50_ns: s.callback_cost.p50_ns as f64,
         p99_ns: s.callback_cost.p99_ns as f64,
       },
-      time: s
-        .time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+      leak: LeakSuspicion {
+        heap: s.suspected[0],
+        external: s.suspected[1],
+        rss: s.suspected[2],
+      },
+      time: epoch_ms(s.time),
     }
   }
 }
 
 /// The payload handed to the JS dispatcher with the event's name.
 pub enum EventPayload {
-  Stats(StatsPayload),
+  Stats(Box<StatsPayload>),
+  Leak(LeakPayload),
 }
 
 impl EventPayload {
   /// (event name, payload) as the dispatcher receives them.
   pub fn from_event(event: Event) -> (String, EventPayload) {
     match event {
-      Event::Stats(report) => ("stats".to_string(), EventPayload::Stats((&*report).into())),
+      Event::Stats(report) => (
+        "stats".to_string(),
+        EventPayload::Stats(Box::new((&*report).into())),
+      ),
+      Event::Leak(report) => (
+        if report.growing {
+          "leak"
+        } else {
+          "leak-stopped"
+        }
+        .to_string(),
+        EventPayload::Leak((&*report).into()),
+      ),
     }
   }
 }
@@ -182,7 +252,8 @@ impl ValidateNapiValue for EventPayload {}
 impl ToNapiValue for EventPayload {
   unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
     match val {
-      EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, stats) },
+      EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, *stats) },
+      EventPayload::Leak(leak) => unsafe { LeakPayload::to_napi_value(env, leak) },
     }
   }
 }

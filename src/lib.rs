@@ -4,7 +4,7 @@
 #![deny(clippy::all)]
 
 mod cost;
-#[allow(dead_code, unused_imports)] // not wired to the monitor yet (issue 3); tested by cargo test
+mod detection;
 mod detector;
 mod error;
 mod events;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 
 use crate::cost::{CostSummary, HookCost};
+use crate::detection::{Detection, DetectionConfig, LeakReport, Metric};
 use crate::gc::RecordChannel;
 use crate::gc_kind::GcKind;
 use crate::record::{GcRecord, HeapFigures};
@@ -22,6 +23,8 @@ pub struct MonitorConfig {
   pub sample_interval: Duration,
   /// Minimum time between two `stats` events; zero emits after every full GC.
   pub stats_interval: Duration,
+  /// Leak detectors per metric.
+  pub detection: DetectionConfig,
 }
 
 /// Where the numbers came from.
@@ -65,6 +68,8 @@ pub struct StatsReport {
   pub dropped_records: u64,
   pub dropped_events: u64,
   pub callback_cost: CostSummary,
+  /// Per metric (heap, external, rss): a reported growth that has not stopped.
+  pub suspected: [bool; 3],
   /// Wall-clock time of the report.
   pub time: SystemTime,
 }
@@ -73,6 +78,8 @@ pub struct StatsReport {
 #[derive(Debug)]
 pub enum Event {
   Stats(Box<StatsReport>),
+  /// `leak` (growing) or `leak-stopped`.
+  Leak(Box<LeakReport>),
 }
 
 /// What happened to an event handed to the sink.
@@ -131,7 +138,9 @@ impl Monitor {
       0,
       0,
       CostSummary::default(),
+      [false; 3],
     );
+    let detection = Detection::new(&config.detection);
     let shared = Arc::new(MonitorShared {
       channel,
       cost,
@@ -144,6 +153,7 @@ impl Monitor {
       source,
       shared: shared.clone(),
       acc,
+      detection,
       sink,
       rss_reader: rss,
       rss: None,
@@ -186,6 +196,7 @@ struct Worker<S: EventSink> {
   source: Source,
   shared: Arc<MonitorShared>,
   acc: StatsAccumulator,
+  detection: Detection,
   sink: S,
   rss_reader: fn() -> Option<u64>,
   rss: Option<u64>,
@@ -198,12 +209,19 @@ impl<S: EventSink> Worker<S> {
     let mut next_sample = Instant::now();
     while !self.shared.stop.load(Ordering::Acquire) {
       let now = Instant::now();
-      if now >= next_sample {
+      let sample_due = now >= next_sample;
+      if sample_due {
         self.rss = (self.rss_reader)();
         next_sample = now + self.config.sample_interval;
       }
       if !self.drain() {
         break;
+      }
+      if let (true, Some(rss)) = (sample_due, self.rss) {
+        let reports = self.detection.rss_sample(now, rss);
+        if !self.deliver_leaks(reports) {
+          break;
+        }
       }
       self.publish();
       std::thread::park_timeout(next_sample.saturating_duration_since(Instant::now()));
@@ -214,19 +232,42 @@ impl<S: EventSink> Worker<S> {
   fn drain(&mut self) -> bool {
     while let Some(record) = self.shared.channel.pop() {
       self.heap = record.heap;
-      if self.acc.record(&record) && self.stats_due(record.at) {
+      if !self.acc.record(&record) {
+        continue;
+      }
+      let leaks = self
+        .detection
+        .full_gc(record.at, record.heap.used, record.heap.external);
+      if self.stats_due(record.at) {
         let report = self.report(Some(&record));
         self.last_stats_event = Some(record.at);
-        match self.sink.deliver(Event::Stats(Box::new(report))) {
-          Delivery::Queued => {}
-          Delivery::Dropped => {
-            self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
-          }
-          Delivery::Closed => return false,
+        if !self.deliver(Event::Stats(Box::new(report))) {
+          return false;
         }
+      }
+      if !self.deliver_leaks(leaks) {
+        return false;
       }
     }
     true
+  }
+
+  fn deliver_leaks(&mut self, reports: Vec<LeakReport>) -> bool {
+    reports
+      .into_iter()
+      .all(|r| self.deliver(Event::Leak(Box::new(r))))
+  }
+
+  /// Returns false when the sink is closed.
+  fn deliver(&mut self, event: Event) -> bool {
+    match self.sink.deliver(event) {
+      Delivery::Queued => true,
+      Delivery::Dropped => {
+        self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        true
+      }
+      Delivery::Closed => false,
+    }
   }
 
   fn stats_due(&self, at: Instant) -> bool {
@@ -246,6 +287,7 @@ impl<S: EventSink> Worker<S> {
       self.shared.channel.dropped(),
       self.shared.dropped_events.load(Ordering::Relaxed),
       self.shared.cost.summary(),
+      Metric::ALL.map(|m| self.detection.suspected(m)),
     )
   }
 
@@ -264,6 +306,7 @@ fn assemble(
   dropped_records: u64,
   dropped_events: u64,
   callback_cost: CostSummary,
+  suspected: [bool; 3],
 ) -> StatsReport {
   let b = &acc.baseline;
   StatsReport {
@@ -285,6 +328,7 @@ fn assemble(
     dropped_records,
     dropped_events,
     callback_cost,
+    suspected,
     time: SystemTime::now(),
   }
 }
@@ -327,6 +371,7 @@ mod tests {
       MonitorConfig {
         sample_interval: Duration::from_millis(20),
         stats_interval,
+        detection: DetectionConfig::off(),
       },
       Source::V8Hooks,
       HeapFigures {
@@ -343,11 +388,13 @@ mod tests {
   }
 
   fn next_stats(rx: &mpsc::Receiver<Event>) -> StatsReport {
-    match rx
-      .recv_timeout(Duration::from_secs(10))
-      .expect("stats event")
-    {
-      Event::Stats(s) => *s,
+    loop {
+      let event = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("stats event");
+      if let Event::Stats(s) = event {
+        return *s;
+      }
     }
   }
 

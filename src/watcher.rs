@@ -13,6 +13,8 @@ use napi::{sys, Env, Status};
 use napi_derive::napi;
 
 use crate::cost::HookCost;
+use crate::detection::{DetectionConfig, Mode};
+use crate::detector::TrendConfig;
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::events::{EventPayload, StatsPayload};
 use crate::gc::{as_requested_gc, GcHooks, RecordChannel};
@@ -66,6 +68,70 @@ impl From<&HeapFiguresInput> for HeapFigures {
   }
 }
 
+/// Thresholds of one metric's trend detector.
+#[napi(object)]
+pub struct MetricThresholds {
+  /// Least growth over the window, bytes.
+  pub min_growth_bytes: f64,
+  /// Least growth relative to the level at the window start.
+  pub min_growth_ratio: f64,
+}
+
+/// Detection settings (validated and defaulted by the facade).
+#[napi(object)]
+pub struct NativeDetection {
+  /// "trend", "consecutive" or "off".
+  pub mode: String,
+  pub consecutive_gcs: u32,
+  pub window_ms: f64,
+  pub warmup_ms: f64,
+  pub min_points: u32,
+  pub min_consistency: f64,
+  pub plateau_ratio: f64,
+  pub rearm_ratio: f64,
+  /// null = metric off.
+  pub heap: Option<MetricThresholds>,
+  pub external: Option<MetricThresholds>,
+  pub rss: Option<MetricThresholds>,
+}
+
+impl NativeDetection {
+  fn config(&self) -> DetectionConfig {
+    let trend = |m: &MetricThresholds| {
+      Mode::Trend(TrendConfig {
+        window_s: self.window_ms / 1000.0,
+        warmup_s: self.warmup_ms / 1000.0,
+        min_points: self.min_points as usize,
+        min_growth_bytes: m.min_growth_bytes,
+        min_growth_ratio: m.min_growth_ratio,
+        min_consistency: self.min_consistency,
+        plateau_ratio: self.plateau_ratio,
+        rearm_ratio: self.rearm_ratio,
+      })
+    };
+    match self.mode.as_str() {
+      "trend" => DetectionConfig {
+        heap: self.heap.as_ref().map(trend),
+        external: self.external.as_ref().map(trend),
+        rss: self.rss.as_ref().map(trend),
+      },
+      // memwatch's rule judges full-GC baselines; RSS samples have none.
+      "consecutive" => DetectionConfig {
+        heap: self
+          .heap
+          .as_ref()
+          .map(|_| Mode::Consecutive(self.consecutive_gcs)),
+        external: self
+          .external
+          .as_ref()
+          .map(|_| Mode::Consecutive(self.consecutive_gcs)),
+        rss: None,
+      },
+      _ => DetectionConfig::off(),
+    }
+  }
+}
+
 /// Settings for the native monitor. The JS facade validates the public options and fills
 /// these in; they are not part of the public API.
 #[napi(object)]
@@ -78,6 +144,7 @@ pub struct NativeOptions {
   pub use_v8_hooks: bool,
   /// `v8.getHeapStatistics()` at start: seeds `stats()` and checks the struct layout.
   pub reference_heap: HeapFiguresInput,
+  pub detection: NativeDetection,
 }
 
 /// Why V8 hooks are not in use.
@@ -151,6 +218,7 @@ impl NativeMonitor {
     let config = MonitorConfig {
       sample_interval: Duration::from_millis(u64::from(options.sample_interval_ms.max(1))),
       stats_interval: Duration::from_millis(u64::from(options.stats_interval_ms)),
+      detection: options.detection.config(),
     };
     let reference: HeapFigures = (&options.reference_heap).into();
     let (api, initial, hook_failure) = if options.use_v8_hooks {

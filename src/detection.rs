@@ -1,0 +1,316 @@
+//! Per-isolate leak detection: one detector per enabled metric, fed by the background thread
+//! (post-full-GC heap and external figures, sampled RSS), turned into leak reports.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::detector::{ConsecutiveDetector, Finding, Point, TrendConfig, TrendDetector, Verdict};
+
+/// The memory a detector watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+  /// V8 heap used after full GCs.
+  Heap,
+  /// Memory outside the heap held by JS objects (Buffers, ArrayBuffers), after full GCs.
+  External,
+  /// Resident set size, sampled every tick.
+  Rss,
+}
+
+impl Metric {
+  pub const ALL: [Metric; 3] = [Metric::Heap, Metric::External, Metric::Rss];
+
+  pub fn name(self) -> &'static str {
+    match self {
+      Metric::Heap => "heap",
+      Metric::External => "external",
+      Metric::Rss => "rss",
+    }
+  }
+}
+
+/// How a metric is judged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+  Trend(TrendConfig),
+  /// memwatch's rule: this many consecutive growing full-GC baselines.
+  Consecutive(u32),
+}
+
+/// Detection settings; `None` turns a metric off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectionConfig {
+  pub heap: Option<Mode>,
+  pub external: Option<Mode>,
+  pub rss: Option<Mode>,
+}
+
+impl DetectionConfig {
+  pub fn off() -> Self {
+    DetectionConfig {
+      heap: None,
+      external: None,
+      rss: None,
+    }
+  }
+}
+
+enum Detector {
+  Trend(TrendDetector),
+  Consecutive(ConsecutiveDetector),
+}
+
+impl Detector {
+  fn new(mode: &Mode) -> Self {
+    match mode {
+      Mode::Trend(cfg) => Detector::Trend(TrendDetector::new(cfg.clone())),
+      Mode::Consecutive(n) => Detector::Consecutive(ConsecutiveDetector::new(*n)),
+    }
+  }
+
+  fn push(&mut self, p: Point) -> Verdict {
+    match self {
+      Detector::Trend(d) => d.push(p),
+      Detector::Consecutive(d) => d.push(p),
+    }
+  }
+
+  fn suspected(&self) -> bool {
+    match self {
+      Detector::Trend(d) => d.suspected(),
+      Detector::Consecutive(_) => false,
+    }
+  }
+}
+
+/// A `leak` (or `leak-stopped`) event in plain Rust.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakReport {
+  pub metric: Metric,
+  /// False for a `leak-stopped` report.
+  pub growing: bool,
+  pub start: SystemTime,
+  pub end: SystemTime,
+  pub growth: f64,
+  pub bytes_per_hour: f64,
+  pub baseline: f64,
+  pub current: f64,
+  /// Full GCs between start and end.
+  pub gc_count: u64,
+  pub window: Duration,
+  pub reason: String,
+}
+
+pub struct Detection {
+  detectors: [Option<Detector>; 3],
+  epoch: Instant,
+  epoch_wall: SystemTime,
+  full_gcs: VecDeque<f64>,
+}
+
+impl Detection {
+  pub fn new(config: &DetectionConfig) -> Self {
+    Detection {
+      detectors: [
+        config.heap.as_ref().map(Detector::new),
+        config.external.as_ref().map(Detector::new),
+        config.rss.as_ref().map(Detector::new),
+      ],
+      epoch: Instant::now(),
+      epoch_wall: SystemTime::now(),
+      full_gcs: VecDeque::new(),
+    }
+  }
+
+  fn secs(&self, at: Instant) -> f64 {
+    at.saturating_duration_since(self.epoch).as_secs_f64()
+  }
+
+  /// After a full GC: heap used and external memory.
+  pub fn full_gc(&mut self, at: Instant, heap_used: u64, external: u64) -> Vec<LeakReport> {
+    let t = self.secs(at);
+    self.full_gcs.push_back(t);
+    while self.full_gcs.len() > 4096 {
+      self.full_gcs.pop_front();
+    }
+    let mut out = Vec::new();
+    self.feed(Metric::Heap, t, heap_used as f64, &mut out);
+    self.feed(Metric::External, t, external as f64, &mut out);
+    out
+  }
+
+  /// After an RSS sample.
+  pub fn rss_sample(&mut self, at: Instant, rss: u64) -> Vec<LeakReport> {
+    let t = self.secs(at);
+    let mut out = Vec::new();
+    self.feed(Metric::Rss, t, rss as f64, &mut out);
+    out
+  }
+
+  /// Metrics whose growth was reported and has not stopped.
+  pub fn suspected(&self, metric: Metric) -> bool {
+    self.detectors[metric as usize]
+      .as_ref()
+      .is_some_and(Detector::suspected)
+  }
+
+  fn feed(&mut self, metric: Metric, t: f64, v: f64, out: &mut Vec<LeakReport>) {
+    let Some(detector) = self.detectors[metric as usize].as_mut() else {
+      return;
+    };
+    let (finding, growing) = match detector.push(Point { t, v }) {
+      Verdict::None => return,
+      Verdict::Leak(f) => (f, true),
+      Verdict::Stopped(f) => (f, false),
+    };
+    out.push(self.report(metric, &finding, growing));
+  }
+
+  fn report(&self, metric: Metric, f: &Finding, growing: bool) -> LeakReport {
+    let gc_count = self
+      .full_gcs
+      .iter()
+      .filter(|&&t| t >= f.start_t && t <= f.end_t)
+      .count() as u64;
+    let window = Duration::from_secs_f64((f.end_t - f.start_t).max(0.0));
+    let bytes_per_hour = f.bytes_per_second * 3600.0;
+    let at = |t: f64| self.epoch_wall + Duration::from_secs_f64(t.max(0.0));
+    let reason = if growing {
+      format!(
+        "{} grew {} in {} over {} full GC{} ({}/h)",
+        metric.name(),
+        format_bytes(f.growth),
+        format_duration(window),
+        gc_count,
+        if gc_count == 1 { "" } else { "s" },
+        format_bytes(bytes_per_hour),
+      )
+    } else {
+      format!(
+        "{} stopped growing: {} now, {}/h over the last {}",
+        metric.name(),
+        format_bytes(f.current),
+        format_bytes(bytes_per_hour),
+        format_duration(window),
+      )
+    };
+    LeakReport {
+      metric,
+      growing,
+      start: at(f.start_t),
+      end: at(f.end_t),
+      growth: f.growth,
+      bytes_per_hour,
+      baseline: f.baseline,
+      current: f.current,
+      gc_count,
+      window,
+      reason,
+    }
+  }
+}
+
+/// "48.2 MB", "1.3 GB", "512 B" (decimal units, as people read them in a sentence).
+pub fn format_bytes(bytes: f64) -> String {
+  let sign = if bytes < 0.0 { "-" } else { "" };
+  let b = bytes.abs();
+  let (value, unit) = if b >= 1e12 {
+    (b / 1e12, "TB")
+  } else if b >= 1e9 {
+    (b / 1e9, "GB")
+  } else if b >= 1e6 {
+    (b / 1e6, "MB")
+  } else if b >= 1e3 {
+    (b / 1e3, "kB")
+  } else {
+    return format!("{sign}{b:.0} B");
+  };
+  format!("{sign}{value:.1} {unit}")
+}
+
+/// "0.4 s", "21 s", "3.5 min", "2.0 h".
+pub fn format_duration(d: Duration) -> String {
+  let s = d.as_secs_f64();
+  if s < 10.0 {
+    format!("{s:.1} s")
+  } else if s < 120.0 {
+    format!("{s:.0} s")
+  } else if s < 7200.0 {
+    format!("{:.1} min", s / 60.0)
+  } else {
+    format!("{:.1} h", s / 3600.0)
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  const MIB: u64 = 1024 * 1024;
+
+  #[test]
+  fn formats_like_the_contract_example() {
+    assert_eq!(format_bytes(48.2e6), "48.2 MB");
+    assert_eq!(format_bytes(8.3e9), "8.3 GB");
+    assert_eq!(format_bytes(512.0), "512 B");
+    assert_eq!(format_bytes(-2.5e6), "-2.5 MB");
+    assert_eq!(format_duration(Duration::from_secs(21)), "21 s");
+    assert_eq!(format_duration(Duration::from_millis(150)), "0.1 s");
+    assert_eq!(format_duration(Duration::from_secs(300)), "5.0 min");
+    assert_eq!(format_duration(Duration::from_secs(4 * 3600)), "4.0 h");
+  }
+
+  #[test]
+  fn heap_leak_report_has_a_correct_rate_and_reason() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: Some(Mode::Trend(TrendConfig::default())),
+      external: None,
+      rss: None,
+    });
+    let t0 = d.epoch;
+    let mut reports = Vec::new();
+    for i in 0..30u64 {
+      // 2 MiB per full GC, one full GC every 2 s: 1 MiB/s = 3.77 GB/h.
+      let at = t0 + Duration::from_secs(2 * i);
+      reports.extend(d.full_gc(at, 50 * MIB + 2 * MIB * i, 1000));
+    }
+    let first = reports.first().expect("a leak report");
+    assert_eq!(first.metric, Metric::Heap);
+    assert!(first.growing);
+    assert!((first.bytes_per_hour - 3600.0 * MIB as f64).abs() < 1e3);
+    assert!(first.gc_count >= 5);
+    assert!(first.reason.starts_with("heap grew "), "{}", first.reason);
+    assert!(first.reason.contains("(3.8 GB/h)"), "{}", first.reason);
+    assert!(first.end > first.start);
+    assert!(d.suspected(Metric::Heap));
+    assert!(!d.suspected(Metric::External));
+  }
+
+  #[test]
+  fn disabled_metrics_never_report() {
+    let mut d = Detection::new(&DetectionConfig::off());
+    let t0 = d.epoch;
+    for i in 0..50u64 {
+      let at = t0 + Duration::from_secs(i);
+      assert!(d.full_gc(at, MIB * i * 10, MIB * i * 10).is_empty());
+      assert!(d.rss_sample(at, MIB * i * 10).is_empty());
+    }
+  }
+
+  #[test]
+  fn consecutive_mode_reports_external_growth() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: None,
+      external: Some(Mode::Consecutive(5)),
+      rss: None,
+    });
+    let t0 = d.epoch;
+    let mut reports = Vec::new();
+    for i in 0..6u64 {
+      reports.extend(d.full_gc(t0 + Duration::from_secs(i), 1, 10 * MIB * (i + 1)));
+    }
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].metric, Metric::External);
+    assert_eq!(reports[0].growth, 50.0 * MIB as f64);
+  }
+}
