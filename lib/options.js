@@ -4,29 +4,18 @@ const { invalidType, outOfRange, unknownOption } = require('./errors')
 
 const MiB = 1024 * 1024
 
-function integer(min, max) {
+function numeric(min, max, { integer }) {
+  const expected = `${integer ? 'an integer' : 'a number'} between ${min} and ${max}`
   return (name, value) => {
-    if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw invalidType(name, `an integer between ${min} and ${max}`, value)
-    }
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw outOfRange(name, `an integer between ${min} and ${max}`, value)
-    }
+    if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, expected, value)
+    const fits = integer ? Number.isInteger(value) : Number.isFinite(value)
+    if (!fits || value < min || value > max) throw outOfRange(name, expected, value)
     return value
   }
 }
 
-function number(min, max) {
-  return (name, value) => {
-    if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw invalidType(name, `a number between ${min} and ${max}`, value)
-    }
-    if (!Number.isFinite(value) || value < min || value > max) {
-      throw outOfRange(name, `a number between ${min} and ${max}`, value)
-    }
-    return value
-  }
-}
+const integer = (min, max) => numeric(min, max, { integer: true })
+const number = (min, max) => numeric(min, max, { integer: false })
 
 function oneOf(choices) {
   const list = choices.map((c) => JSON.stringify(c)).join(' or ')
