@@ -108,3 +108,29 @@ test('V8 symbols unavailable: error event with a code, then perf_hooks fallback'
   assert.deepEqual(quiet.lines, ['stats'])
   assert.equal(quiet.stderr.match(/ERR_LEAKWATCH_V8_HOOKS_DISABLED/g).length, 1, quiet.stderr)
 })
+
+test('exits cleanly with a watcher running through an allocation-heavy workload', async () => {
+  // Natural exit with GC callbacks installed: they must be gone before V8's teardown GCs.
+  const r = await runScript(`
+    const leakwatch = require(${PKG})
+    leakwatch.start({ sampleIntervalMs: 10 }).on('stats', () => {})
+    const ring = new Array(4096)
+    let table = []
+    let chunk = 0
+    function work() {
+      for (let i = 0; i < 20000; i++) {
+        const n = chunk * 20000 + i
+        ring[n & 4095] = { n, tags: [n, n + 1] }
+        if ((n & 7) === 0) table.push({ n, values: [n, n * 2] })
+      }
+      if (table.length > 150000) table = []
+      if (++chunk < 200) setImmediate(work)
+      else console.log('done')
+    }
+    setImmediate(work)
+  `, { nodeArgs: ['--predictable-gc-schedule', '--no-incremental-marking-task',
+    '--min-semi-space-size=1', '--max-semi-space-size=1'] })
+  assert.equal(r.signal, null, r.stderr)
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(r.lines, ['done'])
+})

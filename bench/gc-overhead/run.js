@@ -67,11 +67,12 @@ function runJob(mode, chunks, prefix = []) {
     let err = ''
     child.stdout.on('data', (d) => { out += d })
     child.stderr.on('data', (d) => { err += d })
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       const line = out.split('\n').find((l) => l.startsWith('{'))
       const collected = /Collected : (\d+)/.exec(err)
+      const killedBy = signal || (/Process terminating with default action of signal \d+ \((\w+)\)/.exec(err) || [])[1]
       resolve({
-        code, result: line ? JSON.parse(line) : null,
+        code, signal: killedBy || null, result: line ? JSON.parse(line) : null,
         instructions: collected ? Number(collected[1]) : null, stderr: err,
       })
     })
@@ -108,6 +109,16 @@ async function main() {
 
   // Wall clock: alternating rounds, rotated order.
   const wall = Object.fromEntries(modes.map((m) => [m.mode, []]))
+  // A run that printed its result and then died at exit (a peer's teardown bug) still
+  // counts for the timing; the crash is reported.
+  const crashes = Object.fromEntries(modes.map((m) => [m.mode, { crashed: 0, runs: 0, how: new Set() }]))
+  const noteExit = (mode, r) => {
+    crashes[mode].runs++
+    if (r.code !== 0) {
+      crashes[mode].crashed++
+      crashes[mode].how.add(r.signal || `exit code ${r.code}`)
+    }
+  }
   const pairs = []
   let leakwatchRuns = []
   for (let round = 0; round < ROUNDS; round++) {
@@ -115,7 +126,8 @@ async function main() {
     const times = {}
     for (const m of order) {
       const r = await runJob(m.mode, CHUNKS)
-      if (r.code !== 0 || !r.result) throw new Error(`${m.mode} failed: ${r.stderr}`)
+      if (!r.result) throw new Error(`${m.mode} failed (${r.signal || r.code}): ${r.stderr}`)
+      noteExit(m.mode, r)
       wall[m.mode].push(r.result.ms)
       times[m.mode] = r.result.ms
       if (m.mode === 'leakwatch') leakwatchRuns.push(r.result)
@@ -142,7 +154,10 @@ async function main() {
         ...(attribute ? ['--separate-threads=yes'] : [])]
       const r = await runJob(t.mode, t.chunks, prefix)
       process.stderr.write(`callgrind ${t.mode} chunks=${t.chunks}: ${r.instructions}\n`)
-      if (r.code !== 0 || r.instructions === null) throw new Error(`callgrind ${t.mode} failed: ${r.stderr.slice(-2000)}`)
+      if (r.instructions === null || (t.chunks > 0 && !r.result)) {
+        throw new Error(`callgrind ${t.mode} failed: ${r.stderr.slice(-2000)}`)
+      }
+      noteExit(t.mode, r)
       return { ...t, r, attribute }
     }), Math.max(1, Math.min(2, os.cpus().length)))
     for (const run of runs) {
@@ -208,6 +223,13 @@ async function main() {
   console.log(`leakwatch GC callback cost measured inside the callbacks (median over rounds): ` +
     `p50 ≤ ${median(p50s)} ns, mean ${median(means).toFixed(0)} ns, p99 ≤ ${median(p99s)} ns ` +
     `(${leakwatchRuns[0].callbacks} callbacks a run)`)
+  for (const m of modes) {
+    const c = crashes[m.mode]
+    if (c.crashed) {
+      console.log(`${m.label}: crashed at exit after printing its result in ${c.crashed} of ${c.runs} runs ` +
+        `(${[...c.how].join(', ')})`)
+    }
+  }
   if (missing.length) console.log(`not measured (did not install here): ${missing.join(', ')}`)
   console.log('ratios: baseline ÷ run, so 1.000 = no overhead and 0.990 = 1 % slower')
 }
