@@ -65,11 +65,12 @@ test('defaults are documented values', () => {
       mode: 'trend',
       consecutiveGcs: 5,
       windowMs: 120000,
-      warmupMs: 15000,
+      warmupMs: 10000,
       minPoints: 5,
       minConsistency: 0.6,
       plateauRatio: 0.5,
       rearmRatio: 0.25,
+      confirm: { maxPauseRatio: 0.01, minIntervalMs: 1000 },
       heap: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
       external: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
       rss: { minGrowthBytes: 32 * MiB, minGrowthRatio: 0.2 },
@@ -93,6 +94,12 @@ test('detection options are checked by their full name', () => {
   assertOptionError({ detection: { heap: { minGrowth: 1 } } }, {
     type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['detection.heap.minGrowth', 'minGrowthBytes'],
   })
+  assertOptionError({ detection: { confirm: { maxPauseRatio: 0.9 } } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['detection.confirm.maxPauseRatio', '0.5'],
+  })
+  assertOptionError({ detection: { confirm: 'yes' } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection.confirm', 'an object or false'],
+  })
   assertOptionError({ detection: 'on' }, {
     type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection', 'an object'],
   })
@@ -100,6 +107,9 @@ test('detection options are checked by their full name', () => {
   assert.equal(w.options.detection.rss, null)
   assert.equal(w.options.detection.heap.minGrowthRatio, 0.1)
   w.stop()
+  const quiet = leakwatch.start({ detection: { confirm: false } })
+  assert.equal(quiet.options.detection.confirm, null)
+  quiet.stop()
 })
 
 test('start twice returns the running watcher; stop twice is harmless; start after stop works', () => {

@@ -7,7 +7,7 @@ const { PKG, runScript, jsonLines } = require('./helpers')
 const STATS_KEYS = [
   'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend', 'estimated_base',
   'current_base', 'min', 'max', 'gcType', 'forced', 'pauseMs', 'heap', 'rss', 'byType',
-  'source', 'dropped', 'callbackCost', 'leak', 'time',
+  'source', 'dropped', 'callbackCost', 'leak', 'requestedGcs', 'time',
 ].sort()
 const GC_TYPES = ['scavenge', 'minorMarkCompact', 'markSweepCompact', 'incrementalMarking',
   'processWeakCallbacks']

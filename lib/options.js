@@ -80,7 +80,7 @@ const SPEC = {
       // trend mode: sliding window, ms.
       windowMs: { default: 120_000, check: integer(1000, 86_400_000) },
       // trend mode: no verdict this long after start, ms.
-      warmupMs: { default: 15_000, check: integer(0, 86_400_000) },
+      warmupMs: { default: 10_000, check: integer(0, 86_400_000) },
       // trend mode: fewest points in the window for a verdict.
       minPoints: { default: 5, check: integer(3, 10_000) },
       // trend mode: least Mann-Kendall share of increasing pairs (1 = strictly increasing).
@@ -89,6 +89,18 @@ const SPEC = {
       plateauRatio: { default: 0.5, check: number(0, 1) },
       // after a leak, the level must rise this fraction more before the next one.
       rearmRatio: { default: 0.25, check: number(0, 100) },
+      // trend mode: when V8's own full GCs are rare, request one (incremental, paced by V8)
+      // once heap or external memory has grown since the last full GC by a share of what a
+      // verdict needs; false = wait for V8's full GCs only.
+      confirm: {
+        default: {},
+        check: group({
+          // Largest share of wall time spent in requested full GCs (0.01 = 1 %).
+          maxPauseRatio: { default: 0.01, check: number(0.0001, 0.5) },
+          // Least time between a full GC and a request, ms.
+          minIntervalMs: { default: 1000, check: integer(100, 86_400_000) },
+        }, { orFalse: true }),
+      },
       heap: metric(8 * MiB, 0.1),
       external: metric(8 * MiB, 0.1),
       rss: metric(32 * MiB, 0.2),

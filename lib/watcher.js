@@ -36,6 +36,8 @@ class Watcher extends EventEmitter {
           // A metric turned off is absent for the native layer.
           detection: {
             ...options.detection,
+            confirmMaxPauseRatio: options.detection.confirm ? options.detection.confirm.maxPauseRatio : undefined,
+            confirmMinIntervalMs: options.detection.confirm ? options.detection.confirm.minIntervalMs : 0,
             heap: options.detection.heap || undefined,
             external: options.detection.external || undefined,
             rss: options.detection.rss || undefined,
@@ -87,7 +89,7 @@ class Watcher extends EventEmitter {
 
   #dispatch(event, payload) {
     // Events still queued when stop() ran are dropped: nothing is emitted after stop().
-    if (!this.#native.running) return
+    if (!this.#native.running || event === 'gc-requested') return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     this.#emitSafely(event, payload)

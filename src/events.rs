@@ -149,6 +149,8 @@ pub struct StatsPayload {
   pub callback_cost: CallbackCost,
   /// Metrics whose growth was reported as a leak and has not stopped.
   pub leak: LeakSuspicion,
+  /// Full GCs leakwatch requested to confirm growth seen between V8's own full GCs.
+  pub requested_gcs: f64,
   /// Milliseconds since the Unix epoch.
   pub time: f64,
 }
@@ -206,6 +208,7 @@ impl From<&StatsReport> for StatsPayload {
         external: s.suspected[1],
         rss: s.suspected[2],
       },
+      requested_gcs: s.requested_gcs as f64,
       time: epoch_ms(s.time),
     }
   }
@@ -215,6 +218,8 @@ impl From<&StatsReport> for StatsPayload {
 pub enum EventPayload {
   Stats(Box<StatsPayload>),
   Leak(LeakPayload),
+  /// `undefined`: internal events that carry nothing.
+  Nothing,
 }
 
 impl EventPayload {
@@ -234,6 +239,8 @@ impl EventPayload {
         .to_string(),
         EventPayload::Leak((&*report).into()),
       ),
+      // Handled on the JS thread before dispatch; the facade ignores the name.
+      Event::RequestFullGc => ("gc-requested".to_string(), EventPayload::Nothing),
     }
   }
 }
@@ -254,6 +261,7 @@ impl ToNapiValue for EventPayload {
     match val {
       EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, *stats) },
       EventPayload::Leak(leak) => unsafe { LeakPayload::to_napi_value(env, leak) },
+      EventPayload::Nothing => unsafe { <()>::to_napi_value(env, ()) },
     }
   }
 }

@@ -3,6 +3,7 @@
 //! Only the exported surface lives here; each concern has its own module.
 #![deny(clippy::all)]
 
+mod confirm;
 mod cost;
 mod detection;
 mod detector;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
+use crate::confirm::{ConfirmConfig, ConfirmPolicy};
 use crate::cost::{CostSummary, HookCost};
 use crate::detection::{Detection, DetectionConfig, LeakReport, Metric};
 use crate::gc::RecordChannel;
@@ -25,6 +26,8 @@ pub struct MonitorConfig {
   pub stats_interval: Duration,
   /// Leak detectors per metric.
   pub detection: DetectionConfig,
+  /// Confirmation GCs (None: wait for V8's own full GCs).
+  pub confirm: Option<ConfirmConfig>,
 }
 
 /// Where the numbers came from.
@@ -70,6 +73,8 @@ pub struct StatsReport {
   pub callback_cost: CostSummary,
   /// Per metric (heap, external, rss): a reported growth that has not stopped.
   pub suspected: [bool; 3],
+  /// Confirmation GCs requested so far.
+  pub requested_gcs: u64,
   /// Wall-clock time of the report.
   pub time: SystemTime,
 }
@@ -80,6 +85,8 @@ pub enum Event {
   Stats(Box<StatsReport>),
   /// `leak` (growing) or `leak-stopped`.
   Leak(Box<LeakReport>),
+  /// Ask the isolate's thread for one incremental full GC (a confirmation GC).
+  RequestFullGc,
 }
 
 /// What happened to an event handed to the sink.
@@ -139,8 +146,10 @@ impl Monitor {
       0,
       CostSummary::default(),
       [false; 3],
+      0,
     );
     let detection = Detection::new(&config.detection);
+    let confirm = config.confirm.clone().map(ConfirmPolicy::new);
     let shared = Arc::new(MonitorShared {
       channel,
       cost,
@@ -154,6 +163,7 @@ impl Monitor {
       shared: shared.clone(),
       acc,
       detection,
+      confirm,
       sink,
       rss_reader: rss,
       rss: None,
@@ -197,6 +207,7 @@ struct Worker<S: EventSink> {
   shared: Arc<MonitorShared>,
   acc: StatsAccumulator,
   detection: Detection,
+  confirm: Option<ConfirmPolicy>,
   sink: S,
   rss_reader: fn() -> Option<u64>,
   rss: Option<u64>,
@@ -218,7 +229,18 @@ impl<S: EventSink> Worker<S> {
         break;
       }
       if let (true, Some(rss)) = (sample_due, self.rss) {
-        let reports = self.detection.rss_sample(now, rss);
+        let confirm = self
+          .confirm
+          .as_mut()
+          .is_some_and(|c| c.observe_rss(now, rss));
+        if confirm && !self.deliver(Event::RequestFullGc) {
+          break;
+        }
+        // The rss detector judges memory outside the V8 heap (which has its own detector,
+        // with true baselines at full GCs). External memory is not subtracted: freed Buffer
+        // memory stays resident in the allocator, so RSS minus external swings with churn.
+        let outside_heap = rss.saturating_sub(self.heap.physical);
+        let reports = self.detection.rss_sample(now, outside_heap);
         if !self.deliver_leaks(reports) {
           break;
         }
@@ -232,6 +254,10 @@ impl<S: EventSink> Worker<S> {
   fn drain(&mut self) -> bool {
     while let Some(record) = self.shared.channel.pop() {
       self.heap = record.heap;
+      let confirm = self.confirm.as_mut().is_some_and(|c| c.observe(&record));
+      if confirm && !self.deliver(Event::RequestFullGc) {
+        return false;
+      }
       if !self.acc.record(&record) {
         continue;
       }
@@ -288,6 +314,7 @@ impl<S: EventSink> Worker<S> {
       self.shared.dropped_events.load(Ordering::Relaxed),
       self.shared.cost.summary(),
       Metric::ALL.map(|m| self.detection.suspected(m)),
+      self.confirm.as_ref().map_or(0, ConfirmPolicy::requested),
     )
   }
 
@@ -307,6 +334,7 @@ fn assemble(
   dropped_events: u64,
   callback_cost: CostSummary,
   suspected: [bool; 3],
+  requested_gcs: u64,
 ) -> StatsReport {
   let b = &acc.baseline;
   StatsReport {
@@ -329,6 +357,7 @@ fn assemble(
     dropped_events,
     callback_cost,
     suspected,
+    requested_gcs,
     time: SystemTime::now(),
   }
 }
@@ -357,6 +386,7 @@ mod tests {
       heap: HeapFigures {
         used,
         total: used * 2,
+        physical: used,
         limit: 1 << 32,
         external: 7,
         malloced: 9,
@@ -372,6 +402,7 @@ mod tests {
         sample_interval: Duration::from_millis(20),
         stats_interval,
         detection: DetectionConfig::off(),
+        confirm: None,
       },
       Source::V8Hooks,
       HeapFigures {

@@ -11,6 +11,8 @@ pub struct HeapFigures {
   pub used: u64,
   /// `total_heap_size`: memory V8 reserved for the heap.
   pub total: u64,
+  /// `total_physical_size`: the part of `total` that is resident (counted in RSS).
+  pub physical: u64,
   /// `heap_size_limit`: the heap size at which V8 raises out-of-memory.
   pub limit: u64,
   /// `external_memory`: memory held outside the heap by JS objects (Buffers included).

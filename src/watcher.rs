@@ -12,6 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
 use napi_derive::napi;
 
+use crate::confirm::{ConfirmConfig, Trigger};
 use crate::cost::HookCost;
 use crate::detection::{DetectionConfig, Mode};
 use crate::detector::TrendConfig;
@@ -41,6 +42,8 @@ pub struct HeapFiguresInput {
   pub used_heap_size: f64,
   #[napi(js_name = "total_heap_size")]
   pub total_heap_size: f64,
+  #[napi(js_name = "total_physical_size")]
+  pub total_physical_size: f64,
   #[napi(js_name = "heap_size_limit")]
   pub heap_size_limit: f64,
   #[napi(js_name = "external_memory")]
@@ -61,6 +64,7 @@ impl From<&HeapFiguresInput> for HeapFigures {
     HeapFigures {
       used: b(h.used_heap_size),
       total: b(h.total_heap_size),
+      physical: b(h.total_physical_size),
       limit: b(h.heap_size_limit),
       external: b(h.external_memory),
       malloced: b(h.malloced_memory),
@@ -89,6 +93,10 @@ pub struct NativeDetection {
   pub min_consistency: f64,
   pub plateau_ratio: f64,
   pub rearm_ratio: f64,
+  /// Confirmation GCs: largest share of wall time in requested full GCs; null = off.
+  pub confirm_max_pause_ratio: Option<f64>,
+  /// Confirmation GCs: least ms between a full GC and a request.
+  pub confirm_min_interval_ms: f64,
   /// null = metric off.
   pub heap: Option<MetricThresholds>,
   pub external: Option<MetricThresholds>,
@@ -96,6 +104,23 @@ pub struct NativeDetection {
 }
 
 impl NativeDetection {
+  /// Confirmation GCs serve the trend detectors of heap and external memory.
+  fn confirm(&self) -> Option<ConfirmConfig> {
+    let ratio = self.confirm_max_pause_ratio?;
+    if self.mode != "trend" || (self.heap.is_none() && self.external.is_none()) {
+      return None;
+    }
+    let trigger = |m: &MetricThresholds| {
+      Trigger::for_thresholds(m.min_growth_bytes, m.min_growth_ratio, self.min_points as usize)
+    };
+    Some(ConfirmConfig {
+      max_pause_ratio: ratio,
+      min_interval: Duration::from_secs_f64(self.confirm_min_interval_ms.max(0.0) / 1000.0),
+      heap: self.heap.as_ref().map(trigger),
+      external: self.external.as_ref().map(trigger),
+    })
+  }
+
   fn config(&self) -> DetectionConfig {
     let trend = |m: &MetricThresholds| {
       Mode::Trend(TrendConfig {
@@ -215,10 +240,11 @@ impl NativeMonitor {
     options: NativeOptions,
     dispatch: Function<(String, EventPayload), ()>,
   ) -> napi::Result<Self> {
-    let config = MonitorConfig {
+    let mut config = MonitorConfig {
       sample_interval: Duration::from_millis(u64::from(options.sample_interval_ms.max(1))),
       stats_interval: Duration::from_millis(u64::from(options.stats_interval_ms)),
       detection: options.detection.config(),
+      confirm: None,
     };
     let reference: HeapFigures = (&options.reference_heap).into();
     let (api, initial, hook_failure) = if options.use_v8_hooks {
@@ -229,6 +255,10 @@ impl NativeMonitor {
     } else {
       (None, reference, None)
     };
+    // Requests need the V8 API on this thread; with perf_hooks, V8's own full GCs only.
+    if api.is_some() {
+      config.confirm = options.detection.confirm();
+    }
     let source = if api.is_some() {
       Source::V8Hooks
     } else {
@@ -240,7 +270,17 @@ impl NativeMonitor {
       .callee_handled::<false>()
       .weak::<true>()
       .max_queue_size::<EVENT_QUEUE>()
-      .build_callback(|ctx| Ok(EventPayload::from_event(ctx.value)))?;
+      .build_callback(move |ctx| {
+        if let (Event::RequestFullGc, Some(api)) = (&ctx.value, api) {
+          let isolate = api.current_isolate();
+          if !isolate.is_null() {
+            // SAFETY: threadsafe-function callbacks run on the isolate's JS thread, outside
+            // any GC.
+            unsafe { api.request_incremental_full_gc(isolate) };
+          }
+        }
+        Ok(EventPayload::from_event(ctx.value))
+      })?;
 
     let channel = RecordChannel::new();
     let cost = Arc::new(HookCost::default());

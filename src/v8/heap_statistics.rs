@@ -13,6 +13,7 @@ use crate::record::HeapFigures;
 
 const WORDS: usize = 48;
 const TOTAL_HEAP_SIZE: usize = 0;
+const TOTAL_PHYSICAL_SIZE: usize = 2;
 const USED_HEAP_SIZE: usize = 4;
 const HEAP_SIZE_LIMIT: usize = 5;
 const MALLOCED_MEMORY: usize = 6;
@@ -33,6 +34,7 @@ impl HeapStatisticsBuffer {
     HeapFigures {
       used: self.words[USED_HEAP_SIZE] as u64,
       total: self.words[TOTAL_HEAP_SIZE] as u64,
+      physical: self.words[TOTAL_PHYSICAL_SIZE] as u64,
       limit: self.words[HEAP_SIZE_LIMIT] as u64,
       external: self.words[EXTERNAL_MEMORY] as u64,
       malloced: self.words[MALLOCED_MEMORY] as u64,
@@ -58,6 +60,7 @@ mod tests {
     }
     let f = b.figures();
     assert_eq!(f.total, 1000);
+    assert_eq!(f.physical, 3000);
     assert_eq!(f.used, 5000);
     assert_eq!(f.limit, 6000);
     assert_eq!(f.malloced, 7000);

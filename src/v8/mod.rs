@@ -9,7 +9,7 @@
 
 mod heap_statistics;
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
 pub use heap_statistics::HeapStatisticsBuffer;
@@ -51,6 +51,9 @@ type GetHeapStatisticsFn =
 type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut HeapStatisticsBuffer);
 /// v8-isolate.h: `void LowMemoryNotification();`
 type LowMemoryNotificationFn = unsafe extern "C" fn(this: *mut Isolate);
+/// v8-isolate.h: `void MemoryPressureNotification(MemoryPressureLevel level);`
+/// (`enum class MemoryPressureLevel { kNone, kModerate, kCritical }`, an `int`).
+type MemoryPressureNotificationFn = unsafe extern "C" fn(this: *mut Isolate, level: c_int);
 /// v8-initialization.h: `static const char* V8::GetVersion();`
 type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
 
@@ -66,6 +69,8 @@ const REMOVE_GC_EPILOGUE: &str =
 const GET_HEAP_STATISTICS: &str = "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE";
 const HEAP_STATISTICS_CTOR: &str = "_ZN2v814HeapStatisticsC1Ev";
 const LOW_MEMORY_NOTIFICATION: &str = "_ZN2v87Isolate21LowMemoryNotificationEv";
+const MEMORY_PRESSURE_NOTIFICATION: &str =
+  "_ZN2v87Isolate26MemoryPressureNotificationENS_19MemoryPressureLevelE";
 const GET_VERSION: &str = "_ZN2v82V810GetVersionEv";
 
 /// Set to a non-empty value other than "0" to never call into V8 directly (operators'
@@ -82,6 +87,7 @@ pub struct V8Api {
   get_heap_statistics: GetHeapStatisticsFn,
   heap_statistics_ctor: HeapStatisticsCtorFn,
   low_memory_notification: LowMemoryNotificationFn,
+  memory_pressure_notification: MemoryPressureNotificationFn,
   /// `V8::GetVersion()`, e.g. "11.3.244.8-node.33".
   pub version: String,
   pub gc_types: GcTypeMap,
@@ -152,6 +158,10 @@ impl V8Api {
       get_heap_statistics: resolve!(GET_HEAP_STATISTICS, GetHeapStatisticsFn),
       heap_statistics_ctor: resolve!(HEAP_STATISTICS_CTOR, HeapStatisticsCtorFn),
       low_memory_notification: resolve!(LOW_MEMORY_NOTIFICATION, LowMemoryNotificationFn),
+      memory_pressure_notification: resolve!(
+        MEMORY_PRESSURE_NOTIFICATION,
+        MemoryPressureNotificationFn
+      ),
       version,
       gc_types,
     })
@@ -227,6 +237,19 @@ impl V8Api {
   /// On a thread that has a live isolate entered, outside any GC callback.
   pub unsafe fn low_memory_notification(&self, isolate: *mut Isolate) {
     unsafe { (self.low_memory_notification)(isolate) }
+  }
+
+  /// Asks V8 for one full collection at its own pace: a moderate memory-pressure
+  /// notification on the isolate's thread starts incremental marking (unless marking is
+  /// already under way), which ends in an ordinary mark-compact. The pressure level is reset
+  /// by V8 as it handles the notification, so heap sizing is not left changed. Pauses are
+  /// those of a normal incremental full GC, not of a blocking `gc()`.
+  ///
+  /// # Safety
+  /// On the isolate's own thread, outside any GC callback.
+  pub unsafe fn request_incremental_full_gc(&self, isolate: *mut Isolate) {
+    const MODERATE: c_int = 1;
+    unsafe { (self.memory_pressure_notification)(isolate, MODERATE) }
   }
 }
 
