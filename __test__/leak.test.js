@@ -17,8 +17,11 @@ const WORKLOAD = (leaky) => `
   w.on('leak', (info) => leaks.push(info))
   const retained = []
   const started = Date.now()
+  function makeOrderBatch() {
+    return Array.from({ length: 20000 }, (_, i) => ({ i, tag: 'req-' + i }))
+  }
   const timer = setInterval(() => {
-    const batch = Array.from({ length: 20000 }, (_, i) => ({ i, tag: 'req-' + i }))
+    const batch = makeOrderBatch()
     if (${leaky}) retained.push(batch)
     leakwatch.gc()
     if (Date.now() - started > 7000 || leaks.length > 0) {
@@ -31,14 +34,29 @@ const WORKLOAD = (leaky) => `
   }, 250)
 `
 
+const WORKLOAD_OFF = `
+  const leakwatch = require(${PKG})
+  const w = leakwatch.start({ attribution: false, detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
+  const retained = []
+  w.on('leak', (info) => {
+    console.log(JSON.stringify({ attribution: info.attribution, sites: info.topAllocations }))
+    w.stop()
+    clearInterval(timer)
+  })
+  const timer = setInterval(() => {
+    retained.push(Array.from({ length: 20000 }, (_, i) => ({ i })))
+    leakwatch.gc()
+  }, 250)
+`
+
 test('a growing heap raises one leak event with the contract payload', async () => {
   const r = await runScript(WORKLOAD(true))
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.ok(out.leaks.length >= 1, JSON.stringify(out))
   const leak = out.leaks[0]
-  assert.deepEqual(Object.keys(leak).sort(), ['baseline', 'bytesPerHour', 'current', 'end',
-    'gcCount', 'growth', 'metric', 'reason', 'start', 'windowMs'])
+  assert.deepEqual(Object.keys(leak).sort(), ['attribution', 'baseline', 'bytesPerHour', 'current', 'end',
+    'gcCount', 'growth', 'metric', 'reason', 'start', 'topAllocations', 'windowMs'])
   assert.equal(leak.metric, 'heap')
   assert.ok(leak.growth >= 8 * 1024 * 1024, `growth ${leak.growth}`)
   assert.ok(leak.current > leak.baseline)
@@ -49,6 +67,48 @@ test('a growing heap raises one leak event with the contract payload', async () 
   assert.ok(Math.abs(perHour - leak.bytesPerHour) / leak.bytesPerHour < 0.01)
   assert.match(leak.reason, /^heap grew [\d.]+ [kMG]B in [\d.]+ s over \d+ full GCs \([\d.]+ [kMGT]?B\/h\)$/)
   assert.equal(out.suspected.heap, true)
+  // Allocation sites: the retained objects were allocated inside makeOrderBatch.
+  assert.deepEqual(leak.attribution, { status: 'ok' })
+  assert.ok(leak.topAllocations.length >= 1 && leak.topAllocations.length <= 5)
+  const site = leak.topAllocations[0]
+  assert.deepEqual(Object.keys(site).sort(), ['bytes', 'column', 'functionName', 'line', 'stack', 'url'])
+  assert.ok(site.bytes > 1024 * 1024, `bytes ${site.bytes}`)
+  assert.ok(site.stack.some((frame) => frame.startsWith('makeOrderBatch ([eval]')), site.stack.join('\n'))
+  const sampled = leak.topAllocations.reduce((sum, s) => sum + s.bytes, 0)
+  assert.ok(sampled <= leak.growth * 3, `sampled ${sampled} vs growth ${leak.growth}`)
+})
+
+test('attribution off or taken away: the leak still arrives and says why there are no sites', async () => {
+  const r = await runScript(`
+    const inspector = require('node:inspector')
+    const leakwatch = require(${PKG})
+    const w = leakwatch.start({ detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
+    // Another inspector client stops the sampling profiler leakwatch started.
+    const other = new inspector.Session()
+    other.connect()
+    other.post('HeapProfiler.stopSampling', () => {})
+    const retained = []
+    w.on('leak', (info) => {
+      console.log(JSON.stringify({ attribution: info.attribution, sites: info.topAllocations }))
+      w.stop()
+      clearInterval(timer)
+    })
+    const timer = setInterval(() => {
+      retained.push(Array.from({ length: 20000 }, (_, i) => ({ i })))
+      leakwatch.gc()
+    }, 250)
+  `)
+  assert.equal(r.code, 0, r.stderr)
+  const [taken] = jsonLines(r)
+  assert.equal(taken.attribution.status, 'busy', JSON.stringify(taken))
+  assert.match(taken.attribution.message, /not started/i)
+  assert.deepEqual(taken.sites, [])
+
+  const r2 = await runScript(WORKLOAD_OFF)
+  assert.equal(r2.code, 0, r2.stderr)
+  const [off] = jsonLines(r2)
+  assert.deepEqual(off.attribution, { status: 'off' })
+  assert.equal(off.sites, undefined)
 })
 
 test('a steady heap making only garbage raises no leak', async () => {

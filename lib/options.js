@@ -70,6 +70,17 @@ const SPEC = {
   // 'auto': V8 GC callbacks, falling back to perf_hooks if the V8 symbols are missing;
   // 'perf_hooks': always use perf_hooks GC entries.
   gcSource: { default: 'auto', check: oneOf(['auto', 'perf_hooks']) },
+  // Allocation sites on `leak` events: V8's sampling heap profiler through an in-process
+  // inspector session; false = no session, no profiler.
+  attribution: {
+    default: {},
+    check: group({
+      // Mean bytes allocated between two samples.
+      samplingIntervalBytes: { default: 512 * 1024, check: integer(1024, 1024 * MiB) },
+      // Stacks listed per leak.
+      top: { default: 5, check: integer(1, 100) },
+    }, { orFalse: true }),
+  },
   detection: {
     default: {},
     check: group({

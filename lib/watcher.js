@@ -6,6 +6,7 @@ const native = require('./native')
 const { resolveOptions } = require('./options')
 const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
+const { Attribution } = require('./attribution')
 
 // Module state is per isolate: each worker thread loads its own copy of this file.
 let running = null
@@ -19,6 +20,7 @@ const reportedToStderr = new Set()
 class Watcher extends EventEmitter {
   #native
   #stopObserver = null
+  #attribution = null
   #forward
 
   constructor(options, forward) {
@@ -49,6 +51,9 @@ class Watcher extends EventEmitter {
       const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
       err.code = match ? match[1] : 'ERR_LEAKWATCH_NATIVE'
       throw err
+    }
+    if (options.attribution && options.detection.mode !== 'off') {
+      this.#attribution = new Attribution(options.attribution, options.detection.windowMs)
     }
     if (this.#native.source === 'perf_hooks') {
       this.#stopObserver = observeGc(this.#native)
@@ -83,6 +88,7 @@ class Watcher extends EventEmitter {
       this.#stopObserver = null
     }
     this.#native.stop()
+    if (this.#attribution) this.#attribution.stop()
     if (running === this) running = null
     return this
   }
@@ -92,7 +98,19 @@ class Watcher extends EventEmitter {
     if (!this.#native.running || event === 'gc-requested') return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
+    if (event === 'leak') this.#attribute(payload)
     this.#emitSafely(event, payload)
+  }
+
+  // Allocation stacks of memory allocated during the window and still alive.
+  #attribute(leak) {
+    if (!this.#attribution) {
+      leak.attribution = { status: 'off' }
+      return
+    }
+    const { sites, ...state } = this.#attribution.sites(leak.start)
+    leak.topAllocations = sites
+    leak.attribution = state
   }
 
   // A throwing listener behaves as in any EventEmitter used from a timer: the exception

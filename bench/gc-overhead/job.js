@@ -4,8 +4,11 @@
 // (promotion) and an old-generation table that fills and is dropped (mark-compacts). It
 // yields to the event loop between chunks so that monitors deliver their events during it.
 //
-//   node job.js MODE CHUNKS     MODE: baseline | leakwatch | memwatch | gc-stats |
-//                                     datadog | perf_hooks;  CHUNKS = 0 measures start-up only
+//   node job.js MODE CHUNKS     MODE: baseline | leakwatch | leakwatch-attribution |
+//                                     memwatch | gc-stats | datadog | perf_hooks;
+//                               CHUNKS = 0 measures start-up only
+// `leakwatch` is the GC hooks, sampler and detectors (attribution off); `leakwatch-attribution`
+// is the defaults, sampling heap profiler included.
 
 const path = require('node:path')
 const mode = process.argv[2]
@@ -19,8 +22,9 @@ let report = () => ({})
 switch (mode) {
   case 'baseline':
     break
-  case 'leakwatch': {
-    const w = leakwatch.start()
+  case 'leakwatch':
+  case 'leakwatch-attribution': {
+    const w = leakwatch.start(mode === 'leakwatch' ? { attribution: false } : {})
     let events = 0
     w.on('stats', () => events++)
     report = () => {
@@ -85,8 +89,9 @@ function work() {
 const started = process.hrtime.bigint()
 function finish() {
   const ms = Number(process.hrtime.bigint() - started) / 1e6
-  console.log(JSON.stringify({ mode, chunks, ms, checksum, ...report() }))
-  if (mode === 'leakwatch') leakwatch.stop()
+  const cpu = process.cpuUsage()
+  console.log(JSON.stringify({ mode, chunks, ms, cpuMs: (cpu.user + cpu.system) / 1000, checksum, ...report() }))
+  if (mode.startsWith('leakwatch')) leakwatch.stop()
 }
 
 if (chunks > 0) setImmediate(work)

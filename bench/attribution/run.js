@@ -1,0 +1,56 @@
+'use strict'
+
+// Cost of allocation-site attribution (V8's sampling heap profiler through an in-process
+// inspector session, 512 KiB interval): the allocation-heavy job of bench/gc-overhead run
+// without monitoring (leakwatch loaded, not started), with leakwatch's attribution off, and
+// with the defaults (attribution on), interleaved, one process at a time. Prints median wall
+// and CPU time per mode and the ratios to the baseline.
+//
+//   node bench/attribution/run.js [--runs 9] [--chunks 400]
+
+const { spawnSync } = require('node:child_process')
+const path = require('node:path')
+
+const argv = process.argv.slice(2)
+const value = (name, fallback) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? Number(argv[i + 1]) : fallback
+}
+const runs = value('--runs', 9)
+const chunks = value('--chunks', 400)
+const job = path.join(__dirname, '..', 'gc-overhead', 'job.js')
+const MODES = ['baseline', 'leakwatch', 'leakwatch-attribution']
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+const results = Object.fromEntries(MODES.map((m) => [m, []]))
+for (let r = 0; r < runs; r++) {
+  // Rotate the order so no mode always runs first after a pause.
+  for (let k = 0; k < MODES.length; k++) {
+    const mode = MODES[(r + k) % MODES.length]
+    const out = spawnSync(process.execPath, [job, mode, String(chunks)], { encoding: 'utf8' })
+    if (out.status !== 0) throw new Error(`${mode}: exit ${out.status}\n${out.stderr}`)
+    results[mode].push(JSON.parse(out.stdout.trim().split('\n').pop()))
+  }
+}
+
+const base = results.baseline
+const baseWall = median(base.map((x) => x.ms))
+const baseCpu = median(base.map((x) => x.cpuMs))
+const rows = MODES.map((mode) => {
+  const wall = median(results[mode].map((x) => x.ms))
+  const cpu = median(results[mode].map((x) => x.cpuMs))
+  const spread = Math.max(...results[mode].map((x) => x.ms)) / Math.min(...results[mode].map((x) => x.ms)) - 1
+  return [mode, `${wall.toFixed(0)} ms`, (wall / baseWall).toFixed(3), `${cpu.toFixed(0)} ms`, (cpu / baseCpu).toFixed(3), `${(spread * 100).toFixed(1)} %`]
+})
+const header = ['mode', 'wall (median)', 'wall ratio', 'CPU (median)', 'CPU ratio', 'wall spread (max/min - 1)']
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
+console.log(line(header))
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+for (const row of rows) console.log(line(row))
+console.log(`\n${runs} interleaved runs per mode, ${chunks} chunks of 20 000 allocations; node ${process.version}`)

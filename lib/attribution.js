@@ -1,0 +1,173 @@
+'use strict'
+
+// Allocation sites for `leak` events: V8's sampling heap profiler, driven in-process through
+// a `node:inspector` Session (no port is opened). The profiler keeps one sample per
+// ~`samplingInterval` bytes allocated and drops a sample when its object is collected, so a
+// profile lists live memory by allocation stack. Every sample carries an ordinal that grows
+// with allocation order; leakwatch notes the highest ordinal every few seconds, and at a
+// `leak` keeps the samples allocated after the leak window began and still alive: memory
+// that grew during the window, by the stack that allocated it.
+
+const inspector = require('node:inspector')
+
+const MARK_EVERY_MS = 5000
+
+class Attribution {
+  #session = null
+  #status = 'ok'
+  #message = undefined
+  #marks = []
+  #timer = null
+  #keepMs
+  #top
+
+  /**
+   * @param {{ samplingIntervalBytes: number, top: number }} options
+   * @param {number} windowMs how far back a leak window can start
+   */
+  constructor(options, windowMs) {
+    this.#top = options.top
+    this.#keepMs = windowMs + 2 * MARK_EVERY_MS
+    try {
+      const session = new inspector.Session()
+      session.connect()
+      this.#session = session
+      this.#call('HeapProfiler.startSampling', { samplingInterval: options.samplingIntervalBytes })
+      this.#marks.push({ time: Date.now(), ordinal: 0 })
+      this.#timer = setInterval(() => this.#mark(), MARK_EVERY_MS)
+      this.#timer.unref()
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  /** `{ status, message? }` for the payload. */
+  get state() {
+    return this.#message === undefined ? { status: this.#status } : { status: this.#status, message: this.#message }
+  }
+
+  /**
+   * The allocation stacks of sampled memory allocated since `start` and still alive,
+   * largest first. Never throws: on failure, an empty list and a status that says why.
+   */
+  sites(start) {
+    if (!this.#session) return { sites: [], ...this.state }
+    let profile
+    try {
+      profile = this.#call('HeapProfiler.getSamplingProfile').profile
+    } catch (err) {
+      this.#fail(err)
+      return { sites: [], ...this.state }
+    }
+    const since = this.#ordinalAt(start.getTime())
+    this.#noteOrdinal(profile)
+    return { sites: topSites(profile, since, this.#top), status: 'ok' }
+  }
+
+  stop() {
+    clearInterval(this.#timer)
+    this.#timer = null
+    if (!this.#session) return
+    try {
+      this.#call('HeapProfiler.stopSampling')
+    } catch {}
+    try {
+      this.#session.disconnect()
+    } catch {}
+    this.#session = null
+    if (this.#status === 'ok') this.#status = 'off'
+  }
+
+  // In-process sessions answer synchronously; anything else counts as unavailable.
+  #call(method, params) {
+    let answered = false
+    let error = null
+    let result
+    this.#session.post(method, params, (err, res) => {
+      answered = true
+      error = err
+      result = res
+    })
+    if (!answered) throw new Error(`the inspector did not answer ${method} synchronously`)
+    if (error) throw error
+    return result
+  }
+
+  #mark() {
+    if (!this.#session) return
+    try {
+      this.#noteOrdinal(this.#call('HeapProfiler.getSamplingProfile').profile)
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  #noteOrdinal(profile) {
+    let ordinal = this.#marks.length ? this.#marks[this.#marks.length - 1].ordinal : 0
+    for (const s of profile.samples) if (s.ordinal > ordinal) ordinal = s.ordinal
+    const now = Date.now()
+    this.#marks.push({ time: now, ordinal })
+    while (this.#marks.length > 2 && this.#marks[1].time < now - this.#keepMs) this.#marks.shift()
+  }
+
+  // The highest ordinal noted at or before `time` (0 when the window predates every mark).
+  #ordinalAt(time) {
+    let ordinal = 0
+    for (const m of this.#marks) {
+      if (m.time > time) break
+      ordinal = m.ordinal
+    }
+    return ordinal
+  }
+
+  // Another inspector client (DevTools, a profiler) stopped or owns the sampling profiler,
+  // or the inspector is missing from this Node.js build.
+  #fail(err) {
+    const message = err && err.message ? err.message : String(err)
+    this.#status = /not started|already|another/i.test(message) ? 'busy' : 'unavailable'
+    this.#message = message
+    clearInterval(this.#timer)
+    this.#timer = null
+    if (this.#session) {
+      try {
+        this.#session.disconnect()
+      } catch {}
+      this.#session = null
+    }
+  }
+}
+
+/** Groups live samples newer than `sinceOrdinal` by allocation stack; the `top` largest. */
+function topSites(profile, sinceOrdinal, top) {
+  const nodes = new Map()
+  const stack = [{ node: profile.head, parent: null }]
+  while (stack.length) {
+    const { node, parent } = stack.pop()
+    nodes.set(node.id, { frame: node.callFrame, parent })
+    for (const child of node.children || []) stack.push({ node: child, parent: node.id })
+  }
+  const bytes = new Map()
+  for (const s of profile.samples) {
+    if (s.ordinal > sinceOrdinal) bytes.set(s.nodeId, (bytes.get(s.nodeId) || 0) + s.size)
+  }
+  return [...bytes.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([id, size]) => {
+      const frames = []
+      for (let n = nodes.get(id); n && n.frame.functionName !== '(root)'; n = nodes.get(n.parent)) {
+        frames.push(n.frame)
+      }
+      const f = frames[0] || { functionName: '(unknown)', url: '', lineNumber: -1, columnNumber: -1 }
+      return {
+        functionName: f.functionName,
+        url: f.url,
+        line: f.lineNumber + 1,
+        column: f.columnNumber + 1,
+        bytes: size,
+        stack: frames.map((fr) => `${fr.functionName || '(anonymous)'} (${fr.url || '<unknown>'}:${fr.lineNumber + 1}:${fr.columnNumber + 1})`),
+      }
+    })
+}
+
+module.exports = { Attribution, topSites }
