@@ -22,8 +22,33 @@ declare namespace leakwatch {
      * `'perf_hooks'`: always perf_hooks GC entries and `v8.getHeapStatistics()`.
      */
     gcSource?: 'auto' | 'perf_hooks'
+    /**
+     * Allocation sites on `leak` events (V8's sampling heap profiler through an in-process
+     * inspector session). Default on; `false` opens no session and costs nothing.
+     */
+    attribution?: AttributionOptions | false
     /** Leak detection. */
     detection?: DetectionOptions
+  }
+
+  interface AttributionOptions {
+    /** Mean bytes allocated between two samples. Integer, 1024 – 1 GiB. Default 524 288 (512 KiB). */
+    samplingIntervalBytes?: number
+    /** Allocation stacks listed per `leak`. Integer 1 – 100. Default 5. */
+    top?: number
+  }
+
+  /**
+   * Confirmation GCs (trend mode, V8 hooks): when heap, external memory or RSS has grown since
+   * the last full GC by a share of what a verdict needs, leakwatch asks V8 for one
+   * incremental full GC, so that leaks are judged on true post-GC baselines even when V8's own
+   * full GCs are rare. `false`: wait for V8's full GCs only.
+   */
+  interface ConfirmOptions {
+    /** Largest share of wall time spent in requested full GCs, 0.0001 – 0.5. Default 0.01 (1 %). */
+    maxPauseRatio?: number
+    /** Least time between a full GC and a request, ms. Integer, 100 – 86 400 000. Default 1000. */
+    minIntervalMs?: number
   }
 
   /** Thresholds of one metric; `false` turns the metric off. */
@@ -41,7 +66,7 @@ declare namespace leakwatch {
     consecutiveGcs?: number
     /** trend mode: sliding window, ms. Default 120 000. */
     windowMs?: number
-    /** trend mode: no verdict this long after start, ms. Default 15 000. */
+    /** trend mode: no verdict this long after start, ms (caches warming up). Default 10 000. */
     warmupMs?: number
     /** trend mode: fewest points in the window for a verdict. Default 5. */
     minPoints?: number
@@ -51,11 +76,16 @@ declare namespace leakwatch {
     plateauRatio?: number
     /** After a leak, the level must rise this fraction more before the next `leak`. Default 0.25. */
     rearmRatio?: number
+    /** trend mode: confirmation GCs between V8's own full GCs. */
+    confirm?: ConfirmOptions | false
     /** Heap used after full GCs. */
     heap?: MetricThresholds | false
     /** External memory (Buffers, ArrayBuffers) after full GCs. */
     external?: MetricThresholds | false
-    /** Resident set size, sampled every `sampleIntervalMs` (trend mode only). */
+    /**
+     * Resident memory outside the V8 heap (RSS minus the heap's resident pages), sampled every
+     * `sampleIntervalMs` (trend mode only).
+     */
     rss?: MetricThresholds | false
   }
 
@@ -76,6 +106,32 @@ declare namespace leakwatch {
     baseline: number
     /** Latest level. */
     current: number
+    /**
+     * `leak` only, when attribution is on: the allocation stacks of sampled memory allocated
+     * since `start` and still alive, largest first.
+     */
+    topAllocations?: AllocationSite[]
+    /** `leak` only: whether allocation sites could be collected, and why not. */
+    attribution?: {
+      /** `'busy'`: another inspector client stopped or owns the sampling profiler. */
+      status: 'ok' | 'off' | 'busy' | 'unavailable'
+      message?: string
+    }
+  }
+
+  /** One allocation stack of a `leak`. */
+  interface AllocationSite {
+    /** The allocating function ('' for an anonymous one). */
+    functionName: string
+    url: string
+    /** 1-based. */
+    line: number
+    /** 1-based. */
+    column: number
+    /** Estimated live bytes allocated there during the window. */
+    bytes: number
+    /** Innermost first: "fn (url:line:column)". */
+    stack: string[]
   }
 
   /** The GC kinds, named independently of the running V8's bit values. */
@@ -145,6 +201,8 @@ declare namespace leakwatch {
     callbackCost: { calls: number; totalNs: number; p50Ns: number; p99Ns: number }
     /** Per metric: a leak was reported and its growth has not stopped. */
     leak: { heap: boolean; external: boolean; rss: boolean }
+    /** Full GCs leakwatch requested to confirm growth (see `detection.confirm`). */
+    requestedGcs: number
     time: Date
   }
 

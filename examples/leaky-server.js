@@ -8,6 +8,7 @@
 //   node examples/leaky-server.js [--duration SECONDS] [--rate REQUESTS_PER_SECOND]
 
 const http = require('node:http')
+const path = require('node:path')
 const leakwatch = require('..')
 
 const args = process.argv.slice(2)
@@ -21,10 +22,16 @@ const rate = arg('--rate', 400)
 // --- the application ---------------------------------------------------------------------
 const auditTrail = [] // the leak: grows with every request, never trimmed
 
-const server = http.createServer((req, res) => {
-  // ~8 KB of per-request state: the parsed query, headers and a scratch buffer of numbers.
+// Keeps an audit record of the request. The closure it stores keeps `session` (~8 KB: the
+// URL, headers and a scratch array) alive forever. leakwatch's allocation sites name this
+// function and the line it starts on.
+function rememberRequest(req) {
   const session = { url: req.url, headers: req.headers, at: Date.now(), scratch: Array.from({ length: 1024 }, (_, i) => i * 0.5) }
-  auditTrail.push(() => session) // closure keeps `session` alive forever
+  auditTrail.push(() => session)
+}
+
+const server = http.createServer((req, res) => {
+  rememberRequest(req)
   res.setHeader('content-type', 'application/json')
   res.end(JSON.stringify({ ok: true, served: auditTrail.length }))
 })
@@ -48,9 +55,12 @@ const pull = setInterval(() => {
 }, 5000)
 watcher.on('leak', (info) => {
   console.log(`LEAK: ${info.reason}`)
-  for (const site of info.topAllocations || []) {
-    console.log(`   ${mb(site.bytes)} MB  ${site.functionName || '(anonymous)'} ${site.url}:${site.line}`)
+  // Where the memory that grew during the window was allocated (sampled, still alive).
+  for (const site of (info.topAllocations || []).slice(0, 3)) {
+    const where = `${path.relative(process.cwd(), site.url.replace(/^file:\/\//, '')) || site.url}:${site.line}`
+    console.log(`      ${mb(site.bytes).padStart(6)} MB allocated in ${site.functionName || '(anonymous)'} (${where})`)
   }
+  if (info.attribution && info.attribution.status !== 'ok') console.log(`      (no allocation sites: ${info.attribution.status})`)
 })
 watcher.on('error', (err) => console.error(`leakwatch error ${err.code}: ${err.message}`))
 

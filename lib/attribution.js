@@ -4,20 +4,19 @@
 // a `node:inspector` Session (no port is opened). The profiler keeps one sample per
 // ~`samplingInterval` bytes allocated and drops a sample when its object is collected, so a
 // profile lists live memory by allocation stack. Every sample carries an ordinal that grows
-// with allocation order; leakwatch notes the highest ordinal every few seconds, and at a
-// `leak` keeps the samples allocated after the leak window began and still alive: memory
-// that grew during the window, by the stack that allocated it.
+// with allocation order. Reading a profile makes V8 run a full GC first (the inspector asks
+// for kSamplingForceGC), so leakwatch reads one only when a `leak` is reported: it notes
+// (time, highest ordinal) then, and at the next `leak` keeps the live samples newer than the
+// newest note taken at or before that leak's window start (start() counts as ordinal 0):
+// memory that grew during the window and is still alive, by the stack that allocated it.
 
 const inspector = require('node:inspector')
-
-const MARK_EVERY_MS = 5000
 
 class Attribution {
   #session = null
   #status = 'ok'
   #message = undefined
   #marks = []
-  #timer = null
   #keepMs
   #top
 
@@ -27,15 +26,13 @@ class Attribution {
    */
   constructor(options, windowMs) {
     this.#top = options.top
-    this.#keepMs = windowMs + 2 * MARK_EVERY_MS
+    this.#keepMs = 2 * windowMs
     try {
       const session = new inspector.Session()
       session.connect()
       this.#session = session
       this.#call('HeapProfiler.startSampling', { samplingInterval: options.samplingIntervalBytes })
       this.#marks.push({ time: Date.now(), ordinal: 0 })
-      this.#timer = setInterval(() => this.#mark(), MARK_EVERY_MS)
-      this.#timer.unref()
     } catch (err) {
       this.#fail(err)
     }
@@ -65,8 +62,6 @@ class Attribution {
   }
 
   stop() {
-    clearInterval(this.#timer)
-    this.#timer = null
     if (!this.#session) return
     try {
       this.#call('HeapProfiler.stopSampling')
@@ -93,15 +88,6 @@ class Attribution {
     return result
   }
 
-  #mark() {
-    if (!this.#session) return
-    try {
-      this.#noteOrdinal(this.#call('HeapProfiler.getSamplingProfile').profile)
-    } catch (err) {
-      this.#fail(err)
-    }
-  }
-
   #noteOrdinal(profile) {
     let ordinal = this.#marks.length ? this.#marks[this.#marks.length - 1].ordinal : 0
     for (const s of profile.samples) if (s.ordinal > ordinal) ordinal = s.ordinal
@@ -126,8 +112,6 @@ class Attribution {
     const message = err && err.message ? err.message : String(err)
     this.#status = /not started|already|another/i.test(message) ? 'busy' : 'unavailable'
     this.#message = message
-    clearInterval(this.#timer)
-    this.#timer = null
     if (this.#session) {
       try {
         this.#session.disconnect()
@@ -158,7 +142,10 @@ function topSites(profile, sinceOrdinal, top) {
       for (let n = nodes.get(id); n && n.frame.functionName !== '(root)'; n = nodes.get(n.parent)) {
         frames.push(n.frame)
       }
-      const f = frames[0] || { functionName: '(unknown)', url: '', lineNumber: -1, columnNumber: -1 }
+      // The site is the innermost frame with a source location: allocations inside builtins
+      // (Array.from, JSON.parse, the V8 API) are charged to the script line that called them.
+      const f = frames.find((fr) => fr.url && fr.lineNumber >= 0) || frames[0] ||
+        { functionName: '(unknown)', url: '', lineNumber: -1, columnNumber: -1 }
       return {
         functionName: f.functionName,
         url: f.url,
