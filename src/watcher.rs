@@ -111,7 +111,11 @@ impl NativeDetection {
       return None;
     }
     let trigger = |m: &MetricThresholds| {
-      Trigger::for_thresholds(m.min_growth_bytes, m.min_growth_ratio, self.min_points as usize)
+      Trigger::for_thresholds(
+        m.min_growth_bytes,
+        m.min_growth_ratio,
+        self.min_points as usize,
+      )
     };
     Some(ConfirmConfig {
       max_pause_ratio: ratio,
