@@ -61,6 +61,7 @@ test('defaults are documented values', () => {
     sampleIntervalMs: 1000,
     statsIntervalMs: 0,
     gcSource: 'auto',
+    attribution: { samplingIntervalBytes: 512 * 1024, top: 5 },
     detection: {
       mode: 'trend',
       consecutiveGcs: 5,
@@ -99,6 +100,12 @@ test('detection options are checked by their full name', () => {
   })
   assertOptionError({ detection: { confirm: 'yes' } }, {
     type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection.confirm', 'an object or false'],
+  })
+  assertOptionError({ attribution: { samplingIntervalBytes: 10 } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['attribution.samplingIntervalBytes'],
+  })
+  assertOptionError({ attribution: { every: 1 } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['attribution.every', 'samplingIntervalBytes'],
   })
   assertOptionError({ detection: 'on' }, {
     type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection', 'an object'],
