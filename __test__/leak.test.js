@@ -34,9 +34,13 @@ const WORKLOAD = (leaky) => `
   }, 250)
 `
 
-const WORKLOAD_OFF = `
+// A fast heap leak with forced GCs that prints the first leak's attribution state and sites.
+// `attribution` is the option's source text; `setup` runs right after start().
+const ATTRIBUTION_PROBE = (attribution, setup = '') => `
+  const inspector = require('node:inspector')
   const leakwatch = require(${PKG})
-  const w = leakwatch.start({ attribution: false, detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
+  const w = leakwatch.start({ attribution: ${attribution}, detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
+  ${setup}
   const retained = []
   w.on('leak', (info) => {
     console.log(JSON.stringify({ attribution: info.attribution, sites: info.topAllocations }))
@@ -79,32 +83,19 @@ test('a growing heap raises one leak event with the contract payload', async () 
 })
 
 test('attribution off or taken away: the leak still arrives and says why there are no sites', async () => {
-  const r = await runScript(`
-    const inspector = require('node:inspector')
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start({ detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
-    // Another inspector client stops the sampling profiler leakwatch started.
+  // Another inspector client stops the sampling profiler leakwatch started.
+  const r = await runScript(ATTRIBUTION_PROBE('{}', `
     const other = new inspector.Session()
     other.connect()
     other.post('HeapProfiler.stopSampling', () => {})
-    const retained = []
-    w.on('leak', (info) => {
-      console.log(JSON.stringify({ attribution: info.attribution, sites: info.topAllocations }))
-      w.stop()
-      clearInterval(timer)
-    })
-    const timer = setInterval(() => {
-      retained.push(Array.from({ length: 20000 }, (_, i) => ({ i })))
-      leakwatch.gc()
-    }, 250)
-  `)
+  `))
   assert.equal(r.code, 0, r.stderr)
   const [taken] = jsonLines(r)
   assert.equal(taken.attribution.status, 'busy', JSON.stringify(taken))
   assert.match(taken.attribution.message, /not started/i)
   assert.deepEqual(taken.sites, [])
 
-  const r2 = await runScript(WORKLOAD_OFF)
+  const r2 = await runScript(ATTRIBUTION_PROBE('false'))
   assert.equal(r2.code, 0, r2.stderr)
   const [off] = jsonLines(r2)
   assert.deepEqual(off.attribution, { status: 'off' })
