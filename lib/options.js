@@ -101,8 +101,8 @@ const SPEC = {
       // after a leak, the level must rise this fraction more before the next one.
       rearmRatio: { default: 0.25, check: number(0, 100) },
       // trend mode: when V8's own full GCs are rare, request one (incremental, paced by V8)
-      // once heap or external memory has grown since the last full GC by a share of what a
-      // verdict needs; false = wait for V8's full GCs only.
+      // once the heap after a GC, external memory or RSS has grown since the last full GC by
+      // a share of what a verdict needs; false = wait for V8's full GCs only.
       confirm: {
         default: {},
         check: group({

@@ -162,6 +162,13 @@ impl ConfirmPolicy {
     grown && self.request(at)
   }
 
+  /// The last request never reached the isolate (the event queue was full): not pending.
+  pub fn request_lost(&mut self) {
+    if self.pending_since.take().is_some() {
+      self.requested = self.requested.saturating_sub(1);
+    }
+  }
+
   fn may_request(&self, at: Instant, base: &Baseline) -> bool {
     if self.config.heap.is_none() && self.config.external.is_none() {
       return false;
@@ -274,6 +281,10 @@ mod tests {
     assert!(p.observe(&rec(t0, 3000, GcKind::Scavenge, 10 * MB, 13 * MB, 1)));
     assert!(!p.observe(&rec(t0, 20_000, GcKind::Scavenge, 10 * MB, 20 * MB, 1)));
     assert!(p.observe(&rec(t0, 33_001, GcKind::Scavenge, 10 * MB, 25 * MB, 1)));
+    // A request dropped on the way is not pending: the next record may ask at once.
+    p.request_lost();
+    assert_eq!(p.requested(), 1);
+    assert!(p.observe(&rec(t0, 33_002, GcKind::Scavenge, 10 * MB, 25 * MB, 1)));
   }
 
   #[test]

@@ -233,7 +233,7 @@ impl<S: EventSink> Worker<S> {
           .confirm
           .as_mut()
           .is_some_and(|c| c.observe_rss(now, rss));
-        if confirm && !self.deliver(Event::RequestFullGc) {
+        if confirm && !self.request_full_gc() {
           break;
         }
         // The rss detector judges memory outside the V8 heap (which has its own detector,
@@ -255,7 +255,7 @@ impl<S: EventSink> Worker<S> {
     while let Some(record) = self.shared.channel.pop() {
       self.heap = record.heap;
       let confirm = self.confirm.as_mut().is_some_and(|c| c.observe(&record));
-      if confirm && !self.deliver(Event::RequestFullGc) {
+      if confirm && !self.request_full_gc() {
         return false;
       }
       if !self.acc.record(&record) {
@@ -276,6 +276,19 @@ impl<S: EventSink> Worker<S> {
       }
     }
     true
+  }
+
+  /// Sends a confirmation-GC request; a request the full queue dropped is forgotten so the
+  /// policy may ask again. Returns false when the sink is closed.
+  fn request_full_gc(&mut self) -> bool {
+    let delivery = self.sink.deliver(Event::RequestFullGc);
+    if delivery == Delivery::Dropped {
+      self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+      if let Some(confirm) = self.confirm.as_mut() {
+        confirm.request_lost();
+      }
+    }
+    delivery != Delivery::Closed
   }
 
   fn deliver_leaks(&mut self, reports: Vec<LeakReport>) -> bool {

@@ -10,22 +10,14 @@
 
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
+const { option, median, markdownTable } = require('../common')
 
 const argv = process.argv.slice(2)
-const value = (name, fallback) => {
-  const i = argv.indexOf(name)
-  return i >= 0 ? Number(argv[i + 1]) : fallback
-}
+const value = (name, fallback) => Number(option(argv, name, fallback))
 const runs = value('--runs', 9)
 const chunks = value('--chunks', 400)
 const job = path.join(__dirname, '..', 'gc-overhead', 'job.js')
 const MODES = ['baseline', 'leakwatch', 'leakwatch-attribution']
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 const results = Object.fromEntries(MODES.map((m) => [m, []]))
 for (let r = 0; r < runs; r++) {
@@ -48,9 +40,5 @@ const rows = MODES.map((mode) => {
   return [mode, `${wall.toFixed(0)} ms`, (wall / baseWall).toFixed(3), `${cpu.toFixed(0)} ms`, (cpu / baseCpu).toFixed(3), `${(spread * 100).toFixed(1)} %`]
 })
 const header = ['mode', 'wall (median)', 'wall ratio', 'CPU (median)', 'CPU ratio', 'wall spread (max/min - 1)']
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
-const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
-console.log(line(header))
-console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
-for (const row of rows) console.log(line(row))
+console.log(markdownTable(header, rows))
 console.log(`\n${runs} interleaved runs per mode, ${chunks} chunks of 20 000 allocations; node ${process.version}`)

@@ -12,13 +12,11 @@ const { PerformanceObserver, constants } = require('node:perf_hooks')
 const v8 = require('node:v8')
 const leakwatch = require('../..')
 const { WORKLOADS } = require('./workloads')
+const { option } = require('../common')
 
 const argv = process.argv.slice(2)
 const flag = (name) => argv.includes(name)
-const value = (name, fallback) => {
-  const i = argv.indexOf(name)
-  return i >= 0 ? argv[i + 1] : fallback
-}
+const value = (name, fallback) => option(argv, name, fallback)
 const name = argv[0]
 const seconds = Number(value('--seconds', 60))
 const stopOnLeak = flag('--stop-on-leak')

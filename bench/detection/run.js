@@ -10,12 +10,10 @@
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { WORKLOADS } = require('./workloads')
+const { option, median, pool, markdownTable } = require('../common')
 
 const argv = process.argv.slice(2)
-const value = (name, fallback) => {
-  const i = argv.indexOf(name)
-  return i >= 0 ? argv[i + 1] : fallback
-}
+const value = (name, fallback) => option(argv, name, fallback)
 const seconds = Number(value('--seconds', 60))
 const jobs = Number(value('--jobs', 3))
 const only = value('--only', null)
@@ -41,25 +39,6 @@ function runOne({ workload, detector }) {
   })
 }
 
-async function pool(items, size, fn) {
-  const results = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: size }, async () => {
-    while (next < items.length) {
-      const i = next++
-      results[i] = await fn(items[i])
-    }
-  }))
-  return results
-}
-
-function median(xs) {
-  if (xs.length === 0) return null
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
 function summarise(runs) {
   const leaky = runs.filter((r) => r.leaks)
   const steady = runs.filter((r) => !r.leaks)
@@ -76,7 +55,7 @@ async function main() {
   const selected = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS
   const started = Date.now()
   const runs = selected.flatMap((workload) => ['leakwatch', 'memwatch'].map((detector) => ({ workload, detector })))
-  const results = await pool(runs, jobs, runOne)
+  const results = await pool(runs.map((run) => () => runOne(run)), jobs)
   if (asJson) {
     console.log(JSON.stringify(results, null, 2))
     return
@@ -98,11 +77,7 @@ async function main() {
     ]
   })
   const header = ['workload', 'truth', 'leakwatch: first leak', 'full GCs', "memwatch's rule: first leak", 'full GCs']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
-  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
-  console.log(line(header))
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
-  for (const row of rows) console.log(line(row))
+  console.log(markdownTable(header, rows))
   console.log('')
   const lw = summarise(of('leakwatch'))
   const mw = summarise(of('memwatch'))

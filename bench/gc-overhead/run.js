@@ -17,14 +17,12 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { option, median, pool } = require('../common')
 
 const here = __dirname
 const peersDir = path.join(here, '..', 'peers')
 const args = process.argv.slice(2)
-const opt = (name, fallback) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? Number(args[i + 1]) : fallback
-}
+const opt = (name, fallback) => Number(option(args, name, fallback))
 const ROUNDS = opt('--rounds', 7)
 const CHUNKS = opt('--chunks', 200)
 const CG_CHUNKS = opt('--callgrind-chunks', 200)
@@ -77,24 +75,6 @@ function runJob(mode, chunks, prefix = []) {
       })
     })
   })
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-async function pool(tasks, size) {
-  const results = new Array(tasks.length)
-  let next = 0
-  await Promise.all(Array.from({ length: size }, async () => {
-    while (next < tasks.length) {
-      const i = next++
-      results[i] = await tasks[i]()
-    }
-  }))
-  return results
 }
 
 async function main() {
