@@ -7,6 +7,7 @@ const { EventEmitter } = require('node:events')
 const native = require('./lib/native')
 const watcher = require('./lib/watcher')
 const { DEFAULTS } = require('./lib/options')
+const snapshot = require('./lib/snapshot')
 
 const leakwatch = new EventEmitter()
 
@@ -33,6 +34,17 @@ leakwatch.gc = () => {
   if (native.fullGc()) return
   require('node:v8').setFlagsFromString('--expose-gc')
   require('node:vm').runInNewContext('gc')()
+}
+
+/**
+ * A guarded heap snapshot of this isolate (blocks it while writing). `path`: a file, or a
+ * directory for a generated name; default: the running watcher's `snapshot.dir`, else
+ * `--diagnostic-dir` or the working directory. Resolves with `{ path, reason, bytes,
+ * durationMs, peakRss, estimate }`.
+ */
+leakwatch.writeSnapshot = (path) => {
+  const running = watcher.current()
+  return snapshot.writeSnapshot(path, running ? running.snapshots : null)
 }
 
 leakwatch.defaults = DEFAULTS

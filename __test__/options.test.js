@@ -62,6 +62,7 @@ test('defaults are documented values', () => {
     statsIntervalMs: 0,
     gcSource: 'auto',
     attribution: { samplingIntervalBytes: 512 * 1024, top: 5 },
+    snapshot: null,
     detection: {
       mode: 'trend',
       consecutiveGcs: 5,
@@ -77,6 +78,53 @@ test('defaults are documented values', () => {
       rss: { minGrowthBytes: 32 * MiB, minGrowthRatio: 0.2 },
     },
   })
+})
+
+test('snapshot options: defaults when given, checked by full name', () => {
+  const w = leakwatch.start({ snapshot: {} })
+  assert.deepEqual(JSON.parse(JSON.stringify(w.options.snapshot)), {
+    dir: null,
+    onLeak: true,
+    heapUsedPercent: null,
+    rssBytes: null,
+    nearHeapLimit: false,
+    signal: null,
+    cooldownMs: 600000,
+    maxFiles: 5,
+    minFreeDiskBytes: 1024 * 1024 * 1024,
+    memoryLimitBytes: null,
+  })
+  w.stop()
+  assertOptionError({ snapshot: { signal: 'SIGTERM' } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['snapshot.signal', 'SIGUSR2'],
+  })
+  assertOptionError({ snapshot: { signal: 12 } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['snapshot.signal'],
+  })
+  assertOptionError({ snapshot: { heapUsedPercent: 0 } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['snapshot.heapUsedPercent', '1 and 100'],
+  })
+  assertOptionError({ snapshot: { onLeak: 'yes' } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['snapshot.onLeak', 'a boolean'],
+  })
+  assertOptionError({ snapshot: { dir: '' } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['snapshot.dir', 'non-empty string'],
+  })
+  assertOptionError({ snapshot: { maxFiles: 0 } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['snapshot.maxFiles'],
+  })
+  assertOptionError({ snapshot: { cooldown: 5 } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['snapshot.cooldown', 'cooldownMs'],
+  })
+  assertOptionError({ snapshot: true }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['snapshot', 'an object or false'],
+  })
+})
+
+test('writeSnapshot rejects a bad path argument with a code', async () => {
+  await assert.rejects(leakwatch.writeSnapshot(42), (err) =>
+    err instanceof TypeError && err.code === 'ERR_LEAKWATCH_INVALID_ARGUMENT' && /writeSnapshot\(path\)/.test(err.message))
+  await assert.rejects(leakwatch.writeSnapshot(''), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
 })
 
 test('detection options are checked by their full name', () => {

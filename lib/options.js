@@ -17,6 +17,32 @@ function numeric(min, max, { integer }) {
 const integer = (min, max) => numeric(min, max, { integer: true })
 const number = (min, max) => numeric(min, max, { integer: false })
 
+// `null` (off) or what `check` accepts.
+const orNull = (check) => (name, value) => (value === null ? null : check(name, value))
+
+function boolean(name, value) {
+  if (typeof value !== 'boolean') throw invalidType(name, 'a boolean', value)
+  return value
+}
+
+function nonEmptyString(name, value) {
+  if (typeof value !== 'string' || value.length === 0) throw invalidType(name, 'a non-empty string', value)
+  return value
+}
+
+// Signals whose default action or existing use a listener would take over.
+const RESERVED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGKILL', 'SIGSTOP', 'SIGUSR1',
+  'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGCHLD', 'SIGPIPE', 'SIGTSTP']
+
+function signalName(name, value) {
+  const known = Object.keys(require('node:os').constants.signals)
+  if (typeof value !== 'string') throw invalidType(name, 'a signal name such as "SIGUSR2" or null', value)
+  if (!known.includes(value) || RESERVED_SIGNALS.includes(value)) {
+    throw outOfRange(name, `a signal name not used for process control (e.g. "SIGUSR2"); not ${RESERVED_SIGNALS.join(', ')}`, value)
+  }
+  return value
+}
+
 function oneOf(choices) {
   const list = choices.map((c) => JSON.stringify(c)).join(' or ')
   return (name, value) => {
@@ -61,6 +87,36 @@ const metric = (minGrowthBytes, minGrowthRatio) => ({
   }, { orFalse: true }),
 })
 
+const MINUTE = 60_000
+
+// The `snapshot` block.
+function SNAPSHOT_SPEC() {
+  return {
+    // Directory of automatic dumps and of `writeSnapshot()` without a path; null = Node's
+    // diagnostic directory (`--diagnostic-dir`, else the working directory) at start().
+    dir: { default: null, check: orNull(nonEmptyString) },
+    // Dump when a `leak` is reported.
+    onLeak: { default: true, check: boolean },
+    // Dump when the heap after a full GC uses this percentage of the heap limit; null = off.
+    heapUsedPercent: { default: null, check: orNull(number(1, 100)) },
+    // Dump when RSS reaches this many bytes; null = off.
+    rssBytes: { default: null, check: orNull(integer(1, Number.MAX_SAFE_INTEGER)) },
+    // One dump just before the isolate runs out of heap (fires once).
+    nearHeapLimit: { default: false, check: boolean },
+    // Dump on this signal (main thread only); null = off.
+    signal: { default: null, check: orNull(signalName) },
+    // Least time between two automatic dumps (leak, heapUsedPercent, rssBytes), ms.
+    cooldownMs: { default: 10 * MINUTE, check: integer(0, 7 * 24 * 60 * MINUTE) },
+    // leakwatch dumps kept in `dir`; the oldest beyond this are removed.
+    maxFiles: { default: 5, check: integer(1, 10_000) },
+    // Free disk space that must remain after a dump, bytes.
+    minFreeDiskBytes: { default: 1024 * MiB, check: integer(0, Number.MAX_SAFE_INTEGER) },
+    // Memory this process may use in total (RSS) while dumping; null = the cgroup limit and
+    // the system's available memory only.
+    memoryLimitBytes: { default: null, check: orNull(integer(1, Number.MAX_SAFE_INTEGER)) },
+  }
+}
+
 // Every public option of start(), with its default and its check.
 const SPEC = {
   // How often the background thread samples RSS and drains pending GC records, ms.
@@ -80,6 +136,12 @@ const SPEC = {
       // Stacks listed per leak.
       top: { default: 5, check: integer(1, 100) },
     }, { orFalse: true }),
+  },
+  // Heap snapshots written by leakwatch (see lib/snapshot.js); false = no automatic dumps
+  // (`writeSnapshot()` still works, with these defaults).
+  snapshot: {
+    default: false,
+    check: group(SNAPSHOT_SPEC(), { orFalse: true }),
   },
   detection: {
     default: {},
@@ -131,5 +193,7 @@ function resolveOptions(options) {
 }
 
 const DEFAULTS = resolveOptions({})
+// What `writeSnapshot()` uses when no watcher has a `snapshot` block.
+const SNAPSHOT_DEFAULTS = group(SNAPSHOT_SPEC())('snapshot', {})
 
-module.exports = { resolveOptions, DEFAULTS }
+module.exports = { resolveOptions, DEFAULTS, SNAPSHOT_DEFAULTS }

@@ -7,6 +7,7 @@ const { resolveOptions } = require('./options')
 const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
 const { Attribution } = require('./attribution')
+const { Snapshots } = require('./snapshot')
 
 // Module state is per isolate: each worker thread loads its own copy of this file.
 let running = null
@@ -21,6 +22,7 @@ class Watcher extends EventEmitter {
   #native
   #stopObserver = null
   #attribution = null
+  #snapshots = null
   #forward
 
   constructor(options, forward) {
@@ -54,6 +56,10 @@ class Watcher extends EventEmitter {
     }
     if (options.attribution && options.detection.mode !== 'off') {
       this.#attribution = new Attribution(options.attribution, options.detection.windowMs)
+    }
+    if (options.snapshot) {
+      this.#snapshots = new Snapshots(options.snapshot,
+        (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err))
     }
     if (this.#native.source === 'perf_hooks') {
       this.#stopObserver = observeGc(this.#native)
@@ -89,6 +95,7 @@ class Watcher extends EventEmitter {
     }
     this.#native.stop()
     if (this.#attribution) this.#attribution.stop()
+    if (this.#snapshots) this.#snapshots.stop()
     if (running === this) running = null
     return this
   }
@@ -100,6 +107,15 @@ class Watcher extends EventEmitter {
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     if (event === 'leak') this.#attribute(payload)
     this.#emitSafely(event, payload)
+    if (this.#snapshots) {
+      if (event === 'leak') this.#snapshots.onLeak()
+      else if (event === 'stats') this.#snapshots.onStats(payload)
+    }
+  }
+
+  /** The snapshot triggers of this watcher (null without a `snapshot` block). */
+  get snapshots() {
+    return this.#snapshots
   }
 
   // Allocation stacks of memory allocated during the window and still alive.

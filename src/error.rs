@@ -15,6 +15,10 @@ pub enum ErrorCode {
   NoIsolate,
   /// The background thread could not be started.
   ThreadSpawn,
+  /// A snapshot file could not be created, written, closed or renamed (nothing left behind).
+  SnapshotWrite,
+  /// A snapshot was abandoned for an internal reason (nothing left behind).
+  SnapshotInternal,
 }
 
 impl ErrorCode {
@@ -25,6 +29,8 @@ impl ErrorCode {
       ErrorCode::V8Unsupported => "ERR_LEAKWATCH_V8_UNSUPPORTED",
       ErrorCode::NoIsolate => "ERR_LEAKWATCH_NO_ISOLATE",
       ErrorCode::ThreadSpawn => "ERR_LEAKWATCH_THREAD_SPAWN",
+      ErrorCode::SnapshotWrite => "ERR_LEAKWATCH_SNAPSHOT_WRITE",
+      ErrorCode::SnapshotInternal => "ERR_LEAKWATCH_SNAPSHOT_INTERNAL",
     }
   }
 }
@@ -74,6 +80,8 @@ mod tests {
       ErrorCode::V8Unsupported,
       ErrorCode::NoIsolate,
       ErrorCode::ThreadSpawn,
+      ErrorCode::SnapshotWrite,
+      ErrorCode::SnapshotInternal,
     ];
     let mut seen = std::collections::HashSet::new();
     for code in all {

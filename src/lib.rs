@@ -14,8 +14,11 @@ mod gc_kind;
 mod monitor;
 mod record;
 mod sampler;
+mod snapshot;
+mod snapshot_api;
 mod stats;
 mod v8;
 mod watcher;
 
+pub use snapshot_api::*;
 pub use watcher::*;

@@ -7,11 +7,13 @@
 //! the caller turns into an `error` event and a `perf_hooks` fallback — never an
 //! undefined-symbol failure at `require()`.
 
+mod heap_profiler;
 mod heap_statistics;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
+pub use heap_profiler::{ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome};
 pub use heap_statistics::HeapStatisticsBuffer;
 
 use crate::error::{ErrorCode, LeakwatchError};
@@ -121,6 +123,20 @@ fn missing(name: &str) -> LeakwatchError {
   )
 }
 
+/// Fails when the operator turned direct V8 calls off.
+fn check_not_disabled() -> Result<(), LeakwatchError> {
+  if std::env::var_os(DISABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+    return Err(LeakwatchError::new(
+      ErrorCode::V8HooksDisabled,
+      format!(
+        "direct V8 calls are disabled by {DISABLE_ENV}; GC monitoring uses perf_hooks and \
+         leakwatch writes no heap snapshots"
+      ),
+    ));
+  }
+  Ok(())
+}
+
 macro_rules! resolve {
   ($name:expr, $ty:ty) => {{
     let ptr = lookup($name)?;
@@ -132,12 +148,7 @@ macro_rules! resolve {
 
 impl V8Api {
   fn resolve() -> Result<V8Api, LeakwatchError> {
-    if std::env::var_os(DISABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
-      return Err(LeakwatchError::new(
-        ErrorCode::V8HooksDisabled,
-        format!("V8 GC hooks are disabled by {DISABLE_ENV}; GC monitoring uses perf_hooks"),
-      ));
-    }
+    check_not_disabled()?;
     let get_version = resolve!(GET_VERSION, GetVersionFn);
     // SAFETY: V8::GetVersion returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr(get_version()) }

@@ -1,0 +1,57 @@
+'use strict'
+
+// One measurement in a fresh process: build a heap, collect garbage, then dump it once with
+// the chosen writer, measuring the pause and the peak RSS (Linux: VmHWM, reset just before
+// the dump through /proc/self/clear_refs). Prints one JSON line.
+//
+//   node bench/snapshot/child.js --kind server --mb 50 --writer leakwatch|node --dir DIR
+
+const fs = require('node:fs')
+const path = require('node:path')
+const v8 = require('node:v8')
+const { option } = require('../common')
+const leakwatch = require('../..')
+const { build } = require('./heaps')
+
+const argv = process.argv.slice(2)
+const kind = option(argv, '--kind', 'server')
+const mb = Number(option(argv, '--mb', '50'))
+const writer = option(argv, '--writer', 'leakwatch')
+const dir = option(argv, '--dir', fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lw-snap-')))
+
+function statusKb(field) {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field))
+  return Number(line.split(/\s+/)[1]) * 1024
+}
+
+async function main() {
+  build(kind, mb * 1024 * 1024)
+  leakwatch.gc()
+  const heap = v8.getHeapStatistics()
+  const rssBefore = statusKb('VmRSS:')
+  fs.writeFileSync('/proc/self/clear_refs', '5')
+  const started = process.hrtime.bigint()
+  let file
+  let estimate = null
+  if (writer === 'node') {
+    file = v8.writeHeapSnapshot(path.join(dir, `node-${kind}-${mb}.heapsnapshot`))
+  } else {
+    const info = await leakwatch.writeSnapshot(path.join(dir, `leakwatch-${kind}-${mb}.heapsnapshot`))
+    file = info.path
+    estimate = info.estimate
+  }
+  const pauseMs = Number(process.hrtime.bigint() - started) / 1e6
+  const peak = statusKb('VmHWM:')
+  const bytes = fs.statSync(file).size
+  fs.rmSync(file)
+  process.stdout.write(`${JSON.stringify({
+    kind, mb, writer, heapUsed: heap.used_heap_size, rssBefore, peakRss: peak,
+    extraRss: peak - rssBefore, pauseMs, fileBytes: bytes, estimate,
+    live: globalThis.heldForSnapshot.length,
+  })}\n`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,256 @@
+'use strict'
+
+// Heap snapshots: the guarded dump (native, lib/../src/snapshot), its triggers and events.
+//
+// Every dump, whatever asked for it, goes through the same native path: estimate the memory
+// and disk it needs, compare with the room the process has (cgroup, available memory,
+// `memoryLimitBytes`, free disk less `minFreeDiskBytes`), skip with `snapshot-skipped` if it
+// does not fit, otherwise write under a temporary name, abort if RSS reaches the ceiling, and
+// rename when complete. The dump runs on this isolate's thread and blocks it.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const v8 = require('node:v8')
+const { threadId, isMainThread } = require('node:worker_threads')
+const native = require('./native')
+const { withCode, invalidArgument } = require('./errors')
+const { SNAPSHOT_DEFAULTS } = require('./options')
+
+/** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
+function defaultDir() {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS || '').split(/\s+/)]
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg.startsWith('--diagnostic-dir=')) return path.resolve(arg.slice('--diagnostic-dir='.length))
+    if (arg === '--diagnostic-dir' && args[i + 1]) return path.resolve(args[i + 1])
+  }
+  return process.cwd()
+}
+
+function runDump({ dir, file, trigger, options }) {
+  const heap = v8.getHeapStatistics()
+  return native.writeHeapSnapshot({
+    dir: dir || undefined,
+    path: file || undefined,
+    trigger,
+    threadId,
+    heapUsed: heap.used_heap_size,
+    memoryLimitBytes: options.memoryLimitBytes ?? undefined,
+    minFreeDiskBytes: options.minFreeDiskBytes,
+    guard: true,
+  })
+}
+
+/** The public `snapshot` payload and `writeSnapshot()` result. */
+function infoOf(outcome) {
+  return {
+    path: outcome.path,
+    reason: outcome.trigger,
+    bytes: outcome.bytes,
+    durationMs: outcome.durationMs,
+    peakRss: outcome.peakRss,
+    estimate: { memoryBytes: outcome.estimatedMemoryBytes, fileBytes: outcome.estimatedFileBytes },
+  }
+}
+
+/** The public `snapshot-skipped` payload. */
+function skipOf(outcome, extra) {
+  const skip = { reason: outcome.reason, trigger: outcome.trigger }
+  if (outcome.needBytes !== undefined) skip.needBytes = outcome.needBytes
+  if (outcome.haveBytes !== undefined) skip.haveBytes = outcome.haveBytes
+  if (outcome.bound !== undefined) skip.bound = outcome.bound
+  if (outcome.aborted) skip.aborted = true
+  skip.message = describeSkip(skip)
+  return Object.assign(skip, extra)
+}
+
+function describeSkip(skip) {
+  const mb = (b) => `${(b / 1048576).toFixed(0)} MB`
+  if (skip.reason === 'cooldown') return `a ${skip.trigger} snapshot was skipped: cooldown`
+  const what = skip.aborted ? 'abandoned while RSS approached the limit' : 'skipped'
+  return `leakwatch: heap snapshot (${skip.trigger}) ${what}: needs ${mb(skip.needBytes)} of ` +
+    `${skip.reason}, ${skip.bound} leaves ${mb(skip.haveBytes)}`
+}
+
+function errorOf(outcome) {
+  const err = withCode(Error, outcome.code || 'ERR_LEAKWATCH_SNAPSHOT_INTERNAL', `leakwatch: ${outcome.message}`)
+  if (outcome.errno) err.errno = outcome.errno
+  if (outcome.syscall) err.syscall = outcome.syscall
+  err.trigger = outcome.trigger
+  return err
+}
+
+/** Where `writeSnapshot(p)` writes: a directory (generated name) or exactly a file. */
+function target(p, dir) {
+  if (p === undefined) return { dir }
+  if (typeof p !== 'string' || p.length === 0) {
+    throw invalidArgument('writeSnapshot(path)', 'a non-empty string or undefined', p)
+  }
+  const resolved = path.resolve(p)
+  let isDir = p.endsWith('/') || p.endsWith(path.sep)
+  try {
+    isDir = isDir || fs.statSync(resolved).isDirectory()
+  } catch {}
+  return isDir ? { dir: resolved } : { file: resolved }
+}
+
+/**
+ * One watcher's snapshot triggers. `emit(event, payload)` and `emitError(err)` deliver to the
+ * watcher's listeners.
+ */
+class Snapshots {
+  #options
+  #emit
+  #emitError
+  #lastAuto = -Infinity
+  #cooldownNoted = new Set()
+  #hook = null
+  #onSignal = null
+  #pending = false
+
+  constructor(options, emit, emitError) {
+    this.#options = { ...options, dir: options.dir ? path.resolve(options.dir) : defaultDir() }
+    this.#emit = emit
+    this.#emitError = emitError
+    if (options.nearHeapLimit) this.#armNearHeapLimit()
+    if (options.signal && isMainThread) {
+      this.#onSignal = () => this.#defer('signal')
+      process.on(options.signal, this.#onSignal)
+    }
+  }
+
+  get options() {
+    return this.#options
+  }
+
+  /** Called for every `leak` event. */
+  onLeak() {
+    if (this.#options.onLeak) this.#auto('leak')
+  }
+
+  /** Called for every `stats` event. */
+  onStats(stats) {
+    const { heapUsedPercent, rssBytes } = this.#options
+    if (heapUsedPercent != null && stats.heap.limit > 0 &&
+      (stats.heap.used / stats.heap.limit) * 100 >= heapUsedPercent) {
+      this.#auto('heap-used')
+    } else if (rssBytes != null && stats.rss >= rssBytes) {
+      this.#auto('rss')
+    }
+  }
+
+  /** A dump on request: guarded; settles with the info or the skip / failure. */
+  write(p) {
+    const where = target(p, this.#options.dir)
+    return this.#run('api', where)
+  }
+
+  stop() {
+    if (this.#hook) {
+      this.#hook.disarm()
+      this.#hook = null
+    }
+    if (this.#onSignal) {
+      process.removeListener(this.#options.signal, this.#onSignal)
+      this.#onSignal = null
+    }
+  }
+
+  #armNearHeapLimit() {
+    try {
+      this.#hook = new native.NearHeapLimitHook({
+        dir: this.#options.dir,
+        threadId,
+        memoryLimitBytes: this.#options.memoryLimitBytes ?? undefined,
+        minFreeDiskBytes: this.#options.minFreeDiskBytes,
+        maxFiles: this.#options.maxFiles,
+      }, (outcome) => this.#report(outcome))
+    } catch (err) {
+      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
+      const code = match ? match[1] : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
+      process.nextTick(() => this.#emitError(withCode(Error, code,
+        `leakwatch: the near-heap-limit snapshot is unavailable: ${err.message}`)))
+    }
+  }
+
+  // Automatic triggers share the cooldown; the first skip per cooldown period is reported.
+  #auto(trigger) {
+    const since = Date.now() - this.#lastAuto
+    if (since < this.#options.cooldownMs) {
+      if (!this.#cooldownNoted.has(trigger)) {
+        this.#cooldownNoted.add(trigger)
+        this.#emit('snapshot-skipped', {
+          reason: 'cooldown', trigger, retryInMs: this.#options.cooldownMs - since,
+          message: `leakwatch: heap snapshot (${trigger}) skipped: cooldown`,
+        })
+      }
+      return
+    }
+    this.#defer(trigger)
+  }
+
+  // After the current event's listeners ran: the dump blocks this thread.
+  #defer(trigger) {
+    if (this.#pending) return
+    this.#pending = true
+    setImmediate(() => {
+      this.#pending = false
+      this.#run(trigger, { dir: this.#options.dir }).catch(() => {})
+    })
+  }
+
+  #run(trigger, where) {
+    let outcome
+    try {
+      outcome = runDump({ ...where, trigger, options: this.#options })
+    } catch (err) {
+      outcome = { status: 'failed', trigger, code: 'ERR_LEAKWATCH_SNAPSHOT_INTERNAL', message: err.message }
+    }
+    const settled = this.#report(outcome, where)
+    return outcome.status === 'written' ? Promise.resolve(settled) : Promise.reject(settled)
+  }
+
+  // Emits what happened; returns the info (written) or an Error (skipped, failed).
+  #report(outcome, where = { dir: this.#options.dir }) {
+    const auto = outcome.trigger !== 'api'
+    if (outcome.status === 'written') {
+      if (auto && outcome.trigger !== 'signal' && outcome.trigger !== 'near-heap-limit') {
+        this.#lastAuto = Date.now()
+        this.#cooldownNoted.clear()
+      }
+      if (where.dir && outcome.trigger !== 'near-heap-limit') this.#prune(where.dir)
+      const info = infoOf(outcome)
+      this.#emit('snapshot', info)
+      return info
+    }
+    if (outcome.status === 'skipped') {
+      const skip = skipOf(outcome)
+      this.#emit('snapshot-skipped', skip)
+      return Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', skip.message), skip)
+    }
+    const err = errorOf(outcome)
+    if (auto) this.#emitError(err)
+    return err
+  }
+
+  #prune(dir) {
+    try {
+      native.pruneSnapshots(dir, this.#options.maxFiles)
+    } catch (err) {
+      this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message.replace(/^ERR_LEAKWATCH_[A-Z_]+: /, '')}`))
+    }
+  }
+}
+
+/**
+ * `leakwatch.writeSnapshot(path?)`: with the running watcher's snapshot settings when it has
+ * a `snapshot` block, else the defaults (directory: `--diagnostic-dir` or the working
+ * directory). Resolves with `{ path, reason: 'api', bytes, durationMs, peakRss, estimate }`;
+ * rejects with `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` (and `reason`, `needBytes`, `haveBytes`) when
+ * the guard says it does not fit, or with the write error.
+ */
+async function writeSnapshot(p, snapshots) {
+  return (snapshots || new Snapshots(SNAPSHOT_DEFAULTS, () => {}, () => {})).write(p)
+}
+
+module.exports = { Snapshots, writeSnapshot, defaultDir }

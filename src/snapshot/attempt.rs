@@ -1,0 +1,158 @@
+//! One guarded snapshot attempt: estimate, compare with the room, dump or skip.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::dump::{dump, DumpFailure, Dumped};
+use super::file::FileError;
+use super::guard::{decide, estimate, Estimate, Learned, Verdict};
+use super::headroom::{disk_room, memory_room};
+use super::name::{remove_stale_partials, DumpName};
+use crate::error::ErrorCode;
+use crate::sampler::resident_set_bytes;
+use crate::v8::{Isolate, ProfilerApi};
+
+/// Partials untouched this long, of writers that no longer exist, are removed.
+const STALE_PARTIAL_AFTER: Duration = Duration::from_secs(60);
+
+thread_local! {
+  /// What this isolate's last completed dump cost per heap byte (one isolate per thread).
+  static LEARNED: Cell<Option<Learned>> = const { Cell::new(None) };
+}
+
+/// Where the file goes.
+pub enum Target {
+  /// A generated name in this directory.
+  Dir { dir: PathBuf, thread_id: u32 },
+  /// Exactly this path (the caller's choice).
+  Path(PathBuf),
+}
+
+pub struct Request {
+  pub target: Target,
+  /// What asked for the dump: "leak", "api", "signal", "heap-used", "rss", "near-heap-limit".
+  pub trigger: String,
+  /// JS heap in use now, bytes.
+  pub heap_used: u64,
+  /// The operator's memory budget for the whole process (RSS), if any.
+  pub memory_limit: Option<u64>,
+  /// Disk space that must stay free after the file.
+  pub min_free_disk: u64,
+  /// false: no estimate check and no RSS ceiling (the caller insists).
+  pub guard: bool,
+}
+
+pub enum Outcome {
+  Written {
+    dumped: Dumped,
+    estimate: Estimate,
+  },
+  Skipped {
+    reason: &'static str,
+    need_bytes: u64,
+    have_bytes: u64,
+    bound: &'static str,
+    /// true: started, then given up when RSS reached the ceiling.
+    aborted: bool,
+    estimate: Estimate,
+  },
+  Failed {
+    code: ErrorCode,
+    file: Option<FileError>,
+    message: String,
+  },
+}
+
+impl Request {
+  fn target_path(&self) -> PathBuf {
+    match &self.target {
+      Target::Path(p) => p.clone(),
+      Target::Dir { dir, thread_id } => dir.join(
+        DumpName::new(
+          SystemTime::now(),
+          std::process::id(),
+          *thread_id,
+          super::next_seq(),
+          &self.trigger,
+        )
+        .file_name(),
+      ),
+    }
+  }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+  match path.parent() {
+    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+    _ => PathBuf::from("."),
+  }
+}
+
+/// Runs one attempt.
+///
+/// # Safety
+/// On the isolate's own thread, outside GC callbacks.
+pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -> Outcome {
+  let target = req.target_path();
+  let dir = parent_dir(&target);
+  remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
+  let est = estimate(req.heap_used, LEARNED.get());
+  let rss = resident_set_bytes().unwrap_or(0);
+  let ceiling = if req.guard {
+    let memory = memory_room(req.memory_limit, rss);
+    let disk = disk_room(&dir).ok();
+    match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
+      Verdict::Go { ceiling } => ceiling,
+      Verdict::Skip {
+        reason,
+        need_bytes,
+        have_bytes,
+        bound,
+      } => {
+        return Outcome::Skipped {
+          reason: reason.as_str(),
+          need_bytes,
+          have_bytes,
+          bound,
+          aborted: false,
+          estimate: est,
+        }
+      }
+    }
+  } else {
+    None
+  };
+  // SAFETY: forwarded from the caller.
+  match unsafe { dump(api, isolate, &target, ceiling, resident_set_bytes) } {
+    Ok(dumped) => {
+      let extra = dumped.peak_rss.saturating_sub(rss);
+      if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes) {
+        LEARNED.set(Some(learned));
+      }
+      Outcome::Written {
+        dumped,
+        estimate: est,
+      }
+    }
+    Err(DumpFailure::Ceiling { rss: at, ceiling }) => Outcome::Skipped {
+      reason: "memory",
+      need_bytes: at.saturating_sub(rss),
+      have_bytes: ceiling.saturating_sub(rss),
+      bound: "ceiling",
+      aborted: true,
+      estimate: est,
+    },
+    Err(DumpFailure::File(e)) => Outcome::Failed {
+      code: ErrorCode::SnapshotWrite,
+      message: format!("cannot write the heap snapshot: {e}"),
+      file: Some(e),
+    },
+    Err(DumpFailure::Internal) => Outcome::Failed {
+      code: ErrorCode::SnapshotInternal,
+      file: None,
+      message: "the heap snapshot was abandoned after an internal error; no file was left"
+        .to_string(),
+    },
+  }
+}

@@ -1,0 +1,159 @@
+//! One heap snapshot of the calling isolate into a file, watched as it is taken.
+//!
+//! V8 builds the whole snapshot graph in native memory, then serializes it. While it does,
+//! leakwatch reads the process's RSS at every progress report (every few thousand objects)
+//! and every few megabytes written, and aborts the dump if RSS reaches the ceiling the guard
+//! set: a dump that turns out bigger than estimated is given up, not allowed to take the
+//! process down. An aborted or failed dump leaves no file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::file::{FileError, PartialFile};
+use crate::v8::{Isolate, ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome};
+
+/// Bytes V8 hands over per write.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Bytes written between two RSS checks while serializing.
+const RSS_CHECK_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A dump that completed.
+#[derive(Debug)]
+pub struct Dumped {
+  pub path: PathBuf,
+  pub bytes: u64,
+  pub duration: Duration,
+  /// Highest RSS seen during the dump.
+  pub peak_rss: u64,
+}
+
+/// Why a dump did not complete.
+#[derive(Debug)]
+pub enum DumpFailure {
+  /// A file operation failed (no file left behind).
+  File(FileError),
+  /// RSS reached the ceiling: given up, no file left behind.
+  Ceiling { rss: u64, ceiling: u64 },
+  /// A Rust panic inside a V8 callback (caught; the dump was abandoned).
+  Internal,
+}
+
+/// Reads the process's RSS; injectable for tests.
+pub type RssReader = fn() -> Option<u64>;
+
+struct Watch {
+  read_rss: RssReader,
+  ceiling: Option<u64>,
+  peak: u64,
+  /// Set when the ceiling is hit.
+  hit: Option<u64>,
+}
+
+impl Watch {
+  fn check(&mut self) -> bool {
+    let Some(rss) = (self.read_rss)() else {
+      return true;
+    };
+    self.peak = self.peak.max(rss);
+    match self.ceiling {
+      Some(ceiling) if rss >= ceiling => {
+        self.hit = Some(rss);
+        false
+      }
+      _ => true,
+    }
+  }
+}
+
+impl SnapshotProgress for Watch {
+  fn progress(&mut self, _done: u32, _total: u32) -> bool {
+    self.check()
+  }
+}
+
+struct FileSink<'a> {
+  file: PartialFile,
+  watch: &'a mut Watch,
+  since_check: u64,
+}
+
+impl SnapshotSink for FileSink<'_> {
+  fn write_chunk(&mut self, data: &[u8]) -> bool {
+    if !self.file.write(data) {
+      return false;
+    }
+    self.since_check += data.len() as u64;
+    if self.since_check >= RSS_CHECK_BYTES {
+      self.since_check = 0;
+      return self.watch.check();
+    }
+    true
+  }
+
+  fn end(&mut self) {}
+}
+
+/// Writes a snapshot of `isolate` to `target` (through a temporary file).
+///
+/// # Safety
+/// On the isolate's own thread, outside GC callbacks.
+pub unsafe fn dump(
+  api: &ProfilerApi,
+  isolate: *mut Isolate,
+  target: &Path,
+  ceiling: Option<u64>,
+  read_rss: RssReader,
+) -> Result<Dumped, DumpFailure> {
+  let started = Instant::now();
+  let file = PartialFile::create(target).map_err(DumpFailure::File)?;
+  let mut watch = Watch {
+    read_rss,
+    ceiling,
+    peak: 0,
+    hit: None,
+  };
+  watch.check();
+  let mut progress = Watch {
+    read_rss,
+    ceiling,
+    peak: 0,
+    hit: None,
+  };
+  let mut sink = FileSink {
+    file,
+    watch: &mut watch,
+    since_check: 0,
+  };
+  // SAFETY: forwarded from the caller.
+  let outcome = unsafe { api.write_snapshot(isolate, &mut progress, &mut sink, CHUNK_BYTES) };
+  let FileSink { file, .. } = sink;
+  let peak = watch.peak.max(progress.peak);
+  if let Some(rss) = progress.hit.or(watch.hit) {
+    drop(file);
+    return Err(DumpFailure::Ceiling {
+      rss,
+      ceiling: ceiling.unwrap_or(0),
+    });
+  }
+  match outcome {
+    TakeOutcome::Written => {
+      let (path, bytes) = file.commit().map_err(DumpFailure::File)?;
+      Ok(Dumped {
+        path,
+        bytes,
+        duration: started.elapsed(),
+        peak_rss: peak,
+      })
+    }
+    // A write error was kept by the file; otherwise a callback panicked. Dropping the file
+    // removes the partial.
+    TakeOutcome::AbortedWhileWriting | TakeOutcome::AbortedWhileTaking => {
+      let mut file = file;
+      Err(
+        file
+          .take_failure()
+          .map_or(DumpFailure::Internal, DumpFailure::File),
+      )
+    }
+  }
+}
