@@ -7,11 +7,15 @@ const root = path.join(__dirname, '..')
 
 /**
  * Runs a Node.js script (source text) in a child process with the package resolvable as
- * `leakwatch`. Resolves with { code, signal, stdout, stderr, lines }.
+ * `leakwatch`. Resolves with { code, signal, stdout, stderr, lines }. `prefix` is a command
+ * the node invocation is appended to.
  */
-function runScript(source, { args = [], env = {}, timeoutMs = 60_000, nodeArgs = [] } = {}) {
+function runScript(source, { args = [], env = {}, timeoutMs = 60_000, nodeArgs = [], prefix = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, '-e', source, ...args], {
+    // `prefix`: a command that runs the rest (e.g. a namespace or user switch).
+    const argv = [process.execPath, ...nodeArgs, '-e', source, ...args]
+    const [command, ...rest] = [...prefix, ...argv]
+    const child = spawn(command, rest, {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

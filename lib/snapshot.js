@@ -67,9 +67,11 @@ function skipOf(outcome, extra) {
 function describeSkip(skip) {
   const mb = (b) => `${(b / 1048576).toFixed(0)} MB`
   if (skip.reason === 'cooldown') return `a ${skip.trigger} snapshot was skipped: cooldown`
-  const what = skip.aborted ? 'abandoned while RSS approached the limit' : 'skipped'
-  return `leakwatch: heap snapshot (${skip.trigger}) ${what}: needs ${mb(skip.needBytes)} of ` +
-    `${skip.reason}, ${skip.bound} leaves ${mb(skip.haveBytes)}`
+  const what = skip.aborted ? 'abandoned as RSS approached the limit' : 'skipped'
+  const need = skip.reason === 'disk'
+    ? `${mb(skip.needBytes)} of free disk (the file and minFreeDiskBytes)`
+    : `${mb(skip.needBytes)} of memory`
+  return `leakwatch: heap snapshot (${skip.trigger}) ${what}: needs ${need}, ${skip.bound} leaves ${mb(skip.haveBytes)}`
 }
 
 function errorOf(outcome) {

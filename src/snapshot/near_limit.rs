@@ -2,12 +2,14 @@
 //! does, but guarded, written atomically, into leakwatch's directory.
 //!
 //! V8 calls the last registered near-heap-limit callback when the heap is about to reach its
-//! limit, outside the GC pause, on the isolate's thread. leakwatch's callback raises the limit
-//! a little (room for the GCs the snapshot itself runs), removes itself at once — so it fires
-//! once, and whatever callback was registered before it (a worker's own out-of-memory
-//! handler, Node's `--heapsnapshot-near-heap-limit`) is the one V8 calls next — then runs a
-//! guarded dump, writes one line to stderr (the process may well die next) and asks V8 to
-//! return to the initial limit once the heap shrinks below 95 % of it.
+//! limit, outside the GC pause, on the isolate's thread. leakwatch's callback runs a guarded
+//! dump; the GCs the snapshot itself runs can bring the heap to the limit again, and V8 then
+//! calls the callback again from inside the dump: those nested calls only grant room. After
+//! the dump the callback removes itself — so it fires once, and whatever callback was
+//! registered before it (a worker's own out-of-memory handler, Node's
+//! `--heapsnapshot-near-heap-limit`) is the one V8 calls next — writes one line to stderr
+//! (the process may well die next), raises the limit a little and asks V8 to return to the
+//! initial limit once the heap shrinks below 95 % of it.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -35,6 +37,8 @@ pub struct NearLimitHook {
   config: NearLimitConfig,
   registered: Cell<bool>,
   in_callback: Cell<bool>,
+  /// Highest limit granted to nested calls during the dump.
+  granted: Cell<usize>,
   notify: RefCell<Option<Notify>>,
 }
 
@@ -43,28 +47,36 @@ fn limit_raise(current: usize) -> usize {
   (current / 8).max(32 * 1024 * 1024)
 }
 
+/// The new limit: above `current` (V8 treats anything else as "no room": out of memory).
+fn raise(current: usize) -> usize {
+  current.saturating_add(limit_raise(current))
+}
+
 unsafe extern "C" fn on_near_heap_limit(
   data: *mut c_void,
   current: usize,
   _initial: usize,
 ) -> usize {
-  let raised = current.saturating_add(limit_raise(current));
   // SAFETY: `data` is the boxed hook, alive while registered; V8 calls on the isolate's
   // thread. A callback already running (a nested call from the snapshot's own GCs) only
   // grants room.
   let hook = unsafe { &*(data as *const NearLimitHook) };
   if hook.in_callback.replace(true) {
-    return raised;
+    let granted = raise(current);
+    hook.granted.set(hook.granted.get().max(granted));
+    return granted;
   }
   let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
     // SAFETY: on the isolate's thread, in the near-heap-limit callback.
     unsafe { hook.fire(current) }
   }));
   if result.is_err() {
+    hook.disarm();
     eprintln_raw("leakwatch: internal error while handling the heap limit; no snapshot written");
   }
   hook.in_callback.set(false);
-  raised
+  // Nested calls may have raised the limit already: go above what they granted.
+  raise(current.max(hook.granted.get()))
 }
 
 impl NearLimitHook {
@@ -85,6 +97,7 @@ impl NearLimitHook {
       config,
       registered: Cell::new(true),
       in_callback: Cell::new(false),
+      granted: Cell::new(0),
       notify: RefCell::new(Some(notify)),
     });
     let data = &*hook as *const NearLimitHook as *mut c_void;
@@ -110,7 +123,6 @@ impl NearLimitHook {
   }
 
   unsafe fn fire(&self, current_limit: usize) {
-    self.disarm();
     let heap_used = V8Api::get()
       .ok()
       // SAFETY: on the isolate's thread; statistics may be read in this callback.
@@ -129,6 +141,7 @@ impl NearLimitHook {
     };
     // SAFETY: forwarded.
     let outcome = unsafe { attempt(self.api, self.isolate, &request) };
+    self.disarm();
     eprintln_raw(&describe(&outcome, current_limit));
     if let (Outcome::Written { .. }, Some(keep)) = (&outcome, self.config.max_files) {
       let _ = super::name::prune(&self.config.dir, keep);
