@@ -29,6 +29,74 @@ declare namespace leakwatch {
     attribution?: AttributionOptions | false
     /** Leak detection. */
     detection?: DetectionOptions
+    /**
+     * Heap snapshots written automatically (guarded: skipped with `snapshot-skipped` when the
+     * estimated memory or disk does not fit). Default `false`: no automatic dumps
+     * (`writeSnapshot()` still works).
+     */
+    snapshot?: SnapshotOptions | false
+  }
+
+  interface SnapshotOptions {
+    /**
+     * Directory of automatic dumps and of `writeSnapshot()` without a path. Default: Node's
+     * diagnostic directory (`--diagnostic-dir`, else the working directory) at `start()`.
+     */
+    dir?: string | null
+    /** Dump when a `leak` is reported. Default true. */
+    onLeak?: boolean
+    /** Dump when the heap after a full GC uses this % of the heap limit (1 – 100). Default null (off). */
+    heapUsedPercent?: number | null
+    /** Dump when RSS reaches this many bytes. Default null (off). */
+    rssBytes?: number | null
+    /** One dump just before the isolate runs out of heap (fires once). Default false. */
+    nearHeapLimit?: boolean
+    /**
+     * Dump the main thread on this signal, e.g. `'SIGUSR2'` (ignored in workers). Signals used for
+     * process control (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 …) are refused. Default null (off).
+     */
+    signal?: NodeJS.Signals | null
+    /** Least time between two automatic dumps (leak, heapUsedPercent, rssBytes), ms. Default 600 000. */
+    cooldownMs?: number
+    /** leakwatch dumps kept in `dir`; the oldest beyond this are removed. Default 5. */
+    maxFiles?: number
+    /** Free disk space that must remain after a dump, bytes. Default 1 GiB. */
+    minFreeDiskBytes?: number
+    /** Total memory (RSS) this process may use while dumping, bytes. Default null: the cgroup limit and available memory. */
+    memoryLimitBytes?: number | null
+  }
+
+  /** What started a dump. */
+  type SnapshotTrigger = 'api' | 'leak' | 'heap-used' | 'rss' | 'signal' | 'near-heap-limit'
+
+  /** The `snapshot` payload and what `writeSnapshot()` resolves with. */
+  interface SnapshotInfo {
+    /** The complete file (written under a temporary name, renamed when complete; mode 0600). */
+    path: string
+    reason: SnapshotTrigger
+    bytes: number
+    /** Time the isolate was blocked, ms. */
+    durationMs: number
+    /** Highest RSS sampled during the dump, bytes. */
+    peakRss: number
+    /** The guard's estimate before the dump. */
+    estimate: { memoryBytes: number; fileBytes: number }
+  }
+
+  /** The `snapshot-skipped` payload (and the fields of an `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` rejection). */
+  interface SnapshotSkipped {
+    /** `'memory'` / `'disk'`: the estimate does not fit; `'cooldown'`: too soon after the last automatic dump. */
+    reason: 'memory' | 'disk' | 'cooldown'
+    trigger: SnapshotTrigger
+    needBytes?: number
+    haveBytes?: number
+    /** What bounded `haveBytes`: `'memoryLimitBytes'`, `'cgroup'`, `'system'`, `'disk'` or `'ceiling'` (aborted mid-dump). */
+    bound?: 'memoryLimitBytes' | 'cgroup' | 'system' | 'disk' | 'ceiling'
+    /** The dump started and was given up when RSS reached the ceiling (no file left). */
+    aborted?: boolean
+    /** cooldown: ms until an automatic dump is allowed again. */
+    retryInMs?: number
+    message: string
   }
 
   interface AttributionOptions {
@@ -208,21 +276,31 @@ declare namespace leakwatch {
 
   /** A runtime fault reported on the `error` event. */
   interface LeakwatchError extends Error {
-    /** Stable code, e.g. `ERR_LEAKWATCH_V8_SYMBOL_MISSING`. */
+    /** Stable code, e.g. `ERR_LEAKWATCH_V8_SYMBOL_MISSING`, `ERR_LEAKWATCH_SNAPSHOT_WRITE`. */
     code: string
+    /** Snapshot write failures: the OS error (`'ENOSPC'`, `'EACCES'` …) and system call. */
+    errno?: string
+    syscall?: string
+    /** Snapshot failures: what started the dump. */
+    trigger?: SnapshotTrigger
   }
 
   interface WatcherEvents {
     stats: [stats: Stats]
     leak: [info: LeakInfo]
     'leak-stopped': [info: LeakInfo]
+    snapshot: [info: SnapshotInfo]
+    'snapshot-skipped': [skip: SnapshotSkipped]
     error: [error: LeakwatchError]
   }
 
   /** Monitors one isolate (the main thread or a worker). */
   interface Watcher extends EventEmitter<WatcherEvents> {
     /** The resolved options this watcher runs with. */
-    readonly options: Readonly<Required<Omit<StartOptions, 'detection'>>> & { readonly detection: Readonly<Required<DetectionOptions>> }
+    readonly options: Readonly<Required<Omit<StartOptions, 'detection' | 'snapshot'>>> & {
+      readonly detection: Readonly<Required<DetectionOptions>>
+      readonly snapshot: Readonly<Required<SnapshotOptions>> | null
+    }
     /** `'v8'` or `'perf_hooks'`. */
     readonly source: 'v8' | 'perf_hooks'
     /** True until `stop()`. */
@@ -246,6 +324,14 @@ declare namespace leakwatch {
     current(): Watcher | null
     /** A full, memory-reducing garbage collection of this isolate (memwatch's `gc()`). */
     gc(): void
+    /**
+     * A guarded heap snapshot of this isolate, which it blocks while writing. `path`: a file, or
+     * a directory for a generated name; default: the running watcher's `snapshot.dir`, else
+     * `--diagnostic-dir` or the working directory. Rejects with `ERR_LEAKWATCH_SNAPSHOT_SKIPPED`
+     * (plus the `SnapshotSkipped` fields) when it does not fit, `ERR_LEAKWATCH_SNAPSHOT_WRITE`
+     * when the file cannot be written.
+     */
+    writeSnapshot(path?: string): Promise<SnapshotInfo>
     /** The default options. */
     readonly defaults: Watcher['options']
     /** The Watcher class, for `instanceof` checks; watchers come from `start()`. */

@@ -174,6 +174,44 @@ test('a memory budget too small: snapshot-skipped with need and have, and no fil
   fs.rmSync(dir, { recursive: true })
 })
 
+test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no file', async () => {
+  const dir = tempDir('ceiling')
+  // The first dump, of large number arrays (few objects per byte), teaches the guard a low
+  // ratio. The heap then fills with small objects (many per byte): the learned estimate fits
+  // a budget the real dump does not, and the ceiling stops it.
+  const r = await runScript(`
+    const leakwatch = require(${PKG})
+    const dir = ${JSON.stringify(dir)}
+    ;(async () => {
+      const out = {}
+      let held = Array.from({ length: 12000 }, (_, i) => Array.from({ length: 4096 }, (_, k) => (i + k) & 0xffff))
+      leakwatch.gc()
+      let w = leakwatch.start({ snapshot: { dir, onLeak: false } })
+      out.first = await leakwatch.writeSnapshot()
+      w.stop()
+      held = Array.from({ length: 400000 }, (_, i) => ({ a: i, b: { c: i } }))
+      leakwatch.gc()
+      w = leakwatch.start({ snapshot: { dir, onLeak: false, memoryLimitBytes: process.memoryUsage().rss + 60 * 1024 * 1024 } })
+      w.on('snapshot-skipped', (s) => { out.skipped = s })
+      try { out.second = await leakwatch.writeSnapshot() } catch (err) { out.code = err.code }
+      out.files = require('node:fs').readdirSync(dir)
+      out.held = held.length
+      console.log(JSON.stringify(out))
+      w.stop()
+    })()
+  `)
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  assert.equal(out.second, undefined, JSON.stringify(out))
+  assert.equal(out.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
+  assert.equal(out.skipped.reason, 'memory')
+  assert.equal(out.skipped.aborted, true)
+  assert.equal(out.skipped.bound, 'ceiling')
+  assert.match(out.skipped.message, /abandoned as RSS approached the limit/)
+  assert.deepEqual(out.files, [path.basename(out.first.path)])
+  fs.rmSync(dir, { recursive: true })
+})
+
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const canSetpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0
 

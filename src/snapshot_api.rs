@@ -14,7 +14,6 @@ use napi_derive::napi;
 
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::snapshot::attempt::{attempt, Outcome, Request, Target};
-use crate::snapshot::guard::estimate;
 use crate::snapshot::name::prune;
 use crate::snapshot::near_limit::{NearLimitConfig, NearLimitHook};
 use crate::v8::{Isolate, ProfilerApi, V8Api};
@@ -189,22 +188,6 @@ pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
   // SAFETY: called from JavaScript: on the isolate's thread, outside any GC.
   let outcome = unsafe { attempt(api, isolate, &req) };
   SnapshotOutcome::from_outcome(outcome, &request.trigger)
-}
-
-/// The guard's prior estimate (before any dump of this isolate) for `heapUsed` bytes.
-#[napi(object)]
-pub struct SnapshotEstimate {
-  pub memory_bytes: f64,
-  pub file_bytes: f64,
-}
-
-#[napi]
-pub fn estimate_snapshot(heap_used: f64) -> SnapshotEstimate {
-  let est = estimate(bytes_option(Some(heap_used)).unwrap_or(0), None);
-  SnapshotEstimate {
-    memory_bytes: est.memory_bytes as f64,
-    file_bytes: est.file_bytes as f64,
-  }
 }
 
 /// Removes the oldest leakwatch snapshots in `dir` beyond `keep`; returns removed paths.

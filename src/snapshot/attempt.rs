@@ -99,11 +99,11 @@ pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -
   remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
   let est = estimate(req.heap_used, LEARNED.get());
   let rss = resident_set_bytes().unwrap_or(0);
-  let ceiling = if req.guard {
+  let (ceiling, tight) = if req.guard {
     let memory = memory_room(req.memory_limit, rss);
     let disk = disk_room(&dir).ok();
     match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
-      Verdict::Go { ceiling } => ceiling,
+      Verdict::Go { ceiling, tight } => (ceiling, tight),
       Verdict::Skip {
         reason,
         need_bytes,
@@ -121,10 +121,10 @@ pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -
       }
     }
   } else {
-    None
+    (None, false)
   };
   // SAFETY: forwarded from the caller.
-  match unsafe { dump(api, isolate, &target, ceiling, resident_set_bytes) } {
+  match unsafe { dump(api, isolate, &target, ceiling, tight, resident_set_bytes) } {
     Ok(dumped) => {
       let extra = dumped.peak_rss.saturating_sub(rss);
       if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes) {

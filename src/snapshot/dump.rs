@@ -1,10 +1,12 @@
 //! One heap snapshot of the calling isolate into a file, watched as it is taken.
 //!
-//! V8 builds the whole snapshot graph in native memory, then serializes it. While it does,
-//! leakwatch reads the process's RSS at every progress report (every few thousand objects)
-//! and every few megabytes written, and aborts the dump if RSS reaches the ceiling the guard
-//! set: a dump that turns out bigger than estimated is given up, not allowed to take the
-//! process down. An aborted or failed dump leaves no file.
+//! V8 builds the whole snapshot graph in native memory, then serializes it. leakwatch reads
+//! the process's RSS every few megabytes written and, when the guard found the room tight, at
+//! every progress report while the graph is built (every ten thousand objects; V8 then walks
+//! the heap once more to count objects, which lengthens the pause by about a tenth). It
+//! aborts the dump if RSS reaches the ceiling the guard set: a dump that turns out bigger than
+//! estimated is given up, not allowed to take the process down. An aborted or failed dump
+//! leaves no file.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -102,6 +104,7 @@ pub unsafe fn dump(
   isolate: *mut Isolate,
   target: &Path,
   ceiling: Option<u64>,
+  watch_building: bool,
   read_rss: RssReader,
 ) -> Result<Dumped, DumpFailure> {
   let started = Instant::now();
@@ -125,7 +128,12 @@ pub unsafe fn dump(
     since_check: 0,
   };
   // SAFETY: forwarded from the caller.
-  let outcome = unsafe { api.write_snapshot(isolate, &mut progress, &mut sink, CHUNK_BYTES) };
+  let progress_ref: Option<&mut dyn SnapshotProgress> = if watch_building && ceiling.is_some() {
+    Some(&mut progress)
+  } else {
+    None
+  };
+  let outcome = unsafe { api.write_snapshot(isolate, progress_ref, &mut sink, CHUNK_BYTES) };
   let FileSink { file, .. } = sink;
   let peak = watch.peak.max(progress.peak);
   if let Some(rss) = progress.hit.or(watch.hit) {

@@ -3,7 +3,7 @@
 //! The estimate is linear in the JS heap in use. What a snapshot costs per heap byte depends
 //! on how many objects and references a byte holds: `bench/snapshot/calibrate.js` measured
 //! 0.2× (large arrays of numbers) to 9× (a service's objects, strings) to 15× (small objects,
-//! closures) and 20× (Map and Set entries), flat across heap sizes (numbers and error in the
+//! closures) and 22× (Map and Set entries), nearly flat across heap sizes (numbers and error in the
 //! README). Before the first dump of an isolate the prior is the worst case measured, so on
 //! ordinary heaps it overestimates: a dump is skipped sooner than needed, never later. Each
 //! completed dump teaches this isolate its own ratio; later estimates use it with a 50 %
@@ -13,8 +13,8 @@
 use super::headroom::{DiskRoom, MemoryRoom};
 
 /// Extra resident memory while a snapshot is taken and written, per byte of JS heap in use
-/// (the worst case measured, 20.2× on Map entries, rounded up).
-pub const MEMORY_PER_HEAP_BYTE: f64 = 21.0;
+/// (the worst case measured, 21.9× on Map entries, with a margin).
+pub const MEMORY_PER_HEAP_BYTE: f64 = 23.0;
 /// Fixed extra resident memory of a snapshot (serializer buffers, string tables).
 pub const MEMORY_FIXED_BYTES: u64 = 16 * 1024 * 1024;
 /// Snapshot file size per byte of JS heap in use (the worst case measured, 2.41× on
@@ -91,8 +91,9 @@ impl SkipReason {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-  /// Dump, aborting if RSS reaches `ceiling`.
-  Go { ceiling: Option<u64> },
+  /// Dump, aborting if RSS reaches `ceiling`; `tight`: the estimate takes more than half the
+  /// room, so RSS is watched while the graph is built too.
+  Go { ceiling: Option<u64>, tight: bool },
   Skip {
     reason: SkipReason,
     need_bytes: u64,
@@ -137,6 +138,7 @@ pub fn decide(
   }
   Verdict::Go {
     ceiling: memory.map(|room| rss + ceiling_room(room.bytes)),
+    tight: memory.is_some_and(|room| est.memory_bytes.saturating_mul(2) > room.bytes),
   }
 }
 
@@ -254,10 +256,24 @@ mod tests {
   fn ceiling_stays_below_the_room() {
     let est = estimate(MIB, None);
     match decide(est, Some(&room(1000 * MIB)), None, 300 * MIB, 0) {
-      Verdict::Go { ceiling: Some(c) } => assert_eq!(c, 300 * MIB + 900 * MIB),
+      Verdict::Go {
+        ceiling: Some(c),
+        tight: false,
+      } => assert_eq!(c, 300 * MIB + 900 * MIB),
       other => panic!("{other:?}"),
     }
-    assert_eq!(decide(est, None, None, 0, 0), Verdict::Go { ceiling: None });
+    assert_eq!(
+      decide(est, None, None, 0, 0),
+      Verdict::Go {
+        ceiling: None,
+        tight: false
+      }
+    );
+    let est = estimate(40 * MIB, None);
+    assert!(matches!(
+      decide(est, Some(&room(est.memory_bytes + MIB)), None, 0, 0),
+      Verdict::Go { tight: true, .. }
+    ));
     assert_eq!(ceiling_room(10 * MIB), 0);
   }
 }
