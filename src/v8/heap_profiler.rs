@@ -264,14 +264,6 @@ pub struct ProfilerApi {
   restore_initial_heap_limit: RestoreInitialHeapLimitFn,
 }
 
-macro_rules! resolve {
-  ($name:expr, $ty:ty) => {{
-    let ptr = lookup($name)?;
-    // SAFETY: the mangled name encodes exactly the C++ signature `$ty` declares.
-    unsafe { std::mem::transmute::<*mut c_void, $ty>(ptr) }
-  }};
-}
-
 /// How a snapshot attempt ended on the V8 side.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TakeOutcome {

@@ -7,6 +7,17 @@
 //! the caller turns into an `error` event and a `perf_hooks` fallback — never an
 //! undefined-symbol failure at `require()`.
 
+/// Resolves one symbol as the given function pointer type (used here and in submodules,
+/// which must have `lookup` in scope).
+macro_rules! resolve {
+  ($name:expr, $ty:ty) => {{
+    let ptr = lookup($name)?;
+    // SAFETY: the symbol's mangled name encodes exactly the C++ signature that `$ty`
+    // declares (see the type declarations next to each name).
+    unsafe { std::mem::transmute::<*mut c_void, $ty>(ptr) }
+  }};
+}
+
 mod heap_profiler;
 mod heap_statistics;
 
@@ -135,15 +146,6 @@ fn check_not_disabled() -> Result<(), LeakwatchError> {
     ));
   }
   Ok(())
-}
-
-macro_rules! resolve {
-  ($name:expr, $ty:ty) => {{
-    let ptr = lookup($name)?;
-    // SAFETY: the symbol's mangled name encodes exactly the C++ signature that `$ty`
-    // declares (see the declarations above).
-    unsafe { std::mem::transmute::<*mut c_void, $ty>(ptr) }
-  }};
 }
 
 impl V8Api {
