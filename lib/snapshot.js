@@ -54,19 +54,18 @@ function infoOf(outcome) {
 }
 
 /** The public `snapshot-skipped` payload. */
-function skipOf(outcome, extra) {
+function skipOf(outcome) {
   const skip = { reason: outcome.reason, trigger: outcome.trigger }
   if (outcome.needBytes !== undefined) skip.needBytes = outcome.needBytes
   if (outcome.haveBytes !== undefined) skip.haveBytes = outcome.haveBytes
   if (outcome.bound !== undefined) skip.bound = outcome.bound
   if (outcome.aborted) skip.aborted = true
   skip.message = describeSkip(skip)
-  return Object.assign(skip, extra)
+  return skip
 }
 
 function describeSkip(skip) {
   const mb = (b) => `${(b / 1048576).toFixed(0)} MB`
-  if (skip.reason === 'cooldown') return `a ${skip.trigger} snapshot was skipped: cooldown`
   const what = skip.aborted ? 'abandoned as RSS approached the limit' : 'skipped'
   const need = skip.reason === 'disk'
     ? `${mb(skip.needBytes)} of free disk (the file and minFreeDiskBytes)`
@@ -81,6 +80,9 @@ function errorOf(outcome) {
   err.trigger = outcome.trigger
   return err
 }
+
+/** Triggers that share `cooldownMs`. */
+const AUTOMATIC = new Set(['leak', 'heap-used', 'rss'])
 
 /** Where `writeSnapshot(p)` writes: a directory (generated name) or exactly a file. */
 function target(p, dir) {
@@ -215,11 +217,13 @@ class Snapshots {
   // Emits what happened; returns the info (written) or an Error (skipped, failed).
   #report(outcome, where = { dir: this.#options.dir }) {
     const auto = outcome.trigger !== 'api'
+    // Every automatic attempt starts the cooldown, whatever its outcome: one event per period,
+    // not one per GC while a threshold stays crossed and the disk stays full.
+    if (AUTOMATIC.has(outcome.trigger)) {
+      this.#lastAuto = Date.now()
+      this.#cooldownNoted.clear()
+    }
     if (outcome.status === 'written') {
-      if (auto && outcome.trigger !== 'signal' && outcome.trigger !== 'near-heap-limit') {
-        this.#lastAuto = Date.now()
-        this.#cooldownNoted.clear()
-      }
       if (where.dir && outcome.trigger !== 'near-heap-limit') this.#prune(where.dir)
       const info = infoOf(outcome)
       this.#emit('snapshot', info)
