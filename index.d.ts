@@ -269,9 +269,25 @@ declare namespace leakwatch {
     callbackCost: { calls: number; totalNs: number; p50Ns: number; p99Ns: number }
     /** Per metric: a leak was reported and its growth has not stopped. */
     leak: { heap: boolean; external: boolean; rss: boolean }
+    /**
+     * Per metric: the growth rate and levels the trend detector sees over its window right now
+     * (rss: memory outside the V8 heap). Null when the metric is off, in consecutive mode, or
+     * before warm-up and `minPoints`.
+     */
+    trend: { heap: MetricTrend | null; external: MetricTrend | null; rss: MetricTrend | null }
     /** Full GCs leakwatch requested to confirm growth (see `detection.confirm`). */
     requestedGcs: number
     time: Date
+  }
+
+  /** A metric's trend over the detection window. */
+  interface MetricTrend {
+    /** Theil–Sen slope of the window; negative when falling. */
+    bytesPerHour: number
+    /** Fitted level at the window start, bytes. */
+    baseline: number
+    /** Latest level, bytes. */
+    current: number
   }
 
   /** A runtime fault reported on the `error` event. */

@@ -7,7 +7,7 @@ const { PKG, runScript, jsonLines } = require('./helpers')
 const STATS_KEYS = [
   'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend', 'estimated_base',
   'current_base', 'min', 'max', 'gcType', 'forced', 'pauseMs', 'heap', 'rss', 'byType',
-  'source', 'dropped', 'callbackCost', 'leak', 'requestedGcs', 'time',
+  'source', 'dropped', 'callbackCost', 'leak', 'trend', 'requestedGcs', 'time',
 ].sort()
 const GC_TYPES = ['scavenge', 'minorMarkCompact', 'markSweepCompact', 'incrementalMarking',
   'processWeakCallbacks']
@@ -28,6 +28,10 @@ function assertStatsShape(s) {
     assert.ok(s.byType[t].pauseMs >= 0)
   }
   assert.deepEqual(Object.keys(s.leak).sort(), ['external', 'heap', 'rss'])
+  assert.deepEqual(Object.keys(s.trend).sort(), ['external', 'heap', 'rss'])
+  for (const t of Object.values(s.trend)) {
+    if (t !== null) assert.deepEqual(Object.keys(t).sort(), ['baseline', 'bytesPerHour', 'current'])
+  }
   assert.ok(s.time instanceof Date)
 }
 
@@ -132,4 +136,34 @@ test('memwatch drop-in: the first stats listener on the module starts monitoring
   assert.equal(out[2].full, 1)
   assert.equal(out[2].trend, 'number')
   assert.ok(out[2].base > 0)
+})
+
+test('stats.trend gives each metric growth rate over the window once warm-up is over', async () => {
+  const r = await runScript(`
+    const leakwatch = require(${PKG})
+    const w = leakwatch.start({ attribution: false,
+      detection: { warmupMs: 0, windowMs: 2000, external: false, rss: false } })
+    const before = w.stats().trend
+    const keep = []
+    let rounds = 0
+    const timer = setInterval(() => {
+      for (let i = 0; i < 20000; i++) keep.push({ i, s: 'x'.repeat(20) + i })
+      leakwatch.gc()
+      if (++rounds === 8) {
+        clearInterval(timer)
+        const { trend, current_base } = w.stats()
+        console.log(JSON.stringify({ before, after: trend, base: current_base }))
+        w.stop()
+      }
+    }, 50)
+  `)
+  assert.equal(r.code, 0, r.stderr)
+  const [{ before, after, base }] = jsonLines(r)
+  assert.deepEqual(before, { heap: null, external: null, rss: null }, 'no trend before any point')
+  assert.equal(after.external, null, 'a metric turned off has no trend')
+  assert.equal(after.rss, null)
+  // About 1.5 MB per 50 ms round: far above zero, and the levels are the heap's.
+  assert.ok(after.heap.bytesPerHour > 1e9, `heap trend ${after.heap.bytesPerHour} B/h`)
+  assert.ok(after.heap.current > after.heap.baseline)
+  assert.equal(after.heap.current, base, 'the latest level is the heap after the latest full GC')
 })

@@ -163,7 +163,9 @@ function decorateLeak(raw) {
 function decorateStats(raw) {
   const usage = process.memoryUsage()
   raw.heap.arrayBuffers = usage.arrayBuffers
-  if (raw.rss === null) raw.rss = usage.rss
+  if (raw.rss == null) raw.rss = usage.rss
+  // The native layer leaves out metrics without a trend; the contract says null.
+  for (const metric of ['heap', 'external', 'rss']) raw.trend[metric] ??= null
   raw.time = new Date(raw.time)
   return raw
 }

@@ -81,6 +81,24 @@ impl Detector {
       Detector::Consecutive(_) => false,
     }
   }
+
+  fn latest(&self) -> Option<&Finding> {
+    match self {
+      Detector::Trend(d) => d.latest(),
+      Detector::Consecutive(_) => None,
+    }
+  }
+}
+
+/// A metric's current trend (trend mode, past warm-up): what dashboards plot between events.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrendNow {
+  /// Growth rate over the window (Theil–Sen slope), bytes per second; negative when falling.
+  pub bytes_per_second: f64,
+  /// Fitted level at the window start, bytes.
+  pub baseline: f64,
+  /// Latest level, bytes.
+  pub current: f64,
 }
 
 /// A `leak` (or `leak-stopped`) event in plain Rust.
@@ -152,6 +170,16 @@ impl Detection {
     self.detectors[metric as usize]
       .as_ref()
       .is_some_and(Detector::suspected)
+  }
+
+  /// The current trend of a metric; None when it is off, in consecutive mode or warming up.
+  pub fn trend(&self, metric: Metric) -> Option<TrendNow> {
+    let finding = self.detectors[metric as usize].as_ref()?.latest()?;
+    Some(TrendNow {
+      bytes_per_second: finding.bytes_per_second,
+      baseline: finding.baseline,
+      current: finding.current,
+    })
   }
 
   fn feed(&mut self, metric: Metric, t: f64, v: f64, out: &mut Vec<LeakReport>) {
@@ -284,6 +312,32 @@ mod tests {
     assert!(first.end > first.start);
     assert!(d.suspected(Metric::Heap));
     assert!(!d.suspected(Metric::External));
+    let trend = d.trend(Metric::Heap).expect("a trend past warm-up");
+    assert!((trend.bytes_per_second - MIB as f64).abs() < 1.0);
+    assert_eq!(trend.current, (50 * MIB + 58 * MIB) as f64);
+    assert!(d.trend(Metric::External).is_none(), "external is off");
+  }
+
+  #[test]
+  fn trend_is_reported_for_flat_memory_and_absent_during_warmup() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: Some(Mode::Trend(TrendConfig::default())),
+      external: Some(Mode::Consecutive(5)),
+      rss: None,
+    });
+    let t0 = d.epoch;
+    d.full_gc(t0, 50 * MIB, MIB);
+    assert!(d.trend(Metric::Heap).is_none(), "warming up");
+    for i in 1..30u64 {
+      d.full_gc(t0 + Duration::from_secs(2 * i), 50 * MIB, MIB);
+    }
+    let trend = d.trend(Metric::Heap).expect("a trend");
+    assert_eq!(trend.bytes_per_second, 0.0);
+    assert_eq!(trend.baseline, (50 * MIB) as f64);
+    assert!(
+      d.trend(Metric::External).is_none(),
+      "consecutive mode has no trend"
+    );
   }
 
   #[test]

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{ToNapiValue, TypeName, ValidateNapiValue};
 use napi::sys;
 use napi_derive::napi;
 
-use crate::detection::LeakReport;
+use crate::detection::{LeakReport, TrendNow};
 use crate::gc_kind::GcKind;
 use crate::monitor::{Event, StatsReport};
 use crate::stats::KindTotals;
@@ -72,6 +72,34 @@ pub struct LeakSuspicion {
   pub heap: bool,
   pub external: bool,
   pub rss: bool,
+}
+
+/// A metric's current trend in the `stats` payload.
+#[napi(object)]
+pub struct MetricTrend {
+  /// Growth rate over the detection window (Theil–Sen slope); negative when falling.
+  pub bytes_per_hour: f64,
+  /// Fitted level at the window start, bytes.
+  pub baseline: f64,
+  /// Latest level, bytes.
+  pub current: f64,
+}
+
+/// Per metric: the current trend, null when the metric is off, in consecutive mode or still
+/// warming up.
+#[napi(object)]
+pub struct TrendBreakdown {
+  pub heap: Option<MetricTrend>,
+  pub external: Option<MetricTrend>,
+  pub rss: Option<MetricTrend>,
+}
+
+fn trend(t: Option<TrendNow>) -> Option<MetricTrend> {
+  t.map(|t| MetricTrend {
+    bytes_per_hour: t.bytes_per_second * 3600.0,
+    baseline: t.baseline,
+    current: t.current,
+  })
 }
 
 /// The `leak` and `leak-stopped` payloads. Sizes in bytes.
@@ -149,6 +177,8 @@ pub struct StatsPayload {
   pub callback_cost: CallbackCost,
   /// Metrics whose growth was reported as a leak and has not stopped.
   pub leak: LeakSuspicion,
+  /// Per metric: growth rate and levels over the detection window.
+  pub trend: TrendBreakdown,
   /// Full GCs leakwatch requested to confirm growth seen between V8's own full GCs.
   pub requested_gcs: f64,
   /// Milliseconds since the Unix epoch.
@@ -207,6 +237,11 @@ impl From<&StatsReport> for StatsPayload {
         heap: s.suspected[0],
         external: s.suspected[1],
         rss: s.suspected[2],
+      },
+      trend: TrendBreakdown {
+        heap: trend(s.trend[0]),
+        external: trend(s.trend[1]),
+        rss: trend(s.trend[2]),
       },
       requested_gcs: s.requested_gcs as f64,
       time: epoch_ms(s.time),

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use crate::confirm::{ConfirmConfig, ConfirmPolicy};
 use crate::cost::{CostSummary, HookCost};
-use crate::detection::{Detection, DetectionConfig, LeakReport, Metric};
+use crate::detection::{Detection, DetectionConfig, LeakReport, Metric, TrendNow};
 use crate::gc::RecordChannel;
 use crate::gc_kind::GcKind;
 use crate::record::{GcRecord, HeapFigures};
@@ -73,6 +73,8 @@ pub struct StatsReport {
   pub callback_cost: CostSummary,
   /// Per metric (heap, external, rss): a reported growth that has not stopped.
   pub suspected: [bool; 3],
+  /// Per metric (heap, external, rss): the window's current trend (trend mode, past warm-up).
+  pub trend: [Option<TrendNow>; 3],
   /// Confirmation GCs requested so far.
   pub requested_gcs: u64,
   /// Wall-clock time of the report.
@@ -146,6 +148,7 @@ impl Monitor {
       0,
       CostSummary::default(),
       [false; 3],
+      [None; 3],
       0,
     );
     let detection = Detection::new(&config.detection);
@@ -327,6 +330,7 @@ impl<S: EventSink> Worker<S> {
       self.shared.dropped_events.load(Ordering::Relaxed),
       self.shared.cost.summary(),
       Metric::ALL.map(|m| self.detection.suspected(m)),
+      Metric::ALL.map(|m| self.detection.trend(m)),
       self.confirm.as_ref().map_or(0, ConfirmPolicy::requested),
     )
   }
@@ -347,6 +351,7 @@ fn assemble(
   dropped_events: u64,
   callback_cost: CostSummary,
   suspected: [bool; 3],
+  trend: [Option<TrendNow>; 3],
   requested_gcs: u64,
 ) -> StatsReport {
   let b = &acc.baseline;
@@ -370,6 +375,7 @@ fn assemble(
     dropped_events,
     callback_cost,
     suspected,
+    trend,
     requested_gcs,
     time: SystemTime::now(),
   }

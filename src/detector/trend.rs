@@ -69,6 +69,8 @@ pub struct TrendDetector {
   /// When the newest kept point was first admitted (it may since have been replaced).
   newest_since: f64,
   state: State,
+  /// The window's latest assessment (None during warm-up or with too few points).
+  latest: Option<Finding>,
 }
 
 /// What the window says right now.
@@ -86,12 +88,19 @@ impl TrendDetector {
       points: VecDeque::new(),
       newest_since: f64::NEG_INFINITY,
       state: State::Watching,
+      latest: None,
     }
   }
 
   /// True between a report and the verdict that growth stopped.
   pub fn suspected(&self) -> bool {
     matches!(self.state, State::Reported { .. })
+  }
+
+  /// The window's current fit (growth rate, fitted baseline, latest level) as of the last
+  /// point past warm-up, whether or not it makes a leak; None before that.
+  pub fn latest(&self) -> Option<&Finding> {
+    self.latest.as_ref()
   }
 
   /// Feeds one point (times must not go backwards); returns a verdict when one is due.
@@ -126,6 +135,7 @@ impl TrendDetector {
     let Some(a) = self.assess() else {
       return Verdict::None;
     };
+    self.latest = Some(a.finding.clone());
     match self.state {
       State::Watching if a.growing && !a.plateau => {
         self.state = State::Reported {
