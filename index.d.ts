@@ -327,6 +327,42 @@ declare namespace leakwatch {
     stop(): this
   }
 
+  /** Options of `leakwatch.prometheus()`. */
+  interface PrometheusOptions {
+    /** The prom-client Registry to register in. Default: prom-client's global registry. */
+    register?: {
+      registerMetric(metric: any): void
+      removeSingleMetric(name: string): void
+      getSingleMetric(name: string): unknown
+    }
+    /** The prom-client module, when it cannot be resolved from leakwatch (linked or bundled apps). */
+    client?: object
+  }
+
+  /** What `leakwatch.prometheus()` registered. */
+  interface PrometheusHandle {
+    /** The metric names, e.g. `leakwatch_heap_used_bytes`. */
+    readonly names: string[]
+    /** Removes leakwatch's metrics from the registry. */
+    unregister(): void
+  }
+
+  /** Options of `leakwatch.openTelemetry()`. */
+  interface OpenTelemetryOptions {
+    /** Default: the global meter provider of @opentelemetry/api (register the SDK first). */
+    meterProvider?: { getMeter(name: string, version?: string, options?: object): any }
+    /** The @opentelemetry/api module, when it cannot be resolved from leakwatch. */
+    api?: object
+  }
+
+  /** What `leakwatch.openTelemetry()` created. */
+  interface OpenTelemetryHandle {
+    /** The instrument names, e.g. `leakwatch.heap.used`. */
+    readonly names: string[]
+    /** Stops reporting (removes the batch callback). */
+    shutdown(): void
+  }
+
   interface Leakwatch extends EventEmitter<WatcherEvents> {
     /**
      * Starts monitoring this isolate and returns its Watcher. Calling it again while a watcher
@@ -348,6 +384,18 @@ declare namespace leakwatch {
      * when the file cannot be written.
      */
     writeSnapshot(path?: string): Promise<SnapshotInfo>
+    /**
+     * Registers leakwatch's gauges and counters (`leakwatch_…`) in a prom-client registry; values
+     * are read at scrape time from this isolate. Needs the optional peer `prom-client`
+     * (`ERR_LEAKWATCH_PEER_MISSING` otherwise). Calling it again with the same registry returns
+     * the same handle.
+     */
+    prometheus(options?: PrometheusOptions): PrometheusHandle
+    /**
+     * Reports the same instruments (`leakwatch.…`) through OpenTelemetry's global meter provider
+     * (or `meterProvider`). Needs the optional peer `@opentelemetry/api`.
+     */
+    openTelemetry(options?: OpenTelemetryOptions): OpenTelemetryHandle
     /** The default options. */
     readonly defaults: Watcher['options']
     /** The Watcher class, for `instanceof` checks; watchers come from `start()`. */

@@ -47,6 +47,19 @@ leakwatch.writeSnapshot = (path) => {
   return snapshot.writeSnapshot(path, running ? running.snapshots : null)
 }
 
+/**
+ * Registers leakwatch's gauges and counters in a prom-client registry (prom-client is an
+ * optional peer dependency). Values are read at scrape time. Returns `{ names, unregister() }`.
+ */
+leakwatch.prometheus = (options) => require('./lib/prometheus').prometheus(options)
+
+/**
+ * Reports the same instruments through OpenTelemetry's global meter provider (or
+ * `meterProvider`); @opentelemetry/api is an optional peer dependency. Returns
+ * `{ names, shutdown() }`.
+ */
+leakwatch.openTelemetry = (options) => require('./lib/opentelemetry').openTelemetry(options)
+
 leakwatch.defaults = DEFAULTS
 leakwatch.Watcher = watcher.Watcher
 

@@ -11,13 +11,20 @@ const root = path.join(__dirname, '..')
  * the node invocation is appended to.
  */
 function runScript(source, { args = [], env = {}, timeoutMs = 60_000, nodeArgs = [], prefix = [] } = {}) {
+  // `prefix`: a command that runs the rest (e.g. a namespace or user switch).
+  const [command, ...rest] = [...prefix, process.execPath, ...nodeArgs, '-e', source, ...args]
+  return runCommand(command, rest, { env, timeoutMs })
+}
+
+/**
+ * Runs a command in a child process (default cwd: the package root). `env` is added to this
+ * process's environment unless `cleanEnv`. Resolves with { code, signal, stdout, stderr, lines }.
+ */
+function runCommand(command, args, { cwd = root, env = {}, cleanEnv = false, timeoutMs = 60_000 } = {}) {
   return new Promise((resolve, reject) => {
-    // `prefix`: a command that runs the rest (e.g. a namespace or user switch).
-    const argv = [process.execPath, ...nodeArgs, '-e', source, ...args]
-    const [command, ...rest] = [...prefix, ...argv]
-    const child = spawn(command, rest, {
-      cwd: root,
-      env: { ...process.env, ...env },
+    const child = spawn(command, args, {
+      cwd,
+      env: cleanEnv ? env : { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -26,7 +33,7 @@ function runScript(source, { args = [], env = {}, timeoutMs = 60_000, nodeArgs =
     child.stderr.on('data', (d) => { stderr += d })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`child timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+      reject(new Error(`${command} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
     }, timeoutMs)
     child.on('error', reject)
     child.on('close', (code, signal) => {
@@ -46,4 +53,4 @@ function jsonLines(result) {
 // `require(PKG)` in a child script loads the package under test (its index.js).
 const PKG = JSON.stringify(root)
 
-module.exports = { root, PKG, runScript, jsonLines }
+module.exports = { root, PKG, runScript, runCommand, jsonLines }

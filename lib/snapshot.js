@@ -15,6 +15,7 @@ const { threadId, isMainThread } = require('node:worker_threads')
 const native = require('./native')
 const { withCode, invalidArgument } = require('./errors')
 const { SNAPSHOT_DEFAULTS } = require('./options')
+const counters = require('./counters')
 
 /** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
 function defaultDir() {
@@ -183,6 +184,7 @@ class Snapshots {
     if (since < this.#options.cooldownMs) {
       if (!this.#cooldownNoted.has(trigger)) {
         this.#cooldownNoted.add(trigger)
+        counters.snapshotSkipped({ reason: 'cooldown' })
         this.#emit('snapshot-skipped', {
           reason: 'cooldown', trigger, retryInMs: this.#options.cooldownMs - since,
           message: `leakwatch: heap snapshot (${trigger}) skipped: cooldown`,
@@ -226,16 +228,19 @@ class Snapshots {
     if (outcome.status === 'written') {
       if (where.dir && outcome.trigger !== 'near-heap-limit') this.#prune(where.dir)
       const info = infoOf(outcome)
+      counters.snapshotWritten(info)
       this.#emit('snapshot', info)
       return info
     }
     if (outcome.status === 'skipped') {
       const skip = skipOf(outcome)
+      counters.snapshotSkipped(skip)
       this.#emit('snapshot-skipped', skip)
       return Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', skip.message), skip)
     }
     const err = errorOf(outcome)
     if (auto) this.#emitError(err)
+    else counters.error(err.code)
     return err
   }
 

@@ -8,6 +8,7 @@ const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
 const { Attribution } = require('./attribution')
 const { Snapshots } = require('./snapshot')
+const counters = require('./counters')
 
 // Module state is per isolate: each worker thread loads its own copy of this file.
 let running = null
@@ -93,7 +94,9 @@ class Watcher extends EventEmitter {
       this.#stopObserver()
       this.#stopObserver = null
     }
+    const wasRunning = this.#native.running
     this.#native.stop()
+    if (wasRunning) counters.retire(this.stats())
     if (this.#attribution) this.#attribution.stop()
     if (this.#snapshots) this.#snapshots.stop()
     if (running === this) running = null
@@ -105,7 +108,10 @@ class Watcher extends EventEmitter {
     if (!this.#native.running || event === 'gc-requested') return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
-    if (event === 'leak') this.#attribute(payload)
+    if (event === 'leak') {
+      counters.leak(payload.metric)
+      this.#attribute(payload)
+    }
     this.#emitSafely(event, payload)
     if (this.#snapshots) {
       if (event === 'leak') this.#snapshots.onLeak()
@@ -143,6 +149,7 @@ class Watcher extends EventEmitter {
   }
 
   #emitError(err) {
+    counters.error(err.code)
     const listened = this.listenerCount('error') > 0 ||
       (this.#forward && this.#forward.listenerCount('error') > 0)
     if (listened) {

@@ -1,0 +1,69 @@
+'use strict'
+
+// The package as its consumers see it: `require('leakwatch')`, `import ... from 'leakwatch'`
+// (resolved by name through package.json "exports", from inside the package's own scope)
+// and TypeScript against index.d.ts / index.d.mts with --strict.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { root, runScript, runCommand, jsonLines } = require('./helpers')
+
+const tsFixture = path.join(__dirname, 'fixtures', 'ts-consumer')
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+
+test('CommonJS: require("leakwatch") by name gives the emitter with its API', async () => {
+  const r = await runScript(`
+    const leakwatch = require('leakwatch')
+    const w = leakwatch.start({ attribution: false })
+    leakwatch.gc()
+    console.log(JSON.stringify({
+      same: leakwatch === require(${JSON.stringify(root)}),
+      api: ['start', 'stop', 'current', 'gc', 'writeSnapshot', 'prometheus', 'openTelemetry', 'on']
+        .filter((k) => typeof leakwatch[k] !== 'function'),
+      running: leakwatch.current() === w,
+      fullGcs: w.stats().num_full_gc,
+    }))
+    leakwatch.stop()
+  `)
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  assert.deepEqual(out, { same: true, api: [], running: true, fullGcs: out.fullGcs })
+  assert.ok(out.fullGcs >= 1)
+})
+
+test('ES module: default and named imports share the CommonJS instance', async () => {
+  const r = await runScript(`
+    import leakwatch, { start, stop, current, writeSnapshot, prometheus, defaults } from 'leakwatch'
+    import { createRequire } from 'node:module'
+    const cjs = createRequire(import.meta.url)('leakwatch')
+    const w = start({ attribution: false, detection: { mode: 'off' } })
+    console.log(JSON.stringify({
+      sameInstance: leakwatch === cjs,
+      sameWatcher: current() === w && cjs.current() === w,
+      named: [writeSnapshot, prometheus].every((f) => typeof f === 'function'),
+      window: defaults.detection.windowMs,
+    }))
+    stop()
+    console.log(JSON.stringify({ stopped: leakwatch.current() === null }))
+  `, { nodeArgs: ['--input-type=module'] })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(jsonLines(r), [
+    { sameInstance: true, sameWatcher: true, named: true, window: 120000 },
+    { stopped: true },
+  ])
+})
+
+test('TypeScript: a --strict consumer type-checks (CJS and ESM), misuse does not', async () => {
+  const good = await runCommand(process.execPath, [tsc, '-p', path.join(tsFixture, 'tsconfig.json')])
+  assert.equal(good.code, 0, `tsc on the consumers:\n${good.stdout}${good.stderr}`)
+
+  const bad = await runCommand(process.execPath, [tsc, '--strict', '--noEmit', '--module', 'nodenext',
+    '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node',
+    path.join(tsFixture, 'bad.cts')])
+  assert.notEqual(bad.code, 0, 'a misspelled option and payload field must not compile')
+  const output = bad.stdout + bad.stderr
+  assert.match(output, /bad\.cts\(4,\d+\): error TS\d+: .*'onleak'.*'onLeak'/)
+  assert.match(output, /bad\.cts\(5,\d+\): error TS\d+: .*'bytesPerHours'.*'bytesPerHour'/)
+  assert.equal(output.match(/error TS/g).length, 2, output)
+})

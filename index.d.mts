@@ -1,0 +1,27 @@
+// Types of the ES module entry (index.mjs): the CommonJS declarations, re-exported.
+import leakwatch = require('./index.js')
+
+export default leakwatch
+
+export declare const start: leakwatch.Leakwatch['start']
+export declare const stop: leakwatch.Leakwatch['stop']
+export declare const current: leakwatch.Leakwatch['current']
+export declare const gc: leakwatch.Leakwatch['gc']
+export declare const writeSnapshot: leakwatch.Leakwatch['writeSnapshot']
+export declare const prometheus: leakwatch.Leakwatch['prometheus']
+export declare const openTelemetry: leakwatch.Leakwatch['openTelemetry']
+export declare const defaults: leakwatch.Leakwatch['defaults']
+export declare const Watcher: leakwatch.Leakwatch['Watcher']
+
+export type StartOptions = leakwatch.StartOptions
+export type DetectionOptions = leakwatch.DetectionOptions
+export type SnapshotOptions = leakwatch.SnapshotOptions
+export type AttributionOptions = leakwatch.AttributionOptions
+export type LeakInfo = leakwatch.LeakInfo
+export type Stats = leakwatch.Stats
+export type SnapshotInfo = leakwatch.SnapshotInfo
+export type SnapshotSkipped = leakwatch.SnapshotSkipped
+export type LeakwatchError = leakwatch.LeakwatchError
+export type PrometheusOptions = leakwatch.PrometheusOptions
+export type OpenTelemetryOptions = leakwatch.OpenTelemetryOptions
+export type Watcher = leakwatch.Watcher

@@ -1,0 +1,8 @@
+// ES module entry: the same instance as `require('leakwatch')` (one watcher per isolate),
+// with its functions as named exports.
+import leakwatch from './index.js'
+
+export default leakwatch
+export const {
+  start, stop, current, gc, writeSnapshot, prometheus, openTelemetry, defaults, Watcher,
+} = leakwatch

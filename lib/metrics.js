@@ -1,0 +1,199 @@
+'use strict'
+
+// The instruments leakwatch exports, independent of the metrics library: one list read by the
+// Prometheus (lib/prometheus.js) and OpenTelemetry (lib/opentelemetry.js) adapters. Each
+// instrument reads its samples from a view of this isolate taken once per scrape: the running
+// watcher's latest stats (null when none runs) and the counters of lib/counters.js.
+//
+// Names follow each system's conventions (base units: bytes, seconds): Prometheus
+// `leakwatch_heap_used_bytes`, `…_total` for counters; OpenTelemetry `leakwatch.heap.used`
+// with unit `By`. Label keys are the same in both.
+
+const watcher = require('./watcher')
+const { counts, GC_TYPES } = require('./counters')
+
+const METRICS = ['heap', 'external', 'rss']
+
+/** What the instruments read: one consistent view per scrape. */
+function takeView() {
+  const running = watcher.current()
+  return { stats: running ? running.stats() : null, counts }
+}
+
+const perMetric = (fn) => (stats) => METRICS.map((metric) => [{ metric }, fn(stats, metric)])
+  .filter(([, value]) => value !== null)
+const fromStats = (fn) => ({ stats }) => (stats ? fn(stats) : [])
+const single = (fn) => (view) => [[{}, fn(view)]]
+const fromMap = (map, key) => [...map].map(([k, v]) => [{ [key]: k }, v])
+const gcTotal = (stats, type, field) =>
+  counts.gcCarry[type][field] + (stats ? stats.byType[type][field] : 0)
+
+/**
+ * The instruments. `kind`: 'gauge' (a level) or 'counter' (monotonic total). `read(view)`
+ * returns `[labels, value]` pairs; a gauge with nothing to report (no watcher, no trend yet)
+ * returns none.
+ */
+const INSTRUMENTS = [
+  {
+    prom: 'leakwatch_running',
+    otel: 'leakwatch.running',
+    unit: '1',
+    kind: 'gauge',
+    labels: [],
+    help: '1 while leakwatch monitors this isolate, else 0.',
+    read: single(({ stats }) => (stats ? 1 : 0)),
+  },
+  {
+    prom: 'leakwatch_leak_suspected',
+    otel: 'leakwatch.leak.suspected',
+    unit: '1',
+    kind: 'gauge',
+    labels: ['metric'],
+    help: '1 from a leak event until its leak-stopped event, per metric (heap, external, rss).',
+    read: fromStats(perMetric((s, m) => (s.leak[m] ? 1 : 0))),
+  },
+  {
+    prom: 'leakwatch_growth_rate_bytes_per_second',
+    otel: 'leakwatch.memory.growth_rate',
+    unit: 'By/s',
+    kind: 'gauge',
+    labels: ['metric'],
+    help: 'Growth rate over the detection window (Theil-Sen slope; x3600 for the leak event\'s ' +
+      'bytesPerHour), per metric; absent while warming up or in consecutive mode.',
+    read: fromStats(perMetric((s, m) => (s.trend[m] ? s.trend[m].bytesPerHour / 3600 : null))),
+  },
+  {
+    prom: 'leakwatch_heap_baseline_bytes',
+    otel: 'leakwatch.heap.baseline',
+    unit: 'By',
+    kind: 'gauge',
+    labels: [],
+    help: 'V8 heap used after the latest full GC (the post-GC baseline).',
+    read: fromStats((s) => [[{}, s.current_base]]),
+  },
+  {
+    prom: 'leakwatch_heap_used_bytes',
+    otel: 'leakwatch.heap.used',
+    unit: 'By',
+    kind: 'gauge',
+    labels: [],
+    help: 'V8 heap used after the latest GC of any kind.',
+    read: fromStats((s) => [[{}, s.heap.used]]),
+  },
+  {
+    prom: 'leakwatch_heap_limit_bytes',
+    otel: 'leakwatch.heap.limit',
+    unit: 'By',
+    kind: 'gauge',
+    labels: [],
+    help: 'V8 heap size limit (out-of-memory threshold).',
+    read: fromStats((s) => [[{}, s.heap.limit]]),
+  },
+  {
+    prom: 'leakwatch_external_memory_bytes',
+    otel: 'leakwatch.memory.external',
+    unit: 'By',
+    kind: 'gauge',
+    labels: [],
+    help: 'Memory held outside the V8 heap by JS objects (Buffers, ArrayBuffers).',
+    read: fromStats((s) => [[{}, s.heap.external]]),
+  },
+  {
+    prom: 'leakwatch_resident_memory_bytes',
+    otel: 'leakwatch.memory.rss',
+    unit: 'By',
+    kind: 'gauge',
+    labels: [],
+    help: 'Resident set size of the process, as last sampled.',
+    read: fromStats((s) => [[{}, s.rss]]),
+  },
+  {
+    prom: 'leakwatch_gc_collections_total',
+    otel: 'leakwatch.gc.collections',
+    unit: '{collection}',
+    kind: 'counter',
+    labels: ['type'],
+    help: 'Garbage collections of this isolate by type.',
+    read: ({ stats }) => GC_TYPES.map((type) => [{ type }, gcTotal(stats, type, 'count')]),
+  },
+  {
+    prom: 'leakwatch_gc_pause_seconds_total',
+    otel: 'leakwatch.gc.pause_time',
+    unit: 's',
+    kind: 'counter',
+    labels: ['type'],
+    help: 'Time the isolate spent paused in garbage collections, by type.',
+    read: ({ stats }) => GC_TYPES.map((type) => [{ type }, gcTotal(stats, type, 'pauseMs') / 1000]),
+  },
+  {
+    prom: 'leakwatch_confirmation_gcs_total',
+    otel: 'leakwatch.gc.confirmations',
+    unit: '{collection}',
+    kind: 'counter',
+    labels: [],
+    help: 'Full GCs leakwatch requested to confirm growth between V8\'s own full GCs.',
+    read: single(({ stats }) => counts.requestedGcsCarry + (stats ? stats.requestedGcs : 0)),
+  },
+  {
+    prom: 'leakwatch_leaks_total',
+    otel: 'leakwatch.leaks',
+    unit: '{leak}',
+    kind: 'counter',
+    labels: ['metric'],
+    help: 'leak events, per metric.',
+    read: () => METRICS.map((metric) => [{ metric }, counts.leaks[metric]]),
+  },
+  {
+    prom: 'leakwatch_snapshots_written_total',
+    otel: 'leakwatch.snapshots.written',
+    unit: '{snapshot}',
+    kind: 'counter',
+    labels: ['trigger'],
+    help: 'Heap snapshots written, by trigger (leak, heap-used, rss, signal, api, near-heap-limit).',
+    read: () => fromMap(counts.snapshotsWritten, 'trigger'),
+  },
+  {
+    prom: 'leakwatch_snapshot_written_bytes_total',
+    otel: 'leakwatch.snapshots.written_size',
+    unit: 'By',
+    kind: 'counter',
+    labels: [],
+    help: 'Bytes of heap snapshots written.',
+    read: single(() => counts.snapshotBytes),
+  },
+  {
+    prom: 'leakwatch_snapshots_skipped_total',
+    otel: 'leakwatch.snapshots.skipped',
+    unit: '{snapshot}',
+    kind: 'counter',
+    labels: ['reason'],
+    help: 'Heap snapshots not written, by reason (memory, disk, cooldown).',
+    read: () => fromMap(counts.snapshotsSkipped, 'reason'),
+  },
+  {
+    prom: 'leakwatch_errors_total',
+    otel: 'leakwatch.errors',
+    unit: '{error}',
+    kind: 'counter',
+    labels: ['code'],
+    help: 'Runtime faults by code (error events and failed writeSnapshot() calls).',
+    read: () => fromMap(counts.errors, 'code'),
+  },
+]
+
+/**
+ * A view shared by every instrument read in the same turn of the event loop (one scrape reads
+ * all instruments synchronously), so the figures of one scrape agree with each other.
+ */
+function sharedView() {
+  let view = null
+  return () => {
+    if (!view) {
+      view = takeView()
+      setImmediate(() => { view = null }).unref()
+    }
+    return view
+  }
+}
+
+module.exports = { INSTRUMENTS, takeView, sharedView }
