@@ -8,8 +8,10 @@ try {
   const err = new Error(
     'leakwatch: the native addon is not built for this platform ' +
       `(${process.platform}-${process.arch}, Node.js ${process.version}). ` +
-      'It builds from source on install and needs the Rust toolchain (https://rustup.rs); ' +
-      'run `npm rebuild leakwatch` after installing it.',
+      'It builds from source when installed, which needs the Rust toolchain ' +
+      '(https://rustup.rs). If the install script did not run (npm with ' +
+      '`strict-allow-scripts`, `--ignore-scripts`), approve and rebuild it: ' +
+      '`npm install-scripts approve leakwatch && npm rebuild leakwatch`.',
     { cause })
   err.code = 'ERR_LEAKWATCH_NATIVE_MISSING'
   throw err

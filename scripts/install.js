@@ -62,7 +62,7 @@ if (cargoVersion.error || cargoVersion.status !== 0) {
   fail(`no prebuilt binary for ${suffix} (Node.js ${process.version}), and building one from ` +
     'source needs the Rust toolchain: `cargo` was not found on PATH.\n' +
     'Install Rust 1.88 or newer (https://rustup.rs, or your distribution\'s rust and cargo ' +
-    'packages), then run `npm rebuild leakwatch`.')
+    'packages) and run the install again.')
 }
 
 if (!fs.existsSync(loader)) buildCheckout()
