@@ -87,8 +87,12 @@ test('an existing Express app installs the tarball: the addon builds, require an
       const order = await (await fetch(base + '/orders/' + created.id)).json()
       leakwatch.gc()
       const stats = watcher.stats()
+      // The app has neither optional peer installed.
+      const peers = ['prometheus', 'openTelemetry'].map((f) => {
+        try { leakwatch[f](); return null } catch (err) { return [err.code, err.message] }
+      })
       console.log(JSON.stringify({ order, source: watcher.source, fullGcs: stats.num_full_gc,
-        heap: stats.heap.used }))
+        heap: stats.heap.used, peers }))
       server.close()
       leakwatch.stop()
     })
@@ -99,6 +103,9 @@ test('an existing Express app installs the tarball: the addon builds, require an
   assert.deepEqual(out.order, { id: 1, item: 'tea' })
   assert.equal(out.source, 'v8')
   assert.ok(out.fullGcs >= 1 && out.heap > 0)
+  assert.deepEqual(out.peers.map((p) => p && p[0]), ['ERR_LEAKWATCH_PEER_MISSING', 'ERR_LEAKWATCH_PEER_MISSING'])
+  assert.match(out.peers[0][1], /needs prom-client.*npm install prom-client/)
+  assert.match(out.peers[1][1], /needs @opentelemetry\/api.*npm install @opentelemetry\/api/)
 
   fs.writeFileSync(path.join(app, 'check.mjs'), `
     import leakwatch, { start, writeSnapshot } from 'leakwatch'

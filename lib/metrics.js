@@ -9,15 +9,28 @@
 // `leakwatch_heap_used_bytes`, `…_total` for counters; OpenTelemetry `leakwatch.heap.used`
 // with unit `By`. Label keys are the same in both.
 
+const v8 = require('node:v8')
 const watcher = require('./watcher')
 const { counts, GC_TYPES } = require('./counters')
 
 const METRICS = ['heap', 'external', 'rss']
 
-/** What the instruments read: one consistent view per scrape. */
+/**
+ * What the instruments read: one consistent view per scrape. `levels`: the watcher's latest
+ * figures, or read now when no watcher runs (so memory levels are never a made-up 0).
+ */
 function takeView() {
   const running = watcher.current()
-  return { stats: running ? running.stats() : null, counts }
+  const stats = running ? running.stats() : null
+  let levels
+  if (stats) {
+    levels = { used: stats.heap.used, limit: stats.heap.limit, external: stats.heap.external, rss: stats.rss }
+  } else {
+    const heap = v8.getHeapStatistics()
+    const usage = process.memoryUsage()
+    levels = { used: heap.used_heap_size, limit: heap.heap_size_limit, external: usage.external, rss: usage.rss }
+  }
+  return { stats, levels, counts }
 }
 
 const perMetric = (fn) => (stats) => METRICS.map((metric) => [{ metric }, fn(stats, metric)])
@@ -68,7 +81,7 @@ const INSTRUMENTS = [
     unit: 'By',
     kind: 'gauge',
     labels: [],
-    help: 'V8 heap used after the latest full GC (the post-GC baseline).',
+    help: 'V8 heap used after the latest full GC (the post-GC baseline); 0 while no watcher runs.',
     read: fromStats((s) => [[{}, s.current_base]]),
   },
   {
@@ -77,8 +90,8 @@ const INSTRUMENTS = [
     unit: 'By',
     kind: 'gauge',
     labels: [],
-    help: 'V8 heap used after the latest GC of any kind.',
-    read: fromStats((s) => [[{}, s.heap.used]]),
+    help: 'V8 heap used after the latest GC of any kind (read live while no watcher runs).',
+    read: ({ levels }) => [[{}, levels.used]],
   },
   {
     prom: 'leakwatch_heap_limit_bytes',
@@ -87,7 +100,7 @@ const INSTRUMENTS = [
     kind: 'gauge',
     labels: [],
     help: 'V8 heap size limit (out-of-memory threshold).',
-    read: fromStats((s) => [[{}, s.heap.limit]]),
+    read: ({ levels }) => [[{}, levels.limit]],
   },
   {
     prom: 'leakwatch_external_memory_bytes',
@@ -96,7 +109,7 @@ const INSTRUMENTS = [
     kind: 'gauge',
     labels: [],
     help: 'Memory held outside the V8 heap by JS objects (Buffers, ArrayBuffers).',
-    read: fromStats((s) => [[{}, s.heap.external]]),
+    read: ({ levels }) => [[{}, levels.external]],
   },
   {
     prom: 'leakwatch_resident_memory_bytes',
@@ -105,7 +118,7 @@ const INSTRUMENTS = [
     kind: 'gauge',
     labels: [],
     help: 'Resident set size of the process, as last sampled.',
-    read: fromStats((s) => [[{}, s.rss]]),
+    read: ({ levels }) => [[{}, levels.rss]],
   },
   {
     prom: 'leakwatch_gc_collections_total',

@@ -119,10 +119,26 @@ pub struct LeakReport {
   pub reason: String,
 }
 
+/// A time the isolate was blocked by leakwatch itself (a heap snapshot).
+#[derive(Clone, Copy, Debug)]
+struct Pause {
+  start: Instant,
+  end: Instant,
+  /// `start` on the detection clock (seconds, pauses before it excluded).
+  clock_start: f64,
+}
+
+/// Detection runs on a clock that leaves out leakwatch's own pauses: a heap snapshot freezes
+/// the application for seconds, and judged on wall time that flat stretch would read as
+/// growth levelling off (a false `leak-stopped`) and the dump's memory as RSS growth.
 pub struct Detection {
   detectors: [Option<Detector>; 3],
+  rss_mode: Option<Mode>,
   epoch: Instant,
   epoch_wall: SystemTime,
+  pauses: Vec<Pause>,
+  /// The start of a pause still under way.
+  open_pause: Option<Instant>,
   full_gcs: VecDeque<f64>,
 }
 
@@ -134,14 +150,68 @@ impl Detection {
         config.external.as_ref().map(Detector::new),
         config.rss.as_ref().map(Detector::new),
       ],
+      rss_mode: config.rss.clone(),
       epoch: Instant::now(),
       epoch_wall: SystemTime::now(),
+      pauses: Vec::new(),
+      open_pause: None,
       full_gcs: VecDeque::new(),
     }
   }
 
+  /// Seconds since the epoch on the detection clock: pauses are left out, and a time inside a
+  /// pause counts as its start.
   fn secs(&self, at: Instant) -> f64 {
-    at.saturating_duration_since(self.epoch).as_secs_f64()
+    let mut at = at;
+    if let Some(start) = self.open_pause {
+      at = at.min(start);
+    }
+    let mut excluded = Duration::ZERO;
+    for p in &self.pauses {
+      if at >= p.end {
+        excluded += p.end - p.start;
+      } else if at > p.start {
+        at = p.start;
+      }
+    }
+    at.saturating_duration_since(self.epoch)
+      .saturating_sub(excluded)
+      .as_secs_f64()
+  }
+
+  /// Wall-clock time of a detection-clock time (pauses added back).
+  fn wall(&self, t: f64) -> SystemTime {
+    let paused: Duration = self
+      .pauses
+      .iter()
+      .filter(|p| p.clock_start < t)
+      .map(|p| p.end - p.start)
+      .sum();
+    self.epoch_wall + Duration::from_secs_f64(t.max(0.0)) + paused
+  }
+
+  /// A pause under way since `start` (None: none). Points until it ends count at `start`.
+  pub fn pause_open(&mut self, start: Option<Instant>) {
+    self.open_pause = start;
+  }
+
+  /// A pause of the isolate by leakwatch itself ended: its duration leaves the clock, and the
+  /// RSS detector starts over unless it has a leak reported (the dump's memory, partly kept by
+  /// the allocator, makes RSS before and after not comparable).
+  pub fn pause(&mut self, start: Instant, end: Instant) {
+    if end <= start {
+      return;
+    }
+    self.open_pause = None;
+    let clock_start = self.secs(start);
+    self.pauses.push(Pause {
+      start,
+      end,
+      clock_start,
+    });
+    if !self.suspected(Metric::Rss) {
+      self.detectors[Metric::Rss as usize] = self.rss_mode.as_ref().map(Detector::new);
+    }
   }
 
   /// After a full GC: heap used and external memory.
@@ -202,7 +272,7 @@ impl Detection {
       .count() as u64;
     let window = Duration::from_secs_f64((f.end_t - f.start_t).max(0.0));
     let bytes_per_hour = f.bytes_per_second * 3600.0;
-    let at = |t: f64| self.epoch_wall + Duration::from_secs_f64(t.max(0.0));
+    let at = |t: f64| self.wall(t);
     let reason = if growing {
       format!(
         "{} grew {} in {} over {} full GC{} ({}/h)",
@@ -338,6 +408,80 @@ mod tests {
       d.trend(Metric::External).is_none(),
       "consecutive mode has no trend"
     );
+  }
+
+  #[test]
+  fn a_snapshot_pause_is_left_out_of_the_clock() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: Some(Mode::Trend(TrendConfig::default())),
+      external: None,
+      rss: Some(Mode::Trend(TrendConfig::default())),
+    });
+    let t0 = d.epoch;
+    let mut reports = Vec::new();
+    // 1 MiB/s for 30 s, a 20 s freeze (no growth: the app is blocked), 1 MiB/s again.
+    for i in 0..15u64 {
+      reports.extend(d.full_gc(t0 + Duration::from_secs(2 * i), 50 * MIB + 2 * MIB * i, 0));
+    }
+    assert!(d.suspected(Metric::Heap), "{reports:?}");
+    let (start, end) = (t0 + Duration::from_secs(29), t0 + Duration::from_secs(49));
+    d.pause_open(Some(start));
+    assert_eq!(
+      d.secs(start + Duration::from_secs(5)),
+      29.0,
+      "inside the pause: its start"
+    );
+    // The dump's own full GC and its RSS spike.
+    reports.extend(d.full_gc(start + Duration::from_secs(1), 50 * MIB + 29 * MIB, 0));
+    d.pause(start, end);
+    assert_eq!(d.secs(end + Duration::from_secs(1)), 30.0);
+    for i in 0..10u64 {
+      let at = end + Duration::from_secs(1 + 2 * i);
+      reports.extend(d.full_gc(at, 50 * MIB + 30 * MIB + 2 * MIB * i, 0));
+    }
+    assert!(
+      reports.iter().all(|r| r.growing),
+      "no leak-stopped from the freeze: {reports:?}"
+    );
+    assert!(d.suspected(Metric::Heap));
+    let trend = d.trend(Metric::Heap).expect("trend");
+    assert!(
+      (trend.bytes_per_second - MIB as f64).abs() < 0.05 * MIB as f64,
+      "{trend:?}"
+    );
+    // Reports give wall-clock times: the pause is added back.
+    let wall = d.wall(40.0);
+    let expected = d.epoch_wall + Duration::from_secs(60);
+    let off = wall
+      .duration_since(expected)
+      .or_else(|_| expected.duration_since(wall))
+      .unwrap();
+    assert!(off < Duration::from_millis(1), "{off:?}");
+  }
+
+  #[test]
+  fn a_snapshot_pause_restarts_the_rss_detector() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: None,
+      external: None,
+      rss: Some(Mode::Trend(TrendConfig::default())),
+    });
+    let t0 = d.epoch;
+    for i in 0..20u64 {
+      d.rss_sample(t0 + Duration::from_secs(i), 100 * MIB);
+    }
+    assert!(d.trend(Metric::Rss).is_some());
+    d.pause(t0 + Duration::from_secs(20), t0 + Duration::from_secs(25));
+    assert!(
+      d.trend(Metric::Rss).is_none(),
+      "a fresh window after the dump"
+    );
+    // The allocator keeps part of the dump's memory: a step, not a leak.
+    let mut reports = Vec::new();
+    for i in 0..60u64 {
+      reports.extend(d.rss_sample(t0 + Duration::from_secs(26 + i), 400 * MIB));
+    }
+    assert!(reports.is_empty(), "{reports:?}");
   }
 
   #[test]

@@ -2,8 +2,9 @@
 //! stats and hands events to a sink. It touches no V8 API and no napi type, so it is tested
 //! here with a fake sink.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -112,12 +113,57 @@ pub struct MonitorShared {
   stop: AtomicBool,
   dropped_events: AtomicU64,
   latest: Mutex<StatsReport>,
+  pauses: Mutex<PauseLog>,
+}
+
+/// Times the isolate was blocked by leakwatch's own work (heap snapshots), for detection to
+/// leave out; written on the isolate's thread, read by the background thread.
+#[derive(Default)]
+struct PauseLog {
+  open: Option<Instant>,
+  closed: Vec<(Instant, Instant)>,
 }
 
 impl MonitorShared {
   pub fn latest(&self) -> StatsReport {
     self.latest.lock().clone()
   }
+
+  fn pause_began(&self, at: Instant) {
+    self.pauses.lock().open = Some(at);
+  }
+
+  fn pause_ended(&self, at: Instant) {
+    let mut log = self.pauses.lock();
+    if let Some(start) = log.open.take() {
+      log.closed.push((start, at));
+    }
+  }
+}
+
+thread_local! {
+  /// The monitor of the isolate running on this thread, if one runs.
+  static ACTIVE: RefCell<Weak<MonitorShared>> = const { RefCell::new(Weak::new()) };
+}
+
+/// Makes `shared` this thread's monitor (None: no monitor runs here any more).
+pub fn set_active(shared: Option<&Arc<MonitorShared>>) {
+  ACTIVE.with(|a| *a.borrow_mut() = shared.map_or_else(Weak::new, Arc::downgrade));
+}
+
+/// Runs `f`, which blocks this thread's isolate (a heap snapshot), as a pause its monitor's
+/// detection leaves out.
+pub fn as_pause<T>(f: impl FnOnce() -> T) -> T {
+  let shared = ACTIVE.with(|a| a.borrow().upgrade());
+  if let Some(shared) = &shared {
+    shared.pause_began(Instant::now());
+  }
+  let result = f();
+  if let Some(shared) = &shared {
+    shared.pause_ended(Instant::now());
+    shared.channel.wake();
+  }
+  result
 }
 
 /// A running background thread; stopped and joined on drop.
@@ -159,6 +205,7 @@ impl Monitor {
       stop: AtomicBool::new(false),
       dropped_events: AtomicU64::new(0),
       latest: Mutex::new(seed),
+      pauses: Mutex::new(PauseLog::default()),
     });
     let worker = Worker {
       config,
@@ -228,10 +275,12 @@ impl<S: EventSink> Worker<S> {
         self.rss = (self.rss_reader)();
         next_sample = now + self.config.sample_interval;
       }
+      let paused = self.apply_pauses();
       if !self.drain() {
         break;
       }
-      if let (true, Some(rss)) = (sample_due, self.rss) {
+      // RSS samples taken while a snapshot is being written measure the dump, not the app.
+      if let (true, Some(rss), false) = (sample_due, self.rss, paused) {
         let confirm = self
           .confirm
           .as_mut()
@@ -251,6 +300,16 @@ impl<S: EventSink> Worker<S> {
       self.publish();
       std::thread::park_timeout(next_sample.saturating_duration_since(Instant::now()));
     }
+  }
+
+  /// Hands leakwatch's own pauses of the isolate to detection; true while one is under way.
+  fn apply_pauses(&mut self) -> bool {
+    let mut log = self.shared.pauses.lock();
+    for (start, end) in log.closed.drain(..) {
+      self.detection.pause(start, end);
+    }
+    self.detection.pause_open(log.open);
+    log.open.is_some()
   }
 
   /// Feeds every pending record; returns false when the sink is closed.

@@ -20,7 +20,7 @@ use crate::error::{ErrorCode, LeakwatchError};
 use crate::events::{EventPayload, StatsPayload};
 use crate::gc::{as_requested_gc, GcHooks, RecordChannel};
 use crate::gc_kind::GcKind;
-use crate::monitor::{Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
+use crate::monitor::{self, Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
 use crate::record::{GcRecord, HeapFigures};
 use crate::sampler;
 use crate::v8::V8Api;
@@ -215,6 +215,7 @@ impl Inner {
   fn shutdown(&self) {
     if let Some(mut running) = self.running.borrow_mut().take() {
       drop(running.hooks.take());
+      monitor::set_active(None);
       running.monitor.stop();
       *self.last.borrow_mut() = Some(running.monitor.shared().latest());
     }
@@ -303,6 +304,8 @@ impl NativeMonitor {
         format!("cannot start the leakwatch thread: {e}"),
       )
     })?;
+    // Heap snapshots written on this thread are pauses this monitor's detection leaves out.
+    monitor::set_active(Some(monitor.shared()));
     let hooks = api.map(|api| {
       // SAFETY: on the isolate's JS thread; the hooks are dropped in `shutdown`, which runs
       // on this thread (stop() or the env cleanup hook) while the isolate is alive.

@@ -89,6 +89,15 @@ fn parent_dir(path: &Path) -> PathBuf {
   }
 }
 
+/// Returns the allocator's free memory to the OS (glibc keeps freed chunks mapped).
+fn release_freed_memory() {
+  #[cfg(all(target_os = "linux", target_env = "gnu"))]
+  // SAFETY: malloc_trim only releases memory glibc holds free; callable from any thread.
+  unsafe {
+    libc::malloc_trim(0);
+  }
+}
+
 /// Runs one attempt.
 ///
 /// # Safety
@@ -123,8 +132,16 @@ pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -
   } else {
     (None, false)
   };
-  // SAFETY: forwarded from the caller.
-  match unsafe { dump(api, isolate, &target, ceiling, tight, resident_set_bytes) } {
+  // The isolate is blocked for the whole dump: a pause this thread's leak detection leaves
+  // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS
+  // from staying inflated by the snapshot.
+  let result = crate::monitor::as_pause(|| {
+    // SAFETY: forwarded from the caller.
+    let result = unsafe { dump(api, isolate, &target, ceiling, tight, resident_set_bytes) };
+    release_freed_memory();
+    result
+  });
+  match result {
     Ok(dumped) => {
       let extra = dumped.peak_rss.saturating_sub(rss);
       if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes) {
