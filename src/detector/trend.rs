@@ -117,6 +117,10 @@ impl TrendDetector {
     if point.t - self.newest_since < self.config.window_s / MAX_POINTS as f64 {
       if let Some(newest) = self.points.back_mut() {
         *newest = point;
+        // The fit waits for the next admitted point; the latest level does not.
+        if let Some(latest) = self.latest.as_mut() {
+          latest.current = point.v;
+        }
         return Verdict::None;
       }
     }
