@@ -96,6 +96,9 @@ test('the Express example reports its leak, writes a snapshot and exports the me
     assert.equal(value('leakwatch_running'), 1)
     assert.equal(value('leakwatch_leak_suspected', { metric: 'heap' }), 1, metrics)
     assert.ok(value('leakwatch_leaks_total', { metric: 'heap' }) >= 1)
+    // The dump's own memory and freeze are not taken for a leak or its end.
+    assert.equal(value('leakwatch_leaks_total', { metric: 'rss' }), 0, output)
+    assert.doesNotMatch(output, /stopped growing/)
     const rate = value('leakwatch_growth_rate_bytes_per_second', { metric: 'heap' })
     assert.ok(rate > 100_000 && rate < 1e9, `heap growth ${rate} B/s`)
     const limit = value('leakwatch_heap_limit_bytes')
