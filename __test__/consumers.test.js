@@ -16,15 +16,17 @@ test('CommonJS: require("leakwatch") by name gives the emitter with its API', as
   const r = await runScript(`
     const leakwatch = require('leakwatch')
     const w = leakwatch.start({ attribution: false })
+    w.once('stats', (stats) => {
+      console.log(JSON.stringify({
+        same: leakwatch === require(${JSON.stringify(root)}),
+        api: ['start', 'stop', 'current', 'gc', 'writeSnapshot', 'prometheus', 'openTelemetry', 'on']
+          .filter((k) => typeof leakwatch[k] !== 'function'),
+        running: leakwatch.current() === w,
+        fullGcs: stats.num_full_gc,
+      }))
+      leakwatch.stop()
+    })
     leakwatch.gc()
-    console.log(JSON.stringify({
-      same: leakwatch === require(${JSON.stringify(root)}),
-      api: ['start', 'stop', 'current', 'gc', 'writeSnapshot', 'prometheus', 'openTelemetry', 'on']
-        .filter((k) => typeof leakwatch[k] !== 'function'),
-      running: leakwatch.current() === w,
-      fullGcs: w.stats().num_full_gc,
-    }))
-    leakwatch.stop()
   `)
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)

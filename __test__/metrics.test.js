@@ -97,8 +97,15 @@ test('Prometheus: one registration per registry, counters survive a restart, cle
       const v = metric && metric.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l))
       return v ? v.value : null
     }
-    // Stats are published by the background thread a moment after each GC.
-    const settle = () => new Promise((r) => setTimeout(r, 200))
+    // Stats are published by the background thread a moment after each GC: poll (5 s at most).
+    const until = async (name, labels, ok) => {
+      for (let i = 0; i < 250; i++) {
+        const v = await read(name, labels)
+        if (ok(v)) return v
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      return read(name, labels)
+    }
     ;(async () => {
       const out = { same: leakwatch.prometheus({ register }) === handle }
       out.idle = { running: await read('leakwatch_running'),
@@ -107,13 +114,12 @@ test('Prometheus: one registration per registry, counters survive a restart, cle
         gcs: await read('leakwatch_gc_collections_total', { type: 'markSweepCompact' }) }
       leakwatch.start({ attribution: false })
       leakwatch.gc(); leakwatch.gc()
-      await settle()
-      const first = await read('leakwatch_gc_collections_total', { type: 'markSweepCompact' })
+      const mark = { type: 'markSweepCompact' }
+      const first = await until('leakwatch_gc_collections_total', mark, (v) => v >= 2)
       leakwatch.stop()
       leakwatch.start({ attribution: false })
       leakwatch.gc()
-      await settle()
-      out.gcs = [first, await read('leakwatch_gc_collections_total', { type: 'markSweepCompact' })]
+      out.gcs = [first, await until('leakwatch_gc_collections_total', mark, (v) => v > first)]
       out.running = await read('leakwatch_running')
       leakwatch.stop()
       out.errors = {

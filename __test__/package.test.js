@@ -85,8 +85,10 @@ test('an existing Express app installs the tarball: the addon builds, require an
       const created = await (await fetch(base + '/orders', { method: 'POST',
         headers: { 'content-type': 'application/json' }, body: '{"item":"tea"}' })).json()
       const order = await (await fetch(base + '/orders/' + created.id)).json()
-      leakwatch.gc()
-      const stats = watcher.stats()
+      const stats = await new Promise((resolve) => {
+        watcher.once('stats', resolve)
+        leakwatch.gc()
+      })
       // The app has neither optional peer installed.
       const peers = ['prometheus', 'openTelemetry'].map((f) => {
         try { leakwatch[f](); return null } catch (err) { return [err.code, err.message] }
