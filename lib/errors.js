@@ -24,6 +24,19 @@ const invalidArgument = (name, expected, value) =>
   withCode(TypeError, 'ERR_LEAKWATCH_INVALID_ARGUMENT',
     `leakwatch: ${name} must be ${expected}; received ${describe(value)}`)
 
+/** Checks the options object of a call (`fn`: its name) against its known keys. */
+function checkCallOptions(fn, options, known) {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument(`${fn}(options)`, 'an object or undefined', options)
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw withCode(TypeError, 'ERR_LEAKWATCH_UNKNOWN_OPTION',
+        `leakwatch: unknown option "${key}" of ${fn}(); known options are ${known.join(', ')}`)
+    }
+  }
+}
+
 function describe(value) {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
@@ -33,4 +46,4 @@ function describe(value) {
   return `a value of type ${typeof value}`
 }
 
-module.exports = { withCode, invalidType, outOfRange, unknownOption, invalidArgument }
+module.exports = { withCode, invalidType, outOfRange, unknownOption, invalidArgument, checkCallOptions }

@@ -6,7 +6,7 @@
 // collection. @opentelemetry/api is an optional peer dependency.
 
 const { INSTRUMENTS, takeView } = require('./metrics')
-const { withCode, invalidArgument } = require('./errors')
+const { invalidArgument, checkCallOptions } = require('./errors')
 const { loadPeer } = require('./peer')
 const { version } = require('../package.json')
 
@@ -19,15 +19,7 @@ const registered = new WeakMap()
  * `{ names, shutdown() }`.
  */
 function openTelemetry(options = {}) {
-  if (options === null || typeof options !== 'object') {
-    throw invalidArgument('openTelemetry(options)', 'an object or undefined', options)
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'meterProvider' && key !== 'api') {
-      throw withCode(TypeError, 'ERR_LEAKWATCH_UNKNOWN_OPTION',
-        `leakwatch: unknown option "${key}" of openTelemetry(); known options are meterProvider, api`)
-    }
-  }
+  checkCallOptions('openTelemetry', options, ['meterProvider', 'api'])
   let provider = options.meterProvider
   if (provider === undefined) {
     const api = options.api ?? loadPeer('@opentelemetry/api', 'leakwatch.openTelemetry()')

@@ -6,7 +6,7 @@
 // registry it already serves on /metrics.
 
 const { INSTRUMENTS, sharedView } = require('./metrics')
-const { withCode, invalidArgument } = require('./errors')
+const { withCode, invalidArgument, checkCallOptions } = require('./errors')
 const { loadPeer } = require('./peer')
 
 // One registration per registry: a second call returns the first handle.
@@ -18,15 +18,7 @@ const registered = new WeakMap()
  * (bundled or linked applications). Returns `{ names, unregister() }`.
  */
 function prometheus(options = {}) {
-  if (options === null || typeof options !== 'object') {
-    throw invalidArgument('prometheus(options)', 'an object or undefined', options)
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'register' && key !== 'client') {
-      throw withCode(TypeError, 'ERR_LEAKWATCH_UNKNOWN_OPTION',
-        `leakwatch: unknown option "${key}" of prometheus(); known options are register, client`)
-    }
-  }
+  checkCallOptions('prometheus', options, ['register', 'client'])
   const client = options.client ?? loadPeer('prom-client', 'leakwatch.prometheus()')
   if (!client || typeof client.Gauge !== 'function' || typeof client.Counter !== 'function') {
     throw invalidArgument('prometheus({ client })', 'the prom-client module', client)
