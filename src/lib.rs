@@ -3,6 +3,8 @@
 //! Only the exported surface lives here; each concern has its own module.
 #![deny(clippy::all)]
 
+mod analysis;
+mod analysis_api;
 mod confirm;
 mod cost;
 mod detection;
@@ -20,5 +22,6 @@ mod stats;
 mod v8;
 mod watcher;
 
+pub use analysis_api::*;
 pub use snapshot_api::*;
 pub use watcher::*;

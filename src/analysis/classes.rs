@@ -1,0 +1,151 @@
+//! Per-class aggregates as DevTools' Summary view computes them: objects with a nonzero
+//! self size, grouped by class name, objects with a known allocation site split by that site;
+//! count, self size, the smallest distance, and the retained size of the class (the sum over
+//! its instances that no other instance of the class dominates).
+
+use std::collections::HashMap;
+
+use super::dominators::DominatorTree;
+use super::parse::Snapshot;
+use super::types::Types;
+
+/// How DevTools tells classes apart: by class-name string, or for objects with an
+/// allocation site by (script, line, column, name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClassKey {
+  Name(u32),
+  Located {
+    script: u32,
+    line: u32,
+    column: u32,
+    name: u32,
+  },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Aggregate {
+  pub key: Option<ClassKey>,
+  pub count: u64,
+  pub self_size: u64,
+  pub retained_size: u64,
+  pub distance: i32,
+  /// Node ordinals of the instances, in node order.
+  pub nodes: Vec<u32>,
+}
+
+pub const NO_CLASS: u32 = u32::MAX;
+
+pub struct Classes {
+  pub aggregates: Vec<Aggregate>,
+  /// Aggregate index of each node; `NO_CLASS` for nodes with no self size.
+  pub of_node: Vec<u32>,
+}
+
+/// Location of each node that has one (the last entry wins, as in DevTools' map).
+pub fn location_index(s: &Snapshot) -> HashMap<u32, (u32, u32, u32)> {
+  s.locations
+    .iter()
+    .map(|l| (l.node, (l.script_id, l.line, l.column)))
+    .collect()
+}
+
+pub fn class_key(
+  s: &Snapshot,
+  t: &Types,
+  class: &[u32],
+  locations: &HashMap<u32, (u32, u32, u32)>,
+  node: usize,
+) -> ClassKey {
+  if s.node_type[node] == t.object {
+    if let Some(&(script, line, column)) = locations.get(&(node as u32)) {
+      return ClassKey::Located {
+        script,
+        line,
+        column,
+        name: class[node],
+      };
+    }
+  }
+  ClassKey::Name(class[node])
+}
+
+pub fn aggregate(
+  s: &Snapshot,
+  t: &Types,
+  class: &[u32],
+  class_limit: usize,
+  locations: &HashMap<u32, (u32, u32, u32)>,
+  distance: Option<&[i32]>,
+) -> Classes {
+  let n = s.node_count();
+  let mut aggregates: Vec<Aggregate> = Vec::new();
+  let mut by_name: Vec<u32> = vec![NO_CLASS; class_limit];
+  let mut by_location: HashMap<ClassKey, u32> = HashMap::new();
+  let mut of_node = vec![NO_CLASS; n];
+  for node in 0..n {
+    let size = s.self_size[node];
+    if size == 0 {
+      continue;
+    }
+    let key = class_key(s, t, class, locations, node);
+    let slot = match key {
+      ClassKey::Name(c) => &mut by_name[c as usize],
+      located => by_location.entry(located).or_insert(NO_CLASS),
+    };
+    if *slot == NO_CLASS {
+      *slot = aggregates.len() as u32;
+      aggregates.push(Aggregate {
+        key: Some(key),
+        distance: i32::MAX,
+        ..Aggregate::default()
+      });
+    }
+    let a = &mut aggregates[*slot as usize];
+    of_node[node] = *slot;
+    a.count += 1;
+    a.self_size += size;
+    if let Some(d) = distance {
+      a.distance = a.distance.min(d[node]);
+    }
+    a.nodes.push(node as u32);
+  }
+  Classes {
+    aggregates,
+    of_node,
+  }
+}
+
+/// Adds each class's retained size: a walk of the dominator tree that counts an instance
+/// only when no instance of the same class is above it. Iterative.
+pub fn retained_sizes(
+  classes: &mut Classes,
+  tree: &DominatorTree,
+  retained: &[u64],
+  self_size: &[u64],
+  root: u32,
+) {
+  let mut seen = vec![false; classes.aggregates.len()];
+  let mut list: Vec<u32> = vec![root];
+  // Stack heights at which a class was marked, and which class.
+  let mut marks: Vec<(usize, u32)> = Vec::new();
+  while let Some(node) = list.pop() {
+    let v = node as usize;
+    let class = classes.of_node[v];
+    let children = tree.first[v] as usize..tree.first[v + 1] as usize;
+    if class != NO_CLASS && !seen[class as usize] && self_size[v] != 0 {
+      classes.aggregates[class as usize].retained_size += retained[v];
+      if !children.is_empty() {
+        seen[class as usize] = true;
+        marks.push((list.len(), class));
+      }
+    }
+    list.extend_from_slice(&tree.nodes[children]);
+    while let Some(&(height, class)) = marks.last() {
+      if height != list.len() {
+        break;
+      }
+      marks.pop();
+      seen[class as usize] = false;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+//! Progress and cancellation shared between an analysis on a worker thread and whoever waits
+//! for it (the JS promise, the CLI's progress line). Plain atomics: read at any time.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+  Reading = 0,
+  Graph = 1,
+  Dominators = 2,
+  Classes = 3,
+  Paths = 4,
+  Diff = 5,
+  Done = 6,
+}
+
+impl Phase {
+  pub fn name(self) -> &'static str {
+    match self {
+      Phase::Reading => "reading",
+      Phase::Graph => "graph",
+      Phase::Dominators => "dominators",
+      Phase::Classes => "classes",
+      Phase::Paths => "paths",
+      Phase::Diff => "diff",
+      Phase::Done => "done",
+    }
+  }
+
+  fn from_u8(v: u8) -> Phase {
+    match v {
+      0 => Phase::Reading,
+      1 => Phase::Graph,
+      2 => Phase::Dominators,
+      3 => Phase::Classes,
+      4 => Phase::Paths,
+      5 => Phase::Diff,
+      _ => Phase::Done,
+    }
+  }
+}
+
+#[derive(Default, Debug)]
+pub struct Control {
+  cancelled: AtomicBool,
+  phase: AtomicU8,
+  /// How many input files are read.
+  file: AtomicU8,
+  bytes_read: AtomicU64,
+  bytes_total: AtomicU64,
+}
+
+/// A snapshot of the progress counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+  pub phase: Phase,
+  pub files: u8,
+  pub bytes_read: u64,
+  pub bytes_total: u64,
+}
+
+impl Control {
+  pub fn cancel(&self) {
+    self.cancelled.store(true, Ordering::Relaxed);
+  }
+
+  /// Stops sibling work after one of them failed (the failure is what gets reported).
+  pub fn cancel_quietly(&self) {
+    self.cancel();
+  }
+
+  pub fn is_cancelled(&self) -> bool {
+    self.cancelled.load(Ordering::Relaxed)
+  }
+
+  /// Err(Aborted) once cancelled: called between phases and inside long loops.
+  pub fn check(&self) -> Result<(), super::error::AnalysisError> {
+    if self.is_cancelled() {
+      Err(super::error::AnalysisError::aborted())
+    } else {
+      Ok(())
+    }
+  }
+
+  pub fn enter(&self, phase: Phase) -> Result<(), super::error::AnalysisError> {
+    self.phase.store(phase as u8, Ordering::Relaxed);
+    self.check()
+  }
+
+  /// Starts the reading phase: `files` inputs of `total` bytes together.
+  pub fn start_reading(&self, files: u8, total: u64) {
+    self.file.store(files, Ordering::Relaxed);
+    self.bytes_read.store(0, Ordering::Relaxed);
+    self.bytes_total.store(total, Ordering::Relaxed);
+    self.phase.store(Phase::Reading as u8, Ordering::Relaxed);
+  }
+
+  pub fn progress(&self) -> Progress {
+    Progress {
+      phase: Phase::from_u8(self.phase.load(Ordering::Relaxed)),
+      files: self.file.load(Ordering::Relaxed),
+      bytes_read: self.bytes_read.load(Ordering::Relaxed),
+      bytes_total: self.bytes_total.load(Ordering::Relaxed),
+    }
+  }
+}
+
+/// The marker inside the `io::Error` a cancelled read returns.
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str("aborted")
+  }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// A reader that counts bytes into the control and stops when it is cancelled.
+pub struct Tracked<'a, R> {
+  pub inner: R,
+  pub control: &'a Control,
+}
+
+impl<R: Read> Read for Tracked<'_, R> {
+  fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    if self.control.is_cancelled() {
+      return Err(std::io::Error::other(Cancelled));
+    }
+    let n = self.inner.read(buf)?;
+    self
+      .control
+      .bytes_read
+      .fetch_add(n as u64, Ordering::Relaxed);
+    Ok(n)
+  }
+}

@@ -1,0 +1,156 @@
+//! Distances from the roots, as DevTools computes them (breadth-first, user roots first, the
+//! system roots after at a large base distance), and the edge each node was first reached
+//! by: following those edges back gives a shortest retainer path.
+
+use std::collections::HashSet;
+
+use super::dominators::WeakMapNames;
+use super::flags::is_user_root;
+use super::parse::Snapshot;
+use super::types::Types;
+use super::weakmap;
+
+pub const NO_DISTANCE: i32 = -5;
+pub const BASE_SYSTEM_DISTANCE: i32 = 100_000_000;
+pub const NO_EDGE: u32 = u32::MAX;
+
+pub struct Distances {
+  pub distance: Vec<i32>,
+  /// The edge (ordinal) that first reached each node; `NO_EDGE` for the starting points.
+  pub via: Vec<u32>,
+}
+
+pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances {
+  let n = s.node_count();
+  let mut distance = vec![NO_DISTANCE; n];
+  let mut via = vec![NO_EDGE; n];
+  let mut queue: Vec<u32> = Vec::with_capacity(n);
+  let mut pending: HashSet<&[u8]> = HashSet::new();
+  let sloppy = find_string(s, b"sloppy_function_map");
+  for e in s.edges(s.root) {
+    let to = s.edge_to[e];
+    if is_user_root(s, t, to) {
+      distance[to as usize] = 1;
+      queue.push(to);
+    }
+  }
+  let mut head = 0;
+  bfs(
+    s,
+    t,
+    names,
+    &mut queue,
+    &mut head,
+    &mut distance,
+    &mut via,
+    &mut pending,
+    sloppy,
+  );
+  distance[s.root as usize] = if queue.is_empty() {
+    0
+  } else {
+    BASE_SYSTEM_DISTANCE
+  };
+  queue.clear();
+  queue.push(s.root);
+  head = 0;
+  bfs(
+    s,
+    t,
+    names,
+    &mut queue,
+    &mut head,
+    &mut distance,
+    &mut via,
+    &mut pending,
+    sloppy,
+  );
+  Distances { distance, via }
+}
+
+fn find_string(s: &Snapshot, want: &[u8]) -> Option<u32> {
+  (0..s.strings.len() as u32).find(|&i| s.strings.bytes(i) == want)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bfs<'s>(
+  s: &'s Snapshot,
+  t: &Types,
+  names: &mut WeakMapNames,
+  queue: &mut Vec<u32>,
+  head: &mut usize,
+  distance: &mut [i32],
+  via: &mut [u32],
+  pending: &mut HashSet<&'s [u8]>,
+  sloppy: Option<u32>,
+) {
+  while *head < queue.len() {
+    let v = queue[*head];
+    *head += 1;
+    let d = distance[v as usize] + 1;
+    let vt = s.node_type[v as usize];
+    let vname = s.strings.bytes(s.node_name[v as usize]);
+    let descriptors = vt == t.array && vname == b"(map descriptors)";
+    let native_context = vt == t.hidden && vname == b"system / NativeContext";
+    for e in s.edges(v) {
+      let et = s.edge_type[e];
+      if et == t.edge_weak {
+        continue;
+      }
+      let to = s.edge_to[e];
+      if distance[to as usize] != NO_DISTANCE {
+        continue;
+      }
+      // DevTools' filter: ignore a native context's sloppy_function_map, the descriptor
+      // links of descriptor arrays, and the first edge of each WeakMap pair.
+      let name = s.edge_name[e];
+      if native_context && t.edge_has_string_name(et) && Some(name) == sloppy {
+        continue;
+      }
+      if descriptors {
+        let index = edge_name_number(s, t, e);
+        if let Some(i) = index {
+          if !(i < 2 || i % 3 != 1) {
+            continue;
+          }
+        }
+      }
+      if et == t.edge_internal && names.table(s, name).is_some() {
+        let pair = weakmap::parse(s.strings.bytes(name))
+          .map(|m| m.pair)
+          .unwrap_or_default();
+        if !pending.remove(pair) {
+          pending.insert(pair);
+          continue;
+        }
+      }
+      distance[to as usize] = d;
+      via[to as usize] = e as u32;
+      queue.push(to);
+    }
+  }
+}
+
+/// `parseInt(edge.name(), 10)` for the descriptor-array rule: the index of element and hidden
+/// edges, or the leading integer of a string name.
+fn edge_name_number(s: &Snapshot, t: &Types, e: usize) -> Option<i64> {
+  if !t.edge_has_string_name(s.edge_type[e]) {
+    return Some(s.edge_name[e] as i64);
+  }
+  let bytes = s.strings.bytes(s.edge_name[e]);
+  let trimmed = bytes.trim_ascii_start();
+  let (neg, digits) = match trimmed.first() {
+    Some(b'-') => (true, &trimmed[1..]),
+    Some(b'+') => (false, &trimmed[1..]),
+    _ => (false, trimmed),
+  };
+  let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+  if len == 0 {
+    return None;
+  }
+  let v: i64 = std::str::from_utf8(&digits[..len.min(17)])
+    .ok()?
+    .parse()
+    .ok()?;
+  Some(if neg { -v } else { v })
+}

@@ -1,0 +1,337 @@
+//! Dominators (Lengauer–Tarjan, iterative, no recursion) and retained sizes over the edges
+//! DevTools treats as retaining: no weak edges, no self edges, no shortcut edges except at the
+//! root, no edge from a debugger-owned node into a page-owned one, and of the two edges that
+//! keep a WeakMap value alive only the one from the key.
+
+use std::collections::HashMap;
+
+use super::control::Control;
+use super::error::AnalysisError;
+use super::flags::PAGE_OBJECT;
+use super::parse::Snapshot;
+use super::types::Types;
+use super::weakmap;
+
+/// One bit per edge: does it retain?
+pub struct Essential {
+  bits: Vec<u64>,
+}
+
+impl Essential {
+  pub fn get(&self, edge: usize) -> bool {
+    self.bits[edge >> 6] >> (edge & 63) & 1 == 1
+  }
+}
+
+/// For every string index: is it a WeakMap edge name, and of which table.
+pub struct WeakMapNames {
+  checked: Vec<u8>,
+  tables: HashMap<u32, u64>,
+}
+
+impl WeakMapNames {
+  pub fn new(strings: usize) -> Self {
+    WeakMapNames {
+      checked: vec![0; strings],
+      tables: HashMap::new(),
+    }
+  }
+
+  /// The table id when string `name` is a WeakMap edge name.
+  pub fn table(&mut self, s: &Snapshot, name: u32) -> Option<u64> {
+    match self.checked[name as usize] {
+      1 => None,
+      2 => self.tables.get(&name).copied(),
+      _ => match weakmap::parse(s.strings.bytes(name)) {
+        Some(m) => {
+          self.checked[name as usize] = 2;
+          self.tables.insert(name, m.table_id);
+          Some(m.table_id)
+        }
+        None => {
+          self.checked[name as usize] = 1;
+          None
+        }
+      },
+    }
+  }
+}
+
+pub fn essential_edges(
+  s: &Snapshot,
+  t: &Types,
+  flags: &[u8],
+  names: &mut WeakMapNames,
+) -> Essential {
+  let m = s.edge_count();
+  let mut bits = vec![0u64; m.div_ceil(64)];
+  for v in 0..s.node_count() as u32 {
+    let page_v = flags[v as usize] & PAGE_OBJECT != 0;
+    for e in s.edges(v) {
+      let et = s.edge_type[e];
+      if et == t.edge_internal {
+        if let Some(table) = names.table(s, s.edge_name[e]) {
+          if table == s.node_id[v as usize] as u64 {
+            continue;
+          }
+        }
+      }
+      if et == t.edge_weak {
+        continue;
+      }
+      let to = s.edge_to[e];
+      if to == v {
+        continue;
+      }
+      if v != s.root {
+        if et == t.edge_shortcut {
+          continue;
+        }
+        let page_to = flags[to as usize] & PAGE_OBJECT != 0;
+        if page_to && !page_v {
+          continue;
+        }
+      }
+      bits[e >> 6] |= 1 << (e & 63);
+    }
+  }
+  Essential { bits }
+}
+
+/// The retaining predecessors of each node: `nodes[first[v]..first[v+1]]`.
+pub struct Retainers {
+  pub first: Vec<u32>,
+  pub nodes: Vec<u32>,
+}
+
+pub fn essential_retainers(s: &Snapshot, essential: &Essential) -> Retainers {
+  let n = s.node_count();
+  let mut first = vec![0u32; n + 1];
+  for e in 0..s.edge_count() {
+    if essential.get(e) {
+      first[s.edge_to[e] as usize + 1] += 1;
+    }
+  }
+  for i in 0..n {
+    first[i + 1] += first[i];
+  }
+  let mut fill = first.clone();
+  let mut nodes = vec![0u32; first[n] as usize];
+  for v in 0..n as u32 {
+    for e in s.edges(v) {
+      if essential.get(e) {
+        let to = s.edge_to[e] as usize;
+        nodes[fill[to] as usize] = v;
+        fill[to] += 1;
+      }
+    }
+  }
+  Retainers { first, nodes }
+}
+
+pub struct Dominators {
+  /// Immediate dominator ordinal of each node (the root is its own).
+  pub idom: Vec<u32>,
+  pub retained: Vec<u64>,
+  /// Nodes that stayed unreachable from the root through retaining edges.
+  pub unreachable: u64,
+}
+
+/// Lengauer–Tarjan with DevTools' treatment of unreachable nodes: nodes with only weak
+/// retainers are searched from as if the root held them; what is still unvisited hangs
+/// directly off the root.
+pub fn dominators(
+  s: &Snapshot,
+  essential: &Essential,
+  retainers: &Retainers,
+  control: &Control,
+) -> Result<Dominators, AnalysisError> {
+  let count = s.node_count();
+  let len = count + 1;
+  // 1-based vertex numbers: v = ordinal + 1; 0 is "none".
+  let mut parent = vec![0u32; len];
+  let mut next_edge = vec![0u32; len];
+  let mut vertex = vec![0u32; len];
+  let mut label = vec![0u32; len];
+  let mut semi = vec![0u32; len];
+  let mut n: u32 = 0;
+  let r = s.root + 1;
+
+  let mut dfs = |root: u32,
+                 parent: &mut Vec<u32>,
+                 semi: &mut Vec<u32>,
+                 vertex: &mut Vec<u32>,
+                 label: &mut Vec<u32>,
+                 n: &mut u32| {
+    next_edge[(root - 1) as usize] = s.first_edge[(root - 1) as usize];
+    let mut v = root;
+    while v != 0 {
+      if semi[v as usize] == 0 {
+        *n += 1;
+        semi[v as usize] = *n;
+        vertex[*n as usize] = v;
+        label[v as usize] = v;
+      }
+      let mut next = parent[v as usize];
+      let vo = (v - 1) as usize;
+      let end = s.first_edge[vo + 1];
+      while next_edge[vo] < end {
+        let e = next_edge[vo] as usize;
+        next_edge[vo] += 1;
+        if !essential.get(e) {
+          continue;
+        }
+        let w = s.edge_to[e] + 1;
+        if semi[w as usize] == 0 {
+          parent[w as usize] = v;
+          next_edge[(w - 1) as usize] = s.first_edge[(w - 1) as usize];
+          next = w;
+          break;
+        }
+      }
+      v = next;
+    }
+  };
+
+  dfs(r, &mut parent, &mut semi, &mut vertex, &mut label, &mut n);
+  control.check()?;
+  let mut unreachable = 0u64;
+  if (n as usize) < count {
+    for v in 1..=count as u32 {
+      let vo = (v - 1) as usize;
+      let only_weak = retainers.first[vo] == retainers.first[vo + 1];
+      if semi[v as usize] == 0 && only_weak {
+        parent[v as usize] = r;
+        dfs(v, &mut parent, &mut semi, &mut vertex, &mut label, &mut n);
+      }
+    }
+  }
+  if (n as usize) < count {
+    for v in 1..=count as u32 {
+      if semi[v as usize] == 0 {
+        unreachable += 1;
+        parent[v as usize] = r;
+        n += 1;
+        semi[v as usize] = n;
+        vertex[n as usize] = v;
+        label[v as usize] = v;
+      }
+    }
+  }
+  // The DFS cursor is not needed any more: reuse it as the forest's ancestor links.
+  let mut ancestor = next_edge;
+  ancestor.iter_mut().for_each(|a| *a = 0);
+  let mut stack = vec![0u32; len];
+  let mut bucket_head = vec![0u32; len];
+  let mut bucket_next = vec![0u32; len];
+  let mut dom = vec![0u32; len];
+
+  let eval =
+    |v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], stack: &mut [u32]| -> u32 {
+      if ancestor[v as usize] == 0 {
+        return v;
+      }
+      // compress(v), iteratively.
+      let mut sp = 0usize;
+      let mut x = v;
+      while ancestor[ancestor[x as usize] as usize] != 0 {
+        sp += 1;
+        stack[sp] = x;
+        x = ancestor[x as usize];
+      }
+      while sp > 0 {
+        let w = stack[sp] as usize;
+        sp -= 1;
+        let a = ancestor[w] as usize;
+        if semi[label[a] as usize] < semi[label[w] as usize] {
+          label[w] = label[a];
+        }
+        ancestor[w] = ancestor[a];
+      }
+      label[v as usize]
+    };
+
+  for i in (2..=n).rev() {
+    if i % (1 << 20) == 0 {
+      control.check()?;
+    }
+    let w = vertex[i as usize];
+    let wo = (w - 1) as usize;
+    let preds = retainers.first[wo] as usize..retainers.first[wo + 1] as usize;
+    if preds.is_empty() {
+      semi[w as usize] = semi[r as usize];
+    }
+    for &vo in &retainers.nodes[preds] {
+      let u = eval(vo + 1, &mut ancestor, &mut label, &semi, &mut stack);
+      if semi[u as usize] < semi[w as usize] {
+        semi[w as usize] = semi[u as usize];
+      }
+    }
+    let b = vertex[semi[w as usize] as usize] as usize;
+    bucket_next[w as usize] = bucket_head[b];
+    bucket_head[b] = w;
+    let p = parent[w as usize];
+    ancestor[w as usize] = p;
+    let mut v = std::mem::take(&mut bucket_head[p as usize]);
+    while v != 0 {
+      let u = eval(v, &mut ancestor, &mut label, &semi, &mut stack);
+      dom[v as usize] = if semi[u as usize] < semi[v as usize] {
+        u
+      } else {
+        p
+      };
+      v = bucket_next[v as usize];
+    }
+  }
+  drop((stack, bucket_head, bucket_next, ancestor, label, parent));
+  dom[0] = r;
+  dom[r as usize] = r;
+  for i in 2..=n {
+    let w = vertex[i as usize] as usize;
+    if dom[w] != vertex[semi[w] as usize] {
+      dom[w] = dom[dom[w] as usize];
+    }
+  }
+  drop(semi);
+  let mut retained: Vec<u64> = s.self_size.clone();
+  let idom: Vec<u32> = (0..count).map(|o| dom[o + 1] - 1).collect();
+  drop(dom);
+  for i in (2..=n).rev() {
+    let o = (vertex[i as usize] - 1) as usize;
+    let d = idom[o] as usize;
+    retained[d] += retained[o];
+  }
+  Ok(Dominators {
+    idom,
+    retained,
+    unreachable,
+  })
+}
+
+/// The dominator tree as child lists: `nodes[first[v]..first[v+1]]` are dominated by v.
+pub struct DominatorTree {
+  pub first: Vec<u32>,
+  pub nodes: Vec<u32>,
+}
+
+pub fn dominator_tree(idom: &[u32], root: u32) -> DominatorTree {
+  let n = idom.len();
+  let mut first = vec![0u32; n + 1];
+  for (v, &d) in idom.iter().enumerate() {
+    if v as u32 != root {
+      first[d as usize + 1] += 1;
+    }
+  }
+  for i in 0..n {
+    first[i + 1] += first[i];
+  }
+  let mut fill = first.clone();
+  let mut nodes = vec![0u32; first[n] as usize];
+  for (v, &d) in idom.iter().enumerate() {
+    if v as u32 != root {
+      nodes[fill[d as usize] as usize] = v as u32;
+      fill[d as usize] += 1;
+    }
+  }
+  DominatorTree { first, nodes }
+}

@@ -1,0 +1,174 @@
+//! DevTools' pipeline over one parsed snapshot, in DevTools' order: DOM state, page-owned
+//! flags, retaining edges, shallow sizes, then — on two threads — dominators and retained
+//! sizes on one, distances and class names on the other; class retained sizes last.
+
+use super::classes::{self, Classes};
+use super::control::{Control, Phase};
+use super::distances::{self, Distances};
+use super::dominators::{self, DominatorTree, Dominators, WeakMapNames};
+use super::error::AnalysisError;
+use super::flags;
+use super::names::{self, ClassNames, InterfaceDefinition};
+use super::parse::Snapshot;
+use super::types::Types;
+
+pub struct Graph {
+  pub s: Snapshot,
+  pub t: Types,
+  pub names: ClassNames,
+  pub interfaces: Vec<InterfaceDefinition>,
+  pub classes: Classes,
+  /// Present when the graph was built with `Depth::Full`.
+  pub full: Option<Full>,
+}
+
+pub struct Full {
+  pub dominators: Dominators,
+  pub tree: DominatorTree,
+  pub distances: Distances,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+  /// Class names, counts and self sizes: enough to be the "before" side of a diff.
+  Classes,
+  /// Also dominators, retained sizes, distances and retainer paths.
+  Full,
+}
+
+/// `interfaces`: the plain-object groups to use instead of this snapshot's own (a diff's
+/// earlier snapshots take the last one's, so classes line up as in DevTools).
+pub fn build(
+  mut s: Snapshot,
+  depth: Depth,
+  interfaces: Option<&[InterfaceDefinition]>,
+  control: &Control,
+) -> Result<Graph, AnalysisError> {
+  control.enter(Phase::Graph)?;
+  let t = Types::of(&s);
+  flags::propagate_dom_state(&mut s, &t)?;
+  let mut weak_names = WeakMapNames::new(s.strings.len());
+  let essential = if depth == Depth::Full {
+    let page = flags::page_owned(&s, &t);
+    Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
+  } else {
+    None
+  };
+  flags::shallow_sizes(&mut s, &t);
+  control.check()?;
+  let s_ref = &s;
+  let t_ref = &t;
+  let (structure, naming) = std::thread::scope(|scope| {
+    let structure = essential.map(|essential| {
+      scope.spawn(
+        move || -> Result<(Dominators, DominatorTree), AnalysisError> {
+          control.enter(Phase::Dominators)?;
+          let retainers = dominators::essential_retainers(s_ref, &essential);
+          let doms = dominators::dominators(s_ref, &essential, &retainers, control)?;
+          drop(retainers);
+          drop(essential);
+          let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
+          Ok((doms, tree))
+        },
+      )
+    });
+    let naming = (|| -> Result<_, AnalysisError> {
+      let distances = if depth == Depth::Full {
+        Some(distances::distances(s_ref, t_ref, &mut weak_names))
+      } else {
+        None
+      };
+      control.check()?;
+      let mut class_names = names::class_names(s_ref, t_ref)?;
+      let interfaces = match interfaces {
+        Some(given) => given.to_vec(),
+        None => names::infer_interfaces(s_ref, t_ref),
+      };
+      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names)?;
+      let locations = classes::location_index(s_ref);
+      let aggregates = classes::aggregate(
+        s_ref,
+        t_ref,
+        &class_names.class,
+        class_names.added.limit(),
+        &locations,
+        distances.as_ref().map(|d| d.distance.as_slice()),
+      );
+      Ok((distances, class_names, interfaces, aggregates))
+    })();
+    let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));
+    (structure, naming)
+  });
+  let (distances, names, interfaces, mut aggregates) = naming?;
+  control.enter(Phase::Classes)?;
+  let full = match (structure, distances) {
+    (Some(result), Some(distances)) => {
+      let (dominators, tree) = result?;
+      classes::retained_sizes(
+        &mut aggregates,
+        &tree,
+        &dominators.retained,
+        &s.self_size,
+        s.root,
+      );
+      Some(Full {
+        dominators,
+        tree,
+        distances,
+      })
+    }
+    _ => None,
+  };
+  Ok(Graph {
+    s,
+    t,
+    names,
+    interfaces,
+    classes: aggregates,
+    full,
+  })
+}
+
+fn internal() -> AnalysisError {
+  AnalysisError::new(
+    super::error::Kind::Internal,
+    "the dominator computation stopped on an inconsistent graph",
+  )
+}
+
+impl Graph {
+  /// The class name of an aggregate (for display).
+  pub fn class_name(&self, key: classes::ClassKey) -> String {
+    match key {
+      classes::ClassKey::Name(c) | classes::ClassKey::Located { name: c, .. } => {
+        self.names.added.text(&self.s, c).into_owned()
+      }
+    }
+  }
+
+  /// DevTools' public class key: ",Name", or "script,line,column,Name" for located classes.
+  pub fn public_key(&self, key: classes::ClassKey) -> String {
+    match key {
+      classes::ClassKey::Name(c) => format!(",{}", self.names.added.text(&self.s, c)),
+      classes::ClassKey::Located {
+        script,
+        line,
+        column,
+        name,
+      } => format!(
+        "{script},{line},{column},{}",
+        self.names.added.text(&self.s, name)
+      ),
+    }
+  }
+
+  /// Total size as DevTools reports it: the root's retained size plus native bytes V8
+  /// reports outside the graph.
+  pub fn total_size(&self) -> u64 {
+    let graph = match &self.full {
+      Some(f) => f.dominators.retained[self.s.root as usize],
+      None => self.s.self_size.iter().sum(),
+    };
+    graph + self.s.meta.extra_native_bytes
+  }
+}

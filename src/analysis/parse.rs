@@ -1,0 +1,484 @@
+//! One streaming pass over a `.heapsnapshot` into flat columns: no object per node, no
+//! whole-file JSON value. Fields are placed by the offsets `snapshot.meta` names; sections
+//! leakwatch does not use (`samples`, `trace_tree`, …) and unknown ones are skipped.
+
+use std::io::Read;
+
+use super::error::{AnalysisError, Kind};
+use super::header::{read_value, Meta};
+use super::scan::Scanner;
+
+/// All strings of the snapshot in one buffer.
+#[derive(Default, Debug)]
+pub struct Strings {
+  data: Vec<u8>,
+  /// End offset of string i in `data`; string i starts where i-1 ends.
+  ends: Vec<u32>,
+}
+
+impl Strings {
+  pub fn len(&self) -> usize {
+    self.ends.len()
+  }
+
+  pub fn bytes(&self, i: u32) -> &[u8] {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+    &self.data[start..self.ends[i] as usize]
+  }
+
+  /// The string as text (invalid UTF-8 replaced).
+  pub fn get(&self, i: u32) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(self.bytes(i))
+  }
+
+  pub fn push(&mut self, s: &[u8]) -> Result<u32, AnalysisError> {
+    self.data.extend_from_slice(s);
+    self.close()
+  }
+
+  fn close(&mut self) -> Result<u32, AnalysisError> {
+    let end = u32::try_from(self.data.len())
+      .map_err(|_| AnalysisError::new(Kind::Range, "the strings add up to more than 4 GiB"))?;
+    self.ends.push(end);
+    Ok(self.ends.len() as u32 - 1)
+  }
+}
+
+/// A location: which script, line and column allocated a node (closures and objects).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+  pub node: u32,
+  pub script_id: u32,
+  pub line: u32,
+  pub column: u32,
+}
+
+/// The snapshot as columns. Nodes and edges are addressed by ordinal (index / field count).
+#[derive(Debug)]
+pub struct Snapshot {
+  pub meta: Meta,
+  pub node_type: Vec<u8>,
+  pub node_name: Vec<u32>,
+  pub node_id: Vec<u32>,
+  pub self_size: Vec<u64>,
+  /// Ordinal of each node's first edge; `first_edge[n]` is the edge count.
+  pub first_edge: Vec<u32>,
+  /// Empty when the snapshot has no `detachedness` field.
+  pub detachedness: Vec<u8>,
+  pub edge_type: Vec<u8>,
+  pub edge_name: Vec<u32>,
+  /// Target node ordinal.
+  pub edge_to: Vec<u32>,
+  pub locations: Vec<Location>,
+  pub strings: Strings,
+  pub root: u32,
+  /// Size of the file read, bytes.
+  pub file_bytes: u64,
+}
+
+impl Snapshot {
+  pub fn node_count(&self) -> usize {
+    self.node_type.len()
+  }
+
+  pub fn edge_count(&self) -> usize {
+    self.edge_type.len()
+  }
+
+  pub fn edges(&self, node: u32) -> std::ops::Range<usize> {
+    self.first_edge[node as usize] as usize..self.first_edge[node as usize + 1] as usize
+  }
+
+  pub fn node_type_index(&self, name: &str) -> Option<u8> {
+    self
+      .meta
+      .node_types
+      .iter()
+      .position(|t| t == name)
+      .map(|i| i as u8)
+  }
+
+  pub fn edge_type_index(&self, name: &str) -> Option<u8> {
+    self
+      .meta
+      .edge_types
+      .iter()
+      .position(|t| t == name)
+      .map(|i| i as u8)
+  }
+}
+
+/// Parses a whole snapshot from `source`. `size_hint` (the file size) bounds how much is
+/// reserved up front, so a header that lies about its counts cannot make us over-allocate.
+pub fn parse<R: Read>(source: R, size_hint: u64) -> Result<Snapshot, AnalysisError> {
+  let mut scan = Scanner::new(source);
+  match scan.skip_ws()? {
+    None => return Err(AnalysisError::new(Kind::Empty, "the file is empty")),
+    Some(b'{') => scan.bump(),
+    Some(_) => {
+      return Err(scan.error(
+        Kind::Syntax,
+        "not a heap snapshot: it does not start with '{'",
+      ));
+    }
+  }
+  let mut meta: Option<Meta> = None;
+  let mut cols: Option<Columns> = None;
+  let mut edges: Option<EdgeColumns> = None;
+  let mut strings: Option<Strings> = None;
+  let mut locations = Vec::new();
+  if scan.skip_ws()? == Some(b'}') {
+    return Err(scan.error(Kind::Syntax, "not a heap snapshot: the object is empty"));
+  }
+  loop {
+    let key = scan.key()?;
+    match key.as_str() {
+      "snapshot" => {
+        let at = scan.offset();
+        let header = read_value(&mut scan)?;
+        meta = Some(Meta::from_header(&header).map_err(|e| e.with_offset(at))?);
+      }
+      "nodes" => {
+        let m = meta.as_ref().ok_or_else(|| before_meta(&scan, "nodes"))?;
+        cols = Some(read_nodes(&mut scan, m, size_hint)?);
+      }
+      "edges" => {
+        let m = meta.as_ref().ok_or_else(|| before_meta(&scan, "edges"))?;
+        edges = Some(read_edges(&mut scan, m, size_hint)?);
+      }
+      "strings" => strings = Some(read_strings(&mut scan)?),
+      "locations" => {
+        let m = meta
+          .as_ref()
+          .ok_or_else(|| before_meta(&scan, "locations"))?;
+        match &m.locations {
+          Some(fields) => locations = read_locations(&mut scan, fields)?,
+          None => scan.skip_value()?,
+        }
+      }
+      _ => scan.skip_value()?,
+    }
+    if !scan.member_end()? {
+      break;
+    }
+  }
+  if let Some(b) = scan.skip_ws()? {
+    return Err(scan.error(
+      Kind::Syntax,
+      format!("unexpected {} after the snapshot", super::scan::describe(b)),
+    ));
+  }
+  let file_bytes = scan.offset();
+  let meta = meta.ok_or_else(|| missing("snapshot"))?;
+  let cols = cols.ok_or_else(|| missing("nodes"))?;
+  let edges = edges.ok_or_else(|| missing("edges"))?;
+  let strings = strings.ok_or_else(|| missing("strings"))?;
+  assemble(meta, cols, edges, strings, locations, file_bytes)
+}
+
+fn before_meta<R: Read>(scan: &Scanner<R>, section: &str) -> AnalysisError {
+  scan.error(
+    Kind::Meta,
+    format!("\"{section}\" comes before \"snapshot.meta\", which says how to read it"),
+  )
+}
+
+fn missing(section: &str) -> AnalysisError {
+  AnalysisError::new(
+    Kind::Syntax,
+    format!("not a heap snapshot: there is no \"{section}\" section"),
+  )
+}
+
+struct Columns {
+  node_type: Vec<u8>,
+  node_name: Vec<u32>,
+  node_id: Vec<u32>,
+  self_size: Vec<u64>,
+  first_edge: Vec<u32>,
+  detachedness: Vec<u8>,
+  values: u64,
+}
+
+fn reserve(count: Option<u64>, size_hint: u64, min_bytes_each: u64) -> usize {
+  let bound = size_hint / min_bytes_each.max(1);
+  count.unwrap_or(0).min(bound).min(1 << 32) as usize
+}
+
+fn read_nodes<R: Read>(
+  scan: &mut Scanner<R>,
+  m: &Meta,
+  size_hint: u64,
+) -> Result<Columns, AnalysisError> {
+  let n = reserve(m.node_count, size_hint, 2 * m.node_field_count as u64);
+  let mut c = Columns {
+    node_type: Vec::with_capacity(n),
+    node_name: Vec::with_capacity(n),
+    node_id: Vec::with_capacity(n),
+    self_size: Vec::with_capacity(n),
+    first_edge: Vec::with_capacity(n + 1),
+    detachedness: Vec::with_capacity(if m.node_detachedness.is_some() { n } else { 0 }),
+    values: 0,
+  };
+  // Field position → column; 255 = not used.
+  let mut role = vec![255u8; m.node_field_count];
+  role[m.node_type] = 0;
+  role[m.node_name] = 1;
+  role[m.node_id] = 2;
+  role[m.node_self_size] = 3;
+  role[m.node_edge_count] = 4;
+  if let Some(d) = m.node_detachedness {
+    role[d] = 5;
+  }
+  let type_count = m.node_types.len() as u32;
+  let mut field = 0usize;
+  let mut edges_so_far = 0u64;
+  let count = scan.u32_array("nodes", |v| {
+    match role[field] {
+      0 => {
+        if v >= type_count {
+          return Err(AnalysisError::new(
+            Kind::Range,
+            format!("node type {v} is not one of the {type_count} types in the meta"),
+          ));
+        }
+        c.node_type.push(v as u8);
+      }
+      1 => c.node_name.push(v),
+      2 => c.node_id.push(v),
+      3 => c.self_size.push(v as u64),
+      4 => {
+        if edges_so_far > u32::MAX as u64 {
+          return Err(AnalysisError::new(Kind::Range, "more than 2^32 edges"));
+        }
+        c.first_edge.push(edges_so_far as u32);
+        edges_so_far += v as u64;
+      }
+      5 => c.detachedness.push((v & 3) as u8),
+      _ => {}
+    }
+    field += 1;
+    if field == role.len() {
+      field = 0;
+    }
+    Ok(())
+  })?;
+  if field != 0 {
+    return Err(scan.error(
+      Kind::Range,
+      format!(
+        "\"nodes\" holds {count} values, not a multiple of the {} node fields",
+        m.node_field_count
+      ),
+    ));
+  }
+  if edges_so_far > u32::MAX as u64 {
+    return Err(AnalysisError::new(Kind::Range, "more than 2^32 edges"));
+  }
+  c.first_edge.push(edges_so_far as u32);
+  c.values = edges_so_far;
+  Ok(c)
+}
+
+struct EdgeColumns {
+  edge_type: Vec<u8>,
+  edge_name: Vec<u32>,
+  edge_to: Vec<u32>,
+}
+
+fn read_edges<R: Read>(
+  scan: &mut Scanner<R>,
+  m: &Meta,
+  size_hint: u64,
+) -> Result<EdgeColumns, AnalysisError> {
+  let n = reserve(m.edge_count, size_hint, 2 * m.edge_field_count as u64);
+  let mut e = EdgeColumns {
+    edge_type: Vec::with_capacity(n),
+    edge_name: Vec::with_capacity(n),
+    edge_to: Vec::with_capacity(n),
+  };
+  let mut role = vec![255u8; m.edge_field_count];
+  role[m.edge_type] = 0;
+  role[m.edge_name] = 1;
+  role[m.edge_to] = 2;
+  let type_count = m.edge_types.len() as u32;
+  let mut field = 0usize;
+  let count = scan.u32_array("edges", |v| {
+    match role[field] {
+      0 => {
+        if v >= type_count {
+          return Err(AnalysisError::new(
+            Kind::Range,
+            format!("edge type {v} is not one of the {type_count} types in the meta"),
+          ));
+        }
+        e.edge_type.push(v as u8);
+      }
+      1 => e.edge_name.push(v),
+      2 => e.edge_to.push(v),
+      _ => {}
+    }
+    field += 1;
+    if field == role.len() {
+      field = 0;
+    }
+    Ok(())
+  })?;
+  if field != 0 {
+    return Err(scan.error(
+      Kind::Range,
+      format!(
+        "\"edges\" holds {count} values, not a multiple of the {} edge fields",
+        m.edge_field_count
+      ),
+    ));
+  }
+  Ok(e)
+}
+
+fn read_strings<R: Read>(scan: &mut Scanner<R>) -> Result<Strings, AnalysisError> {
+  let mut strings = Strings::default();
+  scan.expect(b'[')?;
+  if scan.skip_ws()? == Some(b']') {
+    scan.bump();
+    return Ok(strings);
+  }
+  loop {
+    scan.expect(b'"')?;
+    scan.string_into(&mut strings.data)?;
+    strings.close()?;
+    match scan.token()? {
+      b',' => {}
+      b']' => return Ok(strings),
+      b => {
+        return Err(scan.error(
+          Kind::Syntax,
+          format!(
+            "expected ',' or ']' in \"strings\", found {}",
+            super::scan::describe(b)
+          ),
+        ))
+      }
+    }
+  }
+}
+
+fn read_locations<R: Read>(
+  scan: &mut Scanner<R>,
+  fields: &super::header::LocationFields,
+) -> Result<Vec<Location>, AnalysisError> {
+  let mut out = Vec::new();
+  let mut row = vec![0u32; fields.count];
+  let mut field = 0usize;
+  scan.u32_array("locations", |v| {
+    row[field] = v;
+    field += 1;
+    if field == row.len() {
+      field = 0;
+      out.push(Location {
+        node: row[fields.object_index],
+        script_id: row[fields.script_id],
+        line: row[fields.line],
+        column: row[fields.column],
+      });
+    }
+    Ok(())
+  })?;
+  Ok(out)
+}
+
+/// Checks every cross-reference, converts `to_node` indices to ordinals and builds the
+/// snapshot. After this, every index in the columns is in range.
+fn assemble(
+  meta: Meta,
+  cols: Columns,
+  mut edges: EdgeColumns,
+  strings: Strings,
+  mut locations: Vec<Location>,
+  file_bytes: u64,
+) -> Result<Snapshot, AnalysisError> {
+  let node_count = cols.node_type.len();
+  let edge_count = edges.edge_type.len();
+  let range = |msg: String| AnalysisError::new(Kind::Range, msg);
+  if node_count == 0 {
+    return Err(range("the snapshot has no nodes".into()));
+  }
+  if cols.values != edge_count as u64 {
+    return Err(range(format!(
+      "the nodes' edge_count fields add up to {} but \"edges\" holds {edge_count} edges",
+      cols.values
+    )));
+  }
+  let field_count = meta.node_field_count as u64;
+  let nodes_len = node_count as u64 * field_count;
+  for (i, to) in edges.edge_to.iter_mut().enumerate() {
+    let raw = *to as u64;
+    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
+      return Err(range(format!(
+        "edge {i} points to node index {raw}, which is not a node (the nodes array has {nodes_len} values)"
+      )));
+    }
+    *to = (raw / field_count) as u32;
+  }
+  let string_count = strings.len() as u64;
+  if let Some(i) = cols
+    .node_name
+    .iter()
+    .position(|&s| s as u64 >= string_count)
+  {
+    return Err(range(format!(
+      "node {i} names string {}, but there are {string_count} strings",
+      cols.node_name[i]
+    )));
+  }
+  let element = meta.edge_types.iter().position(|t| t == "element");
+  let hidden = meta.edge_types.iter().position(|t| t == "hidden");
+  for i in 0..edge_count {
+    let t = edges.edge_type[i] as usize;
+    if Some(t) != element && Some(t) != hidden && edges.edge_name[i] as u64 >= string_count {
+      return Err(range(format!(
+        "edge {i} is named by string {}, but there are {string_count} strings",
+        edges.edge_name[i]
+      )));
+    }
+  }
+  for loc in locations.iter_mut() {
+    let raw = loc.node as u64;
+    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
+      return Err(range(format!(
+        "a location points to node index {raw}, which is not a node"
+      )));
+    }
+    loc.node = (raw / field_count) as u32;
+  }
+  let root = match meta.root_index {
+    Some(r) if r.is_multiple_of(field_count) && r < nodes_len => (r / field_count) as u32,
+    Some(r) => return Err(range(format!("root_index {r} is not a node"))),
+    None => 0,
+  };
+  if let Some(declared) = meta.node_count {
+    if declared != node_count as u64 {
+      return Err(range(format!(
+        "snapshot.node_count says {declared} but \"nodes\" holds {node_count}"
+      )));
+    }
+  }
+  edges.edge_type.shrink_to_fit();
+  Ok(Snapshot {
+    meta,
+    node_type: cols.node_type,
+    node_name: cols.node_name,
+    node_id: cols.node_id,
+    self_size: cols.self_size,
+    first_edge: cols.first_edge,
+    detachedness: cols.detachedness,
+    edge_type: edges.edge_type,
+    edge_name: edges.edge_name,
+    edge_to: edges.edge_to,
+    locations,
+    strings,
+    root,
+    file_bytes,
+  })
+}

@@ -1,0 +1,141 @@
+//! Retainer paths: from the roots to a node along the edges the breadth-first distance
+//! search first used, so each path is a shortest one and prefers the page's own objects over
+//! the system roots, as DevTools' Retainers view does. Walked iteratively and capped.
+
+use serde::Serialize;
+
+use super::distances::NO_EDGE;
+use super::graph::Graph;
+
+/// Longest path reported; longer ones keep the steps nearest the object.
+pub const MAX_STEPS: usize = 48;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+  /// Class of the holding object.
+  pub holder: String,
+  pub holder_id: u32,
+  /// Edge type: "property", "element", "context", "internal", "hidden", "shortcut".
+  pub edge_type: String,
+  /// Edge name: a property or variable name, or an index.
+  pub edge: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetainerPath {
+  pub steps: Vec<Step>,
+  /// Class of the retained object at the end of the path.
+  pub target: String,
+  pub target_id: u32,
+  /// Steps were dropped near the roots because the path is longer than `MAX_STEPS`.
+  pub truncated: bool,
+  /// No path: the object is only reachable through weak edges or not at all.
+  pub unreachable: bool,
+}
+
+/// The node that owns edge `e` (binary search over the first-edge table).
+pub fn edge_owner(g: &Graph, e: u32) -> u32 {
+  let first = &g.s.first_edge;
+  // The last node whose first edge is <= e and which has edges.
+  let idx = first.partition_point(|&f| f <= e);
+  (idx - 1) as u32
+}
+
+/// Edges of the shortest path to `node`, nearest the root first (at most `MAX_STEPS`).
+pub fn path_edges(g: &Graph, node: u32) -> (Vec<u32>, bool) {
+  let Some(full) = &g.full else {
+    return (Vec::new(), false);
+  };
+  let via = &full.distances.via;
+  let mut edges = Vec::new();
+  let mut at = node;
+  let mut truncated = false;
+  while via[at as usize] != NO_EDGE {
+    if edges.len() == MAX_STEPS {
+      truncated = true;
+      break;
+    }
+    let e = via[at as usize];
+    edges.push(e);
+    at = edge_owner(g, e);
+  }
+  edges.reverse();
+  (edges, truncated)
+}
+
+pub fn edge_label(g: &Graph, e: u32) -> String {
+  let e = e as usize;
+  let et = g.s.edge_type[e];
+  if g.t.edge_has_string_name(et) {
+    g.s.strings.get(g.s.edge_name[e]).into_owned()
+  } else {
+    g.s.edge_name[e].to_string()
+  }
+}
+
+pub fn node_label(g: &Graph, node: u32) -> String {
+  if node == g.s.root {
+    return "(root)".to_string();
+  }
+  g.names
+    .added
+    .text(&g.s, g.names.class[node as usize])
+    .into_owned()
+}
+
+pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
+  let (edges, truncated) = path_edges(g, node);
+  let reachable = g
+    .full
+    .as_ref()
+    .is_some_and(|f| f.distances.distance[node as usize] != super::distances::NO_DISTANCE);
+  let steps = edges
+    .iter()
+    .map(|&e| {
+      let holder = edge_owner(g, e);
+      Step {
+        holder: node_label(g, holder),
+        holder_id: g.s.node_id[holder as usize],
+        edge_type: g.s.meta.edge_types[g.s.edge_type[e as usize] as usize].clone(),
+        edge: edge_label(g, e),
+      }
+    })
+    .collect();
+  RetainerPath {
+    steps,
+    target: node_label(g, node),
+    target_id: g.s.node_id[node as usize],
+    truncated,
+    unreachable: !reachable,
+  }
+}
+
+/// A path's shape with indices and per-entry names left out, for grouping many objects
+/// held the same way (every entry of one Map, every element of one array).
+pub fn path_signature(g: &Graph, node: u32) -> Vec<(u32, u8, u32)> {
+  const ANY: u32 = u32::MAX;
+  let (edges, _) = path_edges(g, node);
+  let mut sig = Vec::with_capacity(edges.len() + 1);
+  for e in edges {
+    let holder = edge_owner(g, e);
+    let ei = e as usize;
+    let et = g.s.edge_type[ei];
+    let name = if !g.t.edge_has_string_name(et) {
+      ANY
+    } else {
+      let text = g.s.strings.bytes(g.s.edge_name[ei]);
+      if text.first().is_some_and(|b| b.is_ascii_digit()) {
+        ANY
+      } else {
+        g.s.edge_name[ei]
+      }
+    };
+    // The holder's identity matters for named edges (this Map, not any Map); inside
+    // indexed containers the class is enough.
+    sig.push((g.names.class[holder as usize], et, name));
+  }
+  sig.push((g.names.class[node as usize], u8::MAX, 0));
+  sig
+}
