@@ -299,6 +299,11 @@ impl<R: Read> Scanner<R> {
             self.pos += 1;
             stack.pop();
           } else {
+            if b == b'{' {
+              self.expect(b'"')?;
+              self.skip_string()?;
+              self.expect(b':')?;
+            }
             continue;
           }
         }
