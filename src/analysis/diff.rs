@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::distances::{BASE_SYSTEM_DISTANCE, NO_DISTANCE};
+use super::distances::NO_DISTANCE;
 use super::graph::Graph;
 use super::paths::{path_signature, retainer_path, RetainerPath};
 use super::report::{public_classes, summary, Limits, Summary};
@@ -206,13 +206,13 @@ fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group
       && ty != t.object_shape
       && ty != t.number
   };
+  // Reachable at all: in Node, module scopes and servers hang off the system roots
+  // (handles, the stack), so objects only reachable from there count too.
   let selected = |v: usize| {
-    let d = full.distances.distance[v];
     is_new(s.node_id[v])
       && s.self_size[v] > 0
       && visible(v)
-      && d != NO_DISTANCE
-      && d < BASE_SYSTEM_DISTANCE
+      && full.distances.distance[v] != NO_DISTANCE
   };
   // covered[v]: a selected object dominates v (top-down over the dominator tree).
   let mut covered = vec![false; n];
@@ -234,7 +234,7 @@ fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group
     }
     let sig = path_signature(last, v as u32);
     let g = groups.entry(sig.clone()).or_insert_with(|| Group {
-      name: super::paths::node_label(last, v as u32),
+      name: super::paths::class_label(last, v as u32),
       count: 0,
       self_size: 0,
       retained_size: 0,

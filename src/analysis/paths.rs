@@ -75,14 +75,43 @@ pub fn edge_label(g: &Graph, e: u32) -> String {
   }
 }
 
-pub fn node_label(g: &Graph, node: u32) -> String {
-  if node == g.s.root {
-    return "(root)".to_string();
-  }
+/// The class of a node (what groups and tables show).
+pub fn class_label(g: &Graph, node: u32) -> String {
   g.names
     .added
     .text(&g.s, g.names.class[node as usize])
     .into_owned()
+}
+
+/// How a node reads in a path: objects by class, functions by name, strings quoted and
+/// cut short, internal nodes by their V8 name ("system / Context", "(GC roots)").
+pub fn node_label(g: &Graph, node: u32) -> String {
+  if node == g.s.root {
+    return "(root)".to_string();
+  }
+  let v = node as usize;
+  let t = &g.t;
+  let ty = g.s.node_type[v];
+  let raw = g.s.strings.get(g.s.node_name[v]);
+  if ty == t.object || ty == t.native {
+    class_label(g, node)
+  } else if ty == t.closure {
+    if raw.is_empty() {
+      "(anonymous)()".to_string()
+    } else {
+      format!("{raw}()")
+    }
+  } else if g.s.meta.node_types[ty as usize].contains("string") {
+    let mut text: String = raw.chars().take(40).collect();
+    if raw.chars().nth(40).is_some() {
+      text.push('…');
+    }
+    format!("{text:?}")
+  } else if raw.is_empty() {
+    class_label(g, node)
+  } else {
+    raw.into_owned()
+  }
 }
 
 pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
@@ -105,7 +134,7 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
     .collect();
   RetainerPath {
     steps,
-    target: node_label(g, node),
+    target: class_label(g, node),
     target_id: g.s.node_id[node as usize],
     truncated,
     unreachable: !reachable,

@@ -169,7 +169,7 @@ pub fn largest_objects(g: &Graph, limit: usize) -> Vec<ObjectRow> {
   best
     .into_iter()
     .map(|node| ObjectRow {
-      name: super::paths::node_label(g, node),
+      name: super::paths::class_label(g, node),
       id: g.s.node_id[node as usize],
       node_type: g.s.meta.node_types[g.s.node_type[node as usize] as usize].clone(),
       self_size: g.s.self_size[node as usize],
