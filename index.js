@@ -60,6 +60,25 @@ leakwatch.prometheus = (options) => require('./lib/prometheus').prometheus(optio
  */
 leakwatch.openTelemetry = (options) => require('./lib/opentelemetry').openTelemetry(options)
 
+/**
+ * Analyses a .heapsnapshot on the threadpool (abortable with `signal`): class summary with
+ * DevTools' counts, self and retained sizes, the largest objects, retainer paths.
+ */
+leakwatch.analyze = (file, options) => require('./lib/analysis').analyze(file, options)
+
+/**
+ * Compares two snapshots of one process (per-class new/deleted/delta, as DevTools'
+ * Comparison view) or three (what was allocated between the first two and is still alive in
+ * the third, grouped by retainer path). `diff(a, b, options?)` or `diff(a, b, c, options?)`.
+ */
+leakwatch.diff = (a, b, c, options) => require('./lib/analysis').diff(a, b, c, options)
+
+/** memwatch's HeapDiff: `new HeapDiff()`, later `.end()` → `{ before, after, change }`. */
+Object.defineProperty(leakwatch, 'HeapDiff', {
+  enumerable: true,
+  get: () => require('./lib/analysis').HeapDiff,
+})
+
 leakwatch.defaults = DEFAULTS
 leakwatch.Watcher = watcher.Watcher
 

@@ -21,8 +21,6 @@ pub struct Summary {
   /// Sum of all self sizes (after DevTools' shallow-size attribution).
   pub self_size: u64,
   pub class_count: u64,
-  /// Highest JS object id: objects allocated later get higher ids.
-  pub max_id: u32,
   /// Nodes not reachable from the root through retaining edges.
   pub unreachable_nodes: Option<u64>,
 }
@@ -86,7 +84,6 @@ pub fn summary(g: &Graph, file: &str) -> Summary {
     total_size: g.total_size(),
     self_size: g.s.self_size.iter().sum(),
     class_count: public_classes(g).len() as u64,
-    max_id: g.s.node_id.iter().copied().max().unwrap_or(0),
     unreachable_nodes: g.full.as_ref().map(|f| f.dominators.unreachable),
   }
 }

@@ -1,0 +1,240 @@
+'use strict'
+
+// Snapshot analysis: analyze() and diff() run the Rust analyser on the libuv threadpool and
+// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side returns JSON
+// text ({ ok } or { error }); errors become Error objects with a stable code.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { fileURLToPath } = require('node:url')
+const native = require('./native')
+const { withCode, invalidArgument, checkCallOptions } = require('./errors')
+
+const ALL = 0xFFFFFFFF
+const LIMITS = ['classes', 'paths', 'largest', 'groups']
+const ANALYZE_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'largest']
+const DIFF_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'groups']
+
+function toPath(name, file) {
+  if (typeof file === 'string' && file.length > 0) return file
+  if (file instanceof URL && file.protocol === 'file:') return fileURLToPath(file)
+  if (Buffer.isBuffer(file) && file.length > 0) return file.toString()
+  throw invalidArgument(name, 'a non-empty path (string, Buffer or file: URL)', file)
+}
+
+function limits(fn, options) {
+  const out = {}
+  for (const key of LIMITS) {
+    const value = options[key]
+    if (value === undefined) continue
+    if (value === Infinity) {
+      out[key] = ALL
+    } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= ALL) {
+      throw withCode(RangeError, 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE',
+        `leakwatch: option "${key}" of ${fn}() must be a non-negative integer or Infinity; received ${String(value)}`)
+    } else {
+      out[key] = value
+    }
+  }
+  return out
+}
+
+function checkOptions(fn, options, known) {
+  if (options === undefined) return {}
+  checkCallOptions(fn, options, known)
+  const { signal, onProgress } = options
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgument(`${fn}() option "signal"`, 'an AbortSignal', signal)
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw invalidArgument(`${fn}() option "onProgress"`, 'a function', onProgress)
+  }
+  return options
+}
+
+function abortError(signal) {
+  const err = withCode(Error, 'ERR_LEAKWATCH_ABORTED', 'leakwatch: the analysis was aborted')
+  err.name = 'AbortError'
+  if (signal && signal.reason !== undefined) err.cause = signal.reason
+  return err
+}
+
+/** Turns the native `{ error }` into an Error with the same code and details. */
+function analysisError(error) {
+  const err = withCode(Error, error.code, `leakwatch: ${error.message}`)
+  if (error.file) err.file = error.file
+  if (error.offset !== null && error.offset !== undefined) err.offset = error.offset
+  if (error.errno) err.errno = error.errno
+  return err
+}
+
+function unwrap(json, signal) {
+  const result = JSON.parse(json)
+  if (result.error) {
+    if (result.error.code === 'ERR_LEAKWATCH_ABORTED') throw abortError(signal)
+    throw analysisError(result.error)
+  }
+  return result.ok
+}
+
+/** Progress as `{ phase, files, bytesRead, bytesTotal }`, polled while a job runs. */
+function watchProgress(job, onProgress) {
+  if (!onProgress) return () => {}
+  const timer = setInterval(() => {
+    try {
+      onProgress(job.progress())
+    } catch {
+      // A throwing progress callback must not break the analysis.
+    }
+  }, 100)
+  return () => clearInterval(timer)
+}
+
+function runJob(start, options) {
+  const { signal, onProgress } = options
+  if (signal && signal.aborted) return Promise.reject(abortError(signal))
+  const job = new native.AnalysisJob()
+  const stopProgress = watchProgress(job, onProgress)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      job.cancel()
+      reject(abortError(signal))
+    }
+    if (signal) signal.addEventListener('abort', onAbort, { once: true })
+    start(job).then((json) => {
+      try {
+        resolve(unwrap(json, signal))
+      } catch (err) {
+        reject(err)
+      }
+    }, reject).finally(() => {
+      stopProgress()
+      if (signal) signal.removeEventListener('abort', onAbort)
+    })
+  })
+}
+
+/**
+ * Analyses one .heapsnapshot off the JS thread. Resolves with
+ * `{ summary, classes, largest }` (see index.d.ts).
+ */
+function analyze(file, options) {
+  try {
+    const filePath = toPath('analyze(file)', file)
+    const opts = checkOptions('analyze', options, ANALYZE_OPTIONS)
+    const lim = limits('analyze', opts)
+    return runJob((job) => native.analyzeSnapshot(filePath, lim, job), opts)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+/**
+ * Compares two or three snapshots of one process off the JS thread:
+ * `diff(before, after, options?)` or `diff(first, second, third, options?)`.
+ */
+function diff(a, b, c, options) {
+  try {
+    let files
+    let opts
+    if (c === undefined || (c !== null && typeof c === 'object' && !(c instanceof URL) && !Buffer.isBuffer(c))) {
+      files = [toPath('diff(before)', a), toPath('diff(after)', b)]
+      opts = c
+      if (options !== undefined) {
+        throw invalidArgument('diff(before, after, options)', 'called with at most three arguments', options)
+      }
+    } else {
+      files = [toPath('diff(first)', a), toPath('diff(second)', b), toPath('diff(third)', c)]
+      opts = options
+    }
+    const checked = checkOptions('diff', opts, DIFF_OPTIONS)
+    const lim = limits('diff', checked)
+    return runJob((job) => native.diffSnapshots(files, lim, job), checked)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+let heapDiffCount = 0
+
+function humanSize(bytes) {
+  const sign = bytes < 0 ? '-' : ''
+  let n = Math.abs(bytes)
+  for (const unit of ['bytes', 'kb', 'mb', 'gb']) {
+    if (n < 1024 || unit === 'gb') {
+      return unit === 'bytes' ? `${sign}${n} bytes` : `${sign}${n.toFixed(2)} ${unit}`
+    }
+    n /= 1024
+  }
+  return `${sign}${n} tb`
+}
+
+function writeTemp(tag) {
+  const file = path.join(os.tmpdir(),
+    `leakwatch-heapdiff-${process.pid}-${process.hrtime.bigint()}-${heapDiffCount++}-${tag}.heapsnapshot`)
+  require('node:v8').writeHeapSnapshot(file)
+  return file
+}
+
+function removeQuietly(file) {
+  try {
+    fs.unlinkSync(file)
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * memwatch's HeapDiff: a snapshot now, another at end(), and the difference by class in
+ * memwatch's shape. Synchronous like memwatch's (blocks this isolate while the snapshots are
+ * written and compared); the temporary snapshots are removed.
+ */
+class HeapDiff {
+  #before
+  #time
+  #ended = false
+
+  constructor() {
+    this.#time = new Date()
+    this.#before = writeTemp('before')
+  }
+
+  end() {
+    if (this.#ended) {
+      throw withCode(Error, 'ERR_LEAKWATCH_HEAPDIFF_ENDED', 'leakwatch: end() was already called on this HeapDiff')
+    }
+    this.#ended = true
+    const endTime = new Date()
+    let after
+    try {
+      after = writeTemp('after')
+      const report = unwrap(native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 }))
+      const [first, second] = report.snapshots
+      const side = (s, time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })
+      const change = second.totalSize - first.totalSize
+      return {
+        before: side(first, this.#time),
+        after: side(second, endTime),
+        change: {
+          size_bytes: change,
+          size: humanSize(change),
+          freed_nodes: report.totals.removedCount,
+          allocated_nodes: report.totals.addedCount,
+          details: report.classes.map((row) => ({
+            what: row.name,
+            size_bytes: row.sizeDelta,
+            size: humanSize(row.sizeDelta),
+            '+': row.addedCount,
+            '-': row.removedCount,
+          })),
+        },
+      }
+    } finally {
+      removeQuietly(this.#before)
+      if (after) removeQuietly(after)
+    }
+  }
+}
+
+module.exports = { analyze, diff, HeapDiff, humanSize }
