@@ -1,0 +1,123 @@
+'use strict'
+
+// Plain-text rendering of analysis reports for the CLI.
+
+function bytes(n) {
+  const sign = n < 0 ? '-' : ''
+  let v = Math.abs(n)
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let i = 0
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000
+    i++
+  }
+  return `${sign}${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
+}
+
+const signedBytes = (n) => (n > 0 ? '+' : '') + bytes(n)
+const count = (n) => n.toLocaleString('en-US')
+const signedCount = (n) => (n > 0 ? '+' : '') + count(n)
+
+/** One step of a retainer path the way DevTools writes edges. */
+function edgeText(step) {
+  const name = step.edge
+  switch (step.edgeType) {
+    case 'property':
+    case 'shortcut':
+      return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`
+    case 'element':
+      return `[${name}]`
+    case 'context':
+      return `->${name}`
+    case 'weak':
+      return `[[${name}]]`
+    default:
+      return `{${name}}`
+  }
+}
+
+function pathLines(path, indent) {
+  if (path.unreachable) return [`${indent}(no retainer path: only weakly reachable)`]
+  const parts = path.steps.map((s) => `${s.holder}${edgeText(s)}`)
+  parts.push(`${path.target} @${path.targetId}`)
+  const lines = []
+  if (path.truncated) lines.push(`${indent}… (longer path, the nearest steps shown)`)
+  let line = indent
+  for (const [i, part] of parts.entries()) {
+    const piece = i === 0 ? part : ` → ${part}`
+    if (line.length + piece.length > 100 && line.trim().length > 0) {
+      lines.push(line)
+      line = `${indent}  ${piece.trimStart()}`
+    } else {
+      line += piece
+    }
+  }
+  lines.push(line)
+  return lines
+}
+
+function table(headers, rows, align) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const fmt = (cells) => cells.map((c, i) => {
+    const s = String(c)
+    return align[i] === 'r' ? s.padStart(widths[i]) : s.padEnd(widths[i])
+  }).join('  ').trimEnd()
+  return [fmt(headers), ...rows.map(fmt)].map((l) => `  ${l}`)
+}
+
+function summaryLine(s) {
+  return `${s.file}: ${count(s.nodeCount)} nodes, ${count(s.edgeCount)} edges, ` +
+    `heap ${bytes(s.totalSize)} (file ${bytes(s.fileBytes)})`
+}
+
+function analyzeText(report, options = {}) {
+  const top = options.top ?? 20
+  const out = [summaryLine(report.summary), '']
+  out.push(`Top classes by retained size (${count(report.summary.classCount)} classes)`)
+  out.push(...table(['Retained', 'Self', 'Count', 'Class'],
+    report.classes.slice(0, top).map((c) => [bytes(c.retainedSize), bytes(c.selfSize), count(c.count), c.name]),
+    ['r', 'r', 'r', 'l']))
+  if (report.largest.length) {
+    out.push('', 'Largest objects')
+    out.push(...table(['Retained', 'Self', 'Object'],
+      report.largest.map((o) => [bytes(o.retainedSize), bytes(o.selfSize), `${o.name} @${o.id}`]),
+      ['r', 'r', 'l']))
+  }
+  const withPaths = report.classes.filter((c) => c.path)
+  if (withPaths.length) {
+    out.push('', 'Retainer paths (largest instance of each top class)')
+    for (const c of withPaths) {
+      out.push(`  ${c.name} — retains ${bytes(c.retainedSize)} in ${count(c.count)} objects`)
+      out.push(...pathLines(c.path, '    '))
+    }
+  }
+  return out.join('\n') + '\n'
+}
+
+function diffText(report, options = {}) {
+  const top = options.top ?? 20
+  const snaps = report.snapshots
+  const first = snaps[0]
+  const last = snaps[snaps.length - 1]
+  const out = snaps.map((s, i) => `${i + 1}. ${summaryLine(s)}`)
+  const t = report.totals
+  out.push('', `From the first to the last snapshot: heap ${signedBytes(last.totalSize - first.totalSize)}; ` +
+    `${count(t.addedCount)} objects new (${bytes(t.addedSize)}), ${count(t.removedCount)} deleted (${bytes(t.removedSize)})`)
+  out.push('', 'Top growth by class')
+  out.push(...table(['Size Δ', 'Count Δ', 'New', 'Deleted', 'Class'],
+    report.classes.slice(0, top).map((r) => [signedBytes(r.sizeDelta), signedCount(r.countDelta),
+      count(r.addedCount), count(r.removedCount), r.name]),
+    ['r', 'r', 'r', 'r', 'l']))
+  out.push('')
+  out.push(report.growthBasis === 'new-in-second-alive-in-third'
+    ? 'Still alive: allocated between the 1st and 2nd snapshot and alive in the 3rd, by retainer path'
+    : 'New in the 2nd snapshot, by retainer path')
+  if (report.growth.length === 0) out.push('  (nothing)')
+  for (const [i, g] of report.growth.entries()) {
+    out.push(`  ${i + 1}. ${g.name} ×${count(g.count)} — retains ${bytes(g.retainedSize)} (self ${bytes(g.selfSize)})`)
+    out.push(...pathLines(g.path, '     '))
+  }
+  return out.join('\n') + '\n'
+}
+
+module.exports = { analyzeText, diffText, bytes, signedBytes, count, edgeText }
