@@ -101,7 +101,7 @@ pub fn node_label(g: &Graph, node: u32) -> String {
     } else {
       format!("{raw}()")
     }
-  } else if g.s.meta.node_types[ty as usize].contains("string") {
+  } else if g.s.meta.node_types[ty as usize].contains("string") && !raw.is_empty() {
     let mut text: String = raw.chars().take(40).collect();
     if raw.chars().nth(40).is_some() {
       text.push('…');

@@ -1,1 +1,253 @@
-//! Tests over whole snapshots.
+//! Whole-pipeline tests: the corpus of corrupt snapshots kept in the repository, and small
+//! graphs whose dominators, retained sizes and classes are known.
+
+use super::control::Control;
+use super::error::Kind;
+use super::graph::{build, Depth, Graph};
+use super::parse::parse;
+
+fn corpus_dir() -> std::path::PathBuf {
+  std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("__test__/fixtures/snapshots")
+}
+
+#[test]
+fn corpus_files_give_the_kind_in_their_name() {
+  let mut seen = 0;
+  for entry in std::fs::read_dir(corpus_dir()).unwrap() {
+    let path = entry.unwrap().path();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let expected = match name.split('-').next().unwrap() {
+      "ok" => None,
+      "empty" => Some(Kind::Empty),
+      "truncated" => Some(Kind::Truncated),
+      "syntax" => Some(Kind::Syntax),
+      "meta" => Some(Kind::Meta),
+      "range" => Some(Kind::Range),
+      other => panic!("corpus file {name}: unknown kind {other}"),
+    };
+    let control = Control::default();
+    let result = super::analyze(path.to_str().unwrap(), &limits(), &control);
+    match (expected, result) {
+      (None, Ok(report)) => assert!(report.summary.node_count > 0, "{name}"),
+      (Some(kind), Err(e)) => assert_eq!(e.kind, kind, "{name}: {e}"),
+      (None, Err(e)) => panic!("{name} should parse: {e}"),
+      (Some(kind), Ok(_)) => panic!("{name} should fail with {kind:?}"),
+    }
+    seen += 1;
+  }
+  assert!(seen >= 20, "corpus has {seen} files");
+}
+
+fn limits() -> super::report::Limits {
+  super::report::Limits {
+    classes: usize::MAX,
+    paths: 5,
+    largest: 5,
+    groups: 5,
+  }
+}
+
+/// A snapshot from a list of nodes `(type, name, self_size)` and edges `(from, type, name, to)`.
+/// Node 0 is the root.
+fn graph(nodes: &[(&str, &str, u64)], edges: &[(usize, &str, &str, usize)]) -> Graph {
+  let node_types = [
+    "hidden",
+    "array",
+    "string",
+    "object",
+    "code",
+    "closure",
+    "regexp",
+    "number",
+    "native",
+    "synthetic",
+  ];
+  let edge_types = [
+    "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+  ];
+  let mut strings: Vec<String> = vec![String::new()];
+  let mut intern = |s: &str| -> usize {
+    if let Some(i) = strings.iter().position(|x| x == s) {
+      return i;
+    }
+    strings.push(s.to_string());
+    strings.len() - 1
+  };
+  let mut counts = vec![0usize; nodes.len()];
+  for e in edges {
+    counts[e.0] += 1;
+  }
+  let mut flat_nodes = Vec::new();
+  for (i, (t, name, size)) in nodes.iter().enumerate() {
+    let count = counts[i];
+    let ti = node_types.iter().position(|x| x == t).unwrap();
+    flat_nodes.push(format!(
+      "{ti},{},{},{size},{count},0,0",
+      intern(name),
+      i * 2 + 1
+    ));
+  }
+  let mut sorted: Vec<_> = edges.to_vec();
+  sorted.sort_by_key(|e| e.0);
+  let mut flat_edges = Vec::new();
+  for (_, t, name, to) in sorted {
+    let ti = edge_types.iter().position(|x| *x == t).unwrap();
+    let name_index = if t == "element" || t == "hidden" {
+      name.parse::<usize>().unwrap()
+    } else {
+      intern(name)
+    };
+    flat_edges.push(format!("{ti},{name_index},{}", to * 7));
+  }
+  let text = format!(
+    r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[{:?},"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{:?},"string_or_number","node"]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":{}}}"#,
+    node_types,
+    edge_types,
+    nodes.len(),
+    edges.len(),
+    flat_nodes.join(","),
+    flat_edges.join(","),
+    serde_json::to_string(&strings).unwrap()
+  );
+  let s = parse(text.as_bytes(), text.len() as u64).unwrap();
+  build(s, Depth::Full, None, &Control::default()).unwrap()
+}
+
+fn full(g: &Graph) -> &super::graph::Full {
+  g.full.as_ref().unwrap()
+}
+
+#[test]
+fn diamond_dominators_and_retained_sizes() {
+  // root -shortcut-> G; G -> A, G -> B; A -> C, B -> C; C -> D.
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "G", 10),
+      ("object", "A", 20),
+      ("object", "B", 30),
+      ("object", "C", 40),
+      ("object", "D", 50),
+    ],
+    &[
+      (0, "shortcut", "global", 1),
+      (1, "property", "a", 2),
+      (1, "property", "b", 3),
+      (2, "property", "c", 4),
+      (3, "property", "c", 4),
+      (4, "property", "d", 5),
+    ],
+  );
+  let f = full(&g);
+  assert_eq!(f.dominators.idom, vec![0, 0, 1, 1, 1, 4]);
+  assert_eq!(f.dominators.retained, vec![150, 150, 20, 30, 90, 50]);
+  assert_eq!(f.distances.distance[5], 4);
+}
+
+#[test]
+fn weak_edges_retain_nothing() {
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "G", 10),
+      ("object", "Cached", 100),
+    ],
+    &[(0, "shortcut", "global", 1), (1, "weak", "ref", 2)],
+  );
+  let f = full(&g);
+  // Only weakly held: it hangs off the root, not off G.
+  assert_eq!(f.dominators.idom[2], 0);
+  assert_eq!(f.dominators.retained[1], 10);
+  assert_eq!(f.dominators.retained[0], 110);
+}
+
+#[test]
+fn arrays_owned_by_one_object_count_in_its_self_size() {
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "G", 10),
+      ("object", "List", 16),
+      ("array", "(object elements)", 1000),
+    ],
+    &[
+      (0, "shortcut", "global", 1),
+      (1, "property", "list", 2),
+      (2, "internal", "elements", 3),
+    ],
+  );
+  assert_eq!(g.s.self_size[2], 1016);
+  assert_eq!(g.s.self_size[3], 0);
+}
+
+#[test]
+fn weakmap_values_are_retained_by_the_key_not_the_table() {
+  let edge = "1 / part of key (Key @5) -> value (Value @7) pair in WeakMap (table @3)";
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "G", 10),
+      ("array", "(table)", 10),
+      ("object", "Key", 10),
+      ("object", "Value", 10),
+    ],
+    &[
+      (0, "shortcut", "global", 1),
+      (1, "property", "map", 2),
+      (1, "property", "key", 3),
+      (2, "internal", edge, 4),
+      (3, "internal", edge, 4),
+    ],
+  );
+  // The name points at table @3, which is not node 2 (ids are 2i+1: node 2 is @5), so
+  // both edges retain and the value's dominator is G.
+  assert_eq!(full(&g).dominators.idom[4], 1);
+  let edge_named_table = "1 / part of key (Key @7) -> value (Value @9) pair in WeakMap (table @5)";
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "G", 10),
+      ("array", "(table)", 10),
+      ("object", "Key", 10),
+      ("object", "Value", 10),
+    ],
+    &[
+      (0, "shortcut", "global", 1),
+      (1, "property", "map", 2),
+      (1, "property", "key", 3),
+      (2, "internal", edge_named_table, 4),
+      (3, "internal", edge_named_table, 4),
+    ],
+  );
+  assert_eq!(
+    full(&g).dominators.idom[4],
+    3,
+    "the key dominates the value"
+  );
+}
+
+#[test]
+fn a_long_chain_needs_no_recursion() {
+  let n = 200_000;
+  let mut nodes = vec![("synthetic", "", 0u64), ("object", "G", 8)];
+  let mut edges = vec![(0usize, "shortcut", "global", 1usize)];
+  for i in 0..n {
+    nodes.push(("object", "Link", 16));
+    edges.push((1 + i, "property", "next", 2 + i));
+  }
+  let g = graph(&nodes, &edges);
+  let f = full(&g);
+  assert_eq!(f.dominators.retained[1], 8 + 16 * n as u64);
+  assert_eq!(f.dominators.idom[n + 1], n as u32);
+  let link = g
+    .classes
+    .aggregates
+    .iter()
+    .find(|a| g.class_name(a.key.unwrap()) == "Link")
+    .unwrap();
+  assert_eq!(link.count, n as u64);
+  assert_eq!(link.retained_size, 16 * n as u64);
+  let path = super::paths::retainer_path(&g, (n + 1) as u32);
+  assert!(path.truncated);
+  assert_eq!(path.steps.len(), super::paths::MAX_STEPS);
+}
