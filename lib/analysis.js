@@ -78,17 +78,24 @@ function unwrap(json, signal) {
   return result.ok
 }
 
-/** Progress as `{ phase, files, bytesRead, bytesTotal }`, polled while a job runs. */
+/**
+ * Progress as `{ phase, files, bytesRead, bytesTotal }`: polled every 100 ms while a job
+ * runs, and once when it ends.
+ */
 function watchProgress(job, onProgress) {
   if (!onProgress) return () => {}
-  const timer = setInterval(() => {
+  const report = () => {
     try {
       onProgress(job.progress())
     } catch {
       // A throwing progress callback must not break the analysis.
     }
-  }, 100)
-  return () => clearInterval(timer)
+  }
+  const timer = setInterval(report, 100)
+  return () => {
+    clearInterval(timer)
+    report()
+  }
 }
 
 function runJob(start, options) {
@@ -102,15 +109,20 @@ function runJob(start, options) {
       reject(abortError(signal))
     }
     if (signal) signal.addEventListener('abort', onAbort, { once: true })
+    const settle = () => {
+      stopProgress()
+      if (signal) signal.removeEventListener('abort', onAbort)
+    }
     start(job).then((json) => {
+      settle()
       try {
         resolve(unwrap(json, signal))
       } catch (err) {
         reject(err)
       }
-    }, reject).finally(() => {
-      stopProgress()
-      if (signal) signal.removeEventListener('abort', onAbort)
+    }, (err) => {
+      settle()
+      reject(err)
     })
   })
 }

@@ -1,0 +1,267 @@
+'use strict'
+
+// Snapshot analysis from the package: equality with DevTools' own code (heap-snapshot-toolkit
+// runs it in Node) on real snapshots, the server leak named with defaults, HeapDiff in
+// memwatch's shape and on a 1,000,000-node list, bad input and fuzzed snapshots, abort,
+// workers.
+
+const { test, before } = require('node:test')
+const assert = require('node:assert')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Readable } = require('node:stream')
+const leakwatch = require('..')
+const { root, PKG, runScript, runCommand, jsonLines } = require('./helpers')
+const corrupt = require('./fixtures/corrupt')
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-analysis-'))
+let shapes
+let devtools
+
+before(async () => {
+  const res = await runCommand(process.execPath, [path.join(__dirname, 'fixtures/heap-shapes.js'), dir, '3'])
+  assert.strictEqual(res.code, 0, res.stderr)
+  shapes = jsonLines(res)[0].files
+  devtools = await import('heap-snapshot-toolkit')
+})
+
+async function devtoolsSnapshot(file) {
+  return devtools.parse(Readable.from([fs.readFileSync(file, 'utf8')]))
+}
+
+test('per-class counts, self sizes, retained sizes and distances equal DevTools', async () => {
+  for (const file of shapes) {
+    const report = await leakwatch.analyze(file, { classes: Infinity, paths: 0, largest: 0 })
+    const snap = await devtoolsSnapshot(file)
+    const expected = snap.aggregatesWithFilter({})
+    const mine = new Map(report.classes.map((c) => [c.key, c]))
+    assert.strictEqual(mine.size, Object.keys(expected).length, `${file}: number of classes`)
+    for (const [key, a] of Object.entries(expected)) {
+      const m = mine.get(key)
+      assert.ok(m, `${file}: class ${key} is missing`)
+      assert.deepStrictEqual(
+        { name: m.name, count: m.count, self: m.selfSize, retained: m.retainedSize, distance: m.distance },
+        { name: a.name, count: a.count, self: a.self, retained: a.maxRet, distance: a.distance },
+        `${file}: class ${key}`)
+    }
+    assert.strictEqual(report.summary.totalSize, snap.totalSize)
+    assert.strictEqual(report.summary.nodeCount, snap.nodeCount)
+    // The shapes DevTools splits and groups are there.
+    const widgets = report.classes.filter((c) => c.name === 'Widget')
+    assert.strictEqual(widgets.length, 2, 'two Widget classes from two scripts')
+    assert.ok(report.classes.some((c) => c.name === '{name, value}'), 'plain objects grouped by property set')
+  }
+})
+
+test('a two-snapshot diff equals DevTools\' Comparison view', async () => {
+  const [a, , c] = shapes
+  const report = await leakwatch.diff(a, c, { classes: Infinity })
+  const base = await devtoolsSnapshot(a)
+  const current = await devtoolsSnapshot(c)
+  // As the Comparison view does: the base is classified with the current snapshot's groups.
+  const aggregates = base.aggregatesForDiff(current.interfaceDefinitions())
+  const expected = current.calculateSnapshotDiff(base.uid, aggregates)
+  const mine = new Map(report.classes.map((r) => [r.key, r]))
+  assert.strictEqual(mine.size, Object.keys(expected).length)
+  for (const [key, d] of Object.entries(expected)) {
+    const m = mine.get(key)
+    assert.ok(m, `class ${key} is missing`)
+    assert.deepStrictEqual(
+      [m.name, m.addedCount, m.removedCount, m.addedSize, m.removedSize, m.countDelta, m.sizeDelta],
+      [d.name, d.addedCount, d.removedCount, d.addedSize, d.removedSize, d.countDelta, d.sizeDelta], key)
+  }
+  const widget = report.classes.find((r) => r.name === 'Widget' && r.removedCount > 0)
+  assert.ok(widget, 'deleted widgets are counted')
+  assert.ok(report.growth.length > 0 && report.growthBasis === 'new-in-second')
+})
+
+test('three snapshots of a leaking HTTP server name the class and the path that holds it (defaults)', async () => {
+  const out = fs.mkdtempSync(path.join(dir, 'http-'))
+  const res = await runCommand(process.execPath, [path.join(__dirname, 'fixtures/leaky-http.js'), out], { timeoutMs: 120_000 })
+  assert.strictEqual(res.code, 0, res.stderr)
+  const { files } = jsonLines(res)[0]
+  assert.strictEqual(files.length, 3)
+  const report = await leakwatch.diff(...files)
+  assert.strictEqual(report.growthBasis, 'new-in-second-alive-in-third')
+  const top = report.growth[0]
+  assert.strictEqual(top.name, 'ReportContext')
+  assert.strictEqual(top.count, 600, 'the 600 requests between the 1st and 2nd snapshot')
+  assert.ok(top.retainedSize > top.selfSize)
+  const edges = top.path.steps.map((s) => s.edge)
+  assert.ok(edges.includes('contextsByRequest'), `path names the Map: ${edges.join(' ')}`)
+  assert.strictEqual(top.path.steps.at(-1).holder, '(array)', 'the Map\'s backing table holds the entry')
+  assert.strictEqual(top.path.target, 'ReportContext')
+  // The class table shows the growth too.
+  const row = report.classes.find((r) => r.name === 'ReportContext')
+  assert.strictEqual(row.addedCount, 1200)
+  assert.strictEqual(row.removedCount, 0)
+})
+
+test('HeapDiff has memwatch\'s shape', async () => {
+  const res = await runScript(`
+    const leakwatch = require(${PKG})
+    class LeakingClass { constructor (i) { this.i = i } }
+    const keep = []
+    const hd = new leakwatch.HeapDiff()
+    for (let i = 0; i < 10000; i++) keep.push(new LeakingClass(i))
+    const diff = hd.end()
+    let again
+    try { hd.end() } catch (err) { again = err.code }
+    const tmp = require('node:fs').readdirSync(require('node:os').tmpdir()).filter((f) => f.startsWith('leakwatch-heapdiff-' + process.pid))
+    console.log(JSON.stringify({ diff, again, tmp }))
+  `)
+  assert.strictEqual(res.code, 0, res.stderr)
+  const { diff, again, tmp } = jsonLines(res)[0]
+  assert.deepStrictEqual(Object.keys(diff), ['before', 'after', 'change'])
+  for (const side of [diff.before, diff.after]) {
+    assert.deepStrictEqual(Object.keys(side).sort(), ['nodes', 'size', 'size_bytes', 'time'])
+    assert.ok(side.nodes > 1000 && side.size_bytes > 100000)
+    assert.match(side.size, /^\d+\.\d\d (kb|mb)$/)
+  }
+  assert.deepStrictEqual(Object.keys(diff.change).sort(), ['allocated_nodes', 'details', 'freed_nodes', 'size', 'size_bytes'])
+  assert.strictEqual(diff.change.size_bytes, diff.after.size_bytes - diff.before.size_bytes)
+  const leaking = diff.change.details.find((d) => d.what === 'LeakingClass')
+  assert.deepStrictEqual(Object.keys(leaking), ['what', 'size_bytes', 'size', '+', '-'])
+  assert.strictEqual(leaking['+'], 10000)
+  assert.strictEqual(leaking['-'], 0)
+  assert.ok(leaking.size_bytes >= 10000 * 16)
+  assert.ok(diff.change.allocated_nodes >= 10000)
+  assert.strictEqual(again, 'ERR_LEAKWATCH_HEAPDIFF_ENDED')
+  assert.deepStrictEqual(tmp, [], 'temporary snapshots are removed')
+})
+
+test('HeapDiff over a 1,000,000-node linked list does not crash (no recursion)', async () => {
+  const res = await runScript(`
+    const leakwatch = require(${PKG})
+    class Node { constructor (next) { this.next = next } }
+    const hd = new leakwatch.HeapDiff()
+    let head = null
+    for (let i = 0; i < 1e6; i++) head = new Node(head)
+    const diff = hd.end()
+    const row = diff.change.details.find((d) => d.what === 'Node')
+    console.log(JSON.stringify({ added: row['+'], nodes: diff.after.nodes, alive: head !== null }))
+  `, { timeoutMs: 180_000, nodeArgs: ['--max-old-space-size=4096'] })
+  assert.strictEqual(res.code, 0, res.stderr)
+  assert.strictEqual(res.signal, null)
+  const out = jsonLines(res)[0]
+  assert.strictEqual(out.added, 1e6)
+  assert.ok(out.nodes > 1e6)
+})
+
+test('analyze reports the largest objects with retainer paths', async () => {
+  const report = await leakwatch.analyze(shapes[2])
+  assert.strictEqual(report.classes.length, 50, 'default: 50 classes')
+  assert.strictEqual(report.classes.filter((c) => c.path).length, 10, 'default: 10 paths')
+  assert.strictEqual(report.largest.length, 10)
+  for (const o of report.largest) {
+    assert.ok(o.retainedSize >= o.selfSize)
+    assert.strictEqual(o.path.target, o.name)
+  }
+  const keepPath = report.classes.find((c) => c.name === 'Map' && c.path)
+  assert.ok(keepPath, 'Map has a path')
+})
+
+test('bad input rejects with a clear error and a code', async () => {
+  const cases = [
+    [path.join(dir, 'missing.heapsnapshot'), 'ERR_LEAKWATCH_SNAPSHOT_READ', /cannot open/],
+    [dir, 'ERR_LEAKWATCH_SNAPSHOT_READ', /is a directory/],
+    ['/proc/self/mem', 'ERR_LEAKWATCH_SNAPSHOT_READ', /cannot read/],
+  ]
+  for (const file of fs.readdirSync(path.join(__dirname, 'fixtures/snapshots'))) {
+    const kind = file.split('-')[0]
+    if (kind === 'ok') continue
+    const code = `ERR_LEAKWATCH_SNAPSHOT_${kind.toUpperCase()}`
+    cases.push([path.join(__dirname, 'fixtures/snapshots', file), code, /./])
+  }
+  for (const [file, code, message] of cases) {
+    await assert.rejects(leakwatch.analyze(file), (err) => {
+      assert.strictEqual(err.code, code, `${file}: ${err.message}`)
+      assert.match(err.message, message)
+      assert.ok(err.message.includes(file), `the message names the file: ${err.message}`)
+      return true
+    })
+  }
+  for (const file of fs.readdirSync(path.join(__dirname, 'fixtures/snapshots')).filter((f) => f.startsWith('ok-'))) {
+    const report = await leakwatch.analyze(path.join(__dirname, 'fixtures/snapshots', file))
+    assert.strictEqual(report.summary.nodeCount, 7, file)
+    assert.strictEqual(report.summary.totalSize, 144, file)
+  }
+  // Offsets point into the file.
+  await assert.rejects(leakwatch.analyze(path.join(__dirname, 'fixtures/snapshots/syntax-bad-token.heapsnapshot')),
+    (err) => err.offset > 0 && /at byte \d+/.test(err.message))
+  // Options and arguments.
+  await assert.rejects(leakwatch.analyze(''), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
+  await assert.rejects(leakwatch.analyze(42), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
+  await assert.rejects(leakwatch.analyze(shapes[0], { clases: 3 }), { code: 'ERR_LEAKWATCH_UNKNOWN_OPTION' })
+  await assert.rejects(leakwatch.analyze(shapes[0], { classes: -1 }), { code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE' })
+  await assert.rejects(leakwatch.analyze(shapes[0], { signal: {} }), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
+  await assert.rejects(leakwatch.diff(shapes[0]), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
+  await assert.rejects(leakwatch.diff(shapes[0], shapes[1], { groups: 1.5 }), { code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE' })
+})
+
+test('fuzzed snapshots resolve or reject with a snapshot code, never crash', async () => {
+  const seeds = [['tiny', corrupt.tiny(), 400], ['real', fs.readFileSync(shapes[0], 'utf8'), 60]]
+  const codes = new Map()
+  for (const [name, text, count] of seeds) {
+    const mutants = corrupt.mutations(text, count, name.length)
+    for (const [i, mutant] of mutants.entries()) {
+      const file = path.join(dir, `fuzz-${name}-${i}.heapsnapshot`)
+      fs.writeFileSync(file, mutant)
+      try {
+        await leakwatch.analyze(file, { classes: 5, paths: 2, largest: 2 })
+        codes.set('ok', (codes.get('ok') || 0) + 1)
+      } catch (err) {
+        assert.match(err.code, /^ERR_LEAKWATCH_SNAPSHOT_(EMPTY|TRUNCATED|SYNTAX|META|RANGE)$/, `${file}: ${err.stack}`)
+        codes.set(err.code, (codes.get(err.code) || 0) + 1)
+      }
+      fs.unlinkSync(file)
+    }
+  }
+  // The mutations reach every kind of fault.
+  for (const code of ['TRUNCATED', 'SYNTAX', 'RANGE']) {
+    assert.ok(codes.get(`ERR_LEAKWATCH_SNAPSHOT_${code}`) > 0, `no ${code} among ${[...codes]}`)
+  }
+})
+
+test('an analysis can be aborted, before or while it runs', async () => {
+  const controller = new AbortController()
+  controller.abort(new Error('not needed'))
+  await assert.rejects(leakwatch.analyze(shapes[0], { signal: controller.signal }),
+    (err) => err.name === 'AbortError' && err.code === 'ERR_LEAKWATCH_ABORTED' && err.cause.message === 'not needed')
+  const running = new AbortController()
+  const pending = leakwatch.diff(shapes[0], shapes[1], shapes[2], { signal: running.signal })
+  setImmediate(() => running.abort())
+  await assert.rejects(pending, { code: 'ERR_LEAKWATCH_ABORTED', name: 'AbortError' })
+  // Progress: while it runs (every 100 ms) and once at the end.
+  const seen = []
+  await leakwatch.analyze(shapes[2], { onProgress: (p) => seen.push(p) })
+  const last = seen.at(-1)
+  assert.strictEqual(last.phase, 'done')
+  assert.strictEqual(last.files, 1)
+  assert.strictEqual(last.bytesRead, fs.statSync(shapes[2]).size)
+  assert.strictEqual(last.bytesTotal, last.bytesRead)
+})
+
+test('analyze and diff run in a worker thread', async () => {
+  const workerSource = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const leakwatch = require(${PKG})
+    leakwatch.diff(workerData[0], workerData[1]).then((d) => parentPort.postMessage(d.classes.length))
+  `
+  const res = await runScript(`
+    const { Worker } = require('node:worker_threads')
+    const w = new Worker(${JSON.stringify(workerSource)}, { eval: true, workerData: ${JSON.stringify(shapes.slice(0, 2))} })
+    w.on('message', (n) => { console.log(JSON.stringify({ rows: n })) })
+    w.on('error', (e) => { console.error(e); process.exit(3) })
+  `)
+  assert.strictEqual(res.code, 0, res.stderr)
+  assert.ok(jsonLines(res)[0].rows > 0)
+})
+
+test('the ES module entry exports analyze, diff and HeapDiff', async () => {
+  const mod = await import(path.join(root, 'index.mjs'))
+  assert.strictEqual(typeof mod.analyze, 'function')
+  assert.strictEqual(typeof mod.diff, 'function')
+  assert.strictEqual(typeof mod.HeapDiff, 'function')
+})
