@@ -45,7 +45,8 @@ test('npm pack ships the sources, the loader and the types, and nothing else', a
   const files = info.files.map((f) => f.path)
   for (const needed of ['package.json', 'README.md', 'LICENSE', 'index.js', 'index.mjs',
     'index.d.ts', 'index.d.mts', 'binding.js', 'lib/watcher.js', 'lib/prometheus.js',
-    'scripts/install.js', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs']) {
+    'scripts/install.js', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs', 'bin/leakwatch.js',
+    'lib/analysis.js', 'lib/report-text.js', 'lib/report-html.js', 'src/analysis/mod.rs']) {
     assert.ok(files.includes(needed), `${needed} is in the tarball`)
   }
   const unwanted = files.filter((f) => /^(target|__test__|bench|examples|node_modules|\.ci)\//.test(f) ||
@@ -118,6 +119,16 @@ test('an existing Express app installs the tarball: the addon builds, require an
   const esm = await runCommand(process.execPath, ['check.mjs'], { cwd: app })
   assert.equal(esm.code, 0, esm.stderr)
   assert.deepEqual(jsonLines(esm), [{ same: true, api: 'function' }])
+
+  // The command is installed: a snapshot of the app, analysed with npx.
+  const snap = await runCommand(process.execPath, ['-e', `
+    require('leakwatch').writeSnapshot('app.heapsnapshot').then((i) => console.log(i.path))
+  `], { cwd: app })
+  assert.equal(snap.code, 0, snap.stderr)
+  const npx = await runCommand('npx', ['--no-install', 'leakwatch', 'analyze', 'app.heapsnapshot', '--top', '3'], { cwd: app })
+  assert.equal(npx.code, 0, npx.stderr)
+  assert.match(npx.stdout, /app\.heapsnapshot: [\d,]+ nodes/)
+  assert.match(npx.stdout, /Top classes by retained size/)
 })
 
 test('without a Rust toolchain the install fails with one clear message and changes nothing', async () => {

@@ -1,0 +1,143 @@
+'use strict'
+
+// The leakwatch command: text, --json, --html (opened in a real headless Chromium), exit
+// codes, progress on a terminal.
+
+const { test, before } = require('node:test')
+const assert = require('node:assert')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+const leakwatch = require('..')
+const { root, runCommand, jsonLines } = require('./helpers')
+
+const cli = path.join(root, 'bin', 'leakwatch.js')
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-cli-'))
+let shapes
+
+before(async () => {
+  const res = await runCommand(process.execPath, [path.join(__dirname, 'fixtures/heap-shapes.js'), dir, '3'])
+  assert.strictEqual(res.code, 0, res.stderr)
+  shapes = jsonLines(res)[0].files
+})
+
+const run = (args, options) => runCommand(process.execPath, [cli, ...args], options)
+
+function findChromium() {
+  for (const name of ['chromium', 'chromium-browser']) {
+    try {
+      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
+    } catch {
+      // not this one
+    }
+  }
+  return null
+}
+
+/** Loads a page in headless Chromium; returns its DOM after scripts ran and the console lines. */
+async function openInChromium(chromium, file) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-chromium-'))
+  const res = await runCommand(chromium, [
+    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    `--user-data-dir=${profile}`, '--enable-logging=stderr', '--log-level=0', '--dump-dom',
+    `file://${file}`,
+  ], { timeoutMs: 90_000 })
+  fs.rmSync(profile, { recursive: true, force: true })
+  const consoleLines = res.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l))
+  return { code: res.code, dom: res.stdout, consoleLines, stderr: res.stderr }
+}
+
+test('analyze prints a readable summary', async () => {
+  const res = await run(['analyze', shapes[2], '--top', '8'])
+  assert.strictEqual(res.code, 0, res.stderr)
+  assert.match(res.stdout, /shapes-3\.heapsnapshot: [\d,]+ nodes, [\d,]+ edges, heap [\d.]+ MB/)
+  assert.match(res.stdout, /Top classes by retained size/)
+  assert.match(res.stdout, /Largest objects/)
+  assert.match(res.stdout, /Retainer paths/)
+  assert.match(res.stdout, / → /)
+  const tableRows = res.stdout.split('Largest objects')[0].split('\n').filter((l) => /^\s+[\d.]+ (B|kB|MB)/.test(l))
+  assert.strictEqual(tableRows.length, 8)
+})
+
+test('diff of three snapshots prints growth and the paths of what is still alive', async () => {
+  const res = await run(['diff', ...shapes])
+  assert.strictEqual(res.code, 0, res.stderr)
+  assert.match(res.stdout, /^1\. .*shapes-1/m)
+  assert.match(res.stdout, /^3\. .*shapes-3/m)
+  assert.match(res.stdout, /Top growth by class/)
+  assert.match(res.stdout, /Still alive: allocated between the 1st and 2nd snapshot and alive in the 3rd/)
+  assert.match(res.stdout, /^ {2}1\. \S.* ×[\d,]+ — retains/m)
+})
+
+test('--json prints the same report the API returns', async () => {
+  const res = await run(['diff', shapes[0], shapes[1], '--json'])
+  assert.strictEqual(res.code, 0, res.stderr)
+  const printed = JSON.parse(res.stdout)
+  const api = await leakwatch.diff(shapes[0], shapes[1], { classes: Infinity, groups: 20, paths: 10 })
+  assert.deepStrictEqual(printed.classes, api.classes)
+  assert.deepStrictEqual(printed.totals, api.totals)
+  assert.deepStrictEqual(printed.growth.map((g) => [g.name, g.count]), api.growth.map((g) => [g.name, g.count]))
+})
+
+test('bad usage exits 2, a failed analysis exits 1 with the code', async () => {
+  for (const args of [[], ['diff', shapes[0]], ['analyze'], ['analyze', shapes[0], '--bogus'], ['frobnicate', 'x']]) {
+    const res = await run(args)
+    if (args.length === 0) {
+      assert.strictEqual(res.code, 0)
+      assert.match(res.stdout, /Usage:/)
+    } else {
+      assert.strictEqual(res.code, 2, args.join(' '))
+      assert.match(res.stderr, /Usage:/)
+    }
+  }
+  const res = await run(['analyze', path.join(__dirname, 'fixtures/snapshots/truncated-in-nodes.heapsnapshot')])
+  assert.strictEqual(res.code, 1)
+  assert.match(res.stderr, /^leakwatch: ERR_LEAKWATCH_SNAPSHOT_TRUNCATED: .*truncated-in-nodes\.heapsnapshot: the file ends/)
+  const version = await run(['--version'])
+  assert.strictEqual(version.stdout.trim(), require('../package.json').version)
+})
+
+test('progress is shown on a terminal and not in a pipe', async () => {
+  const piped = await run(['analyze', shapes[2]])
+  assert.doesNotMatch(piped.stderr, /leakwatch: (reading|done)/)
+  const quoted = (s) => `'${s.replace(/'/g, "'\\''")}'`
+  const tty = await runCommand('script', ['-qec', `${quoted(process.execPath)} ${quoted(cli)} analyze ${quoted(shapes[2])}`, '/dev/null'])
+  assert.strictEqual(tty.code, 0, tty.stderr)
+  assert.match(tty.stdout, /\r\x1b\[Kleakwatch: (reading|graph|dominators|classes|paths|done)/)
+})
+
+test('--html writes one self-contained page that loads in Chromium without console errors', async (t) => {
+  const chromium = findChromium()
+  if (!chromium) {
+    if (process.env.CI) assert.fail('chromium is required in CI (.ci/run installs it)')
+    t.skip('chromium is not installed (apt-get install chromium)')
+    return
+  }
+  const diffPage = path.join(dir, 'diff.html')
+  const analyzePage = path.join(dir, 'analyze.html')
+  const d = await run(['diff', ...shapes, '--html', diffPage])
+  assert.strictEqual(d.code, 0, d.stderr)
+  const a = await run(['analyze', shapes[2], '--html', analyzePage])
+  assert.strictEqual(a.code, 0, a.stderr)
+  const report = await leakwatch.diff(...shapes)
+  for (const [page, expectedNames] of [
+    [diffPage, [report.growth[0].name, report.classes[0].name, 'Widget']],
+    [analyzePage, ['Widget', 'Map', '{name, value}']],
+  ]) {
+    const html = fs.readFileSync(page, 'utf8')
+    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="(?!data:)/, 'no external resources')
+    const loaded = await openInChromium(chromium, page)
+    assert.strictEqual(loaded.code, 0, loaded.stderr)
+    assert.deepStrictEqual(loaded.consoleLines, [], `console output from ${page}`)
+    assert.match(loaded.dom, /<body data-ready="true"/, 'the page script ran to the end')
+    assert.match(loaded.dom, /<svg class="chart"/)
+    for (const name of expectedNames) {
+      const escaped = name.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      assert.ok(loaded.dom.includes(escaped), `${page} shows ${name}`)
+    }
+  }
+  const diffDom = (await openInChromium(chromium, diffPage)).dom
+  assert.match(diffDom, /Sizes across the snapshots/)
+  assert.match(diffDom, /Retainer paths/)
+})
