@@ -86,6 +86,7 @@ impl Control {
 
   pub fn enter(&self, phase: Phase) -> Result<(), super::error::AnalysisError> {
     self.phase.store(phase as u8, Ordering::Relaxed);
+    trace(phase.name());
     self.check()
   }
 
@@ -104,6 +105,21 @@ impl Control {
       bytes_read: self.bytes_read.load(Ordering::Relaxed),
       bytes_total: self.bytes_total.load(Ordering::Relaxed),
     }
+  }
+}
+
+/// With LEAKWATCH_ANALYSIS_TRACE set, prints each step's time since the process's first
+/// step to stderr (a profiling aid for the benchmark).
+pub fn trace(step: &str) {
+  static START: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+  let start = START.get_or_init(|| {
+    std::env::var_os("LEAKWATCH_ANALYSIS_TRACE").map(|_| std::time::Instant::now())
+  });
+  if let Some(start) = start {
+    eprintln!(
+      "leakwatch trace: {:>8.1} ms  {step}",
+      start.elapsed().as_secs_f64() * 1000.0
+    );
   }
 }
 

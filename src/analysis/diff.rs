@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::classes::NO_CLASS;
 use super::distances::NO_DISTANCE;
 use super::graph::Graph;
-use super::paths::{path_signature, retainer_path, RetainerPath};
+use super::paths::{retainer_path, RetainerPath, Shapes};
 use super::report::{public_classes, summary, Limits, Summary};
 
 #[derive(Clone, Debug, Serialize)]
@@ -73,45 +74,52 @@ pub struct DiffReport {
   pub growth: Vec<Group>,
 }
 
-/// Instances of one public class: (id, self size) sorted by id.
-fn instances(g: &Graph, agg: usize) -> Vec<(u32, u64)> {
-  let mut v: Vec<(u32, u64)> = g.classes.aggregates[agg]
-    .nodes
-    .iter()
-    .map(|&n| (g.s.node_id[n as usize], g.s.self_size[n as usize]))
+/// Every node with a class, as `id << 32 | ordinal`, sorted by id: diffs are merges of these.
+fn by_id(g: &Graph) -> Vec<u64> {
+  let mut v: Vec<u64> = (0..g.s.node_count())
+    .filter(|&n| g.classes.of_node[n] != NO_CLASS)
+    .map(|n| ((g.s.node_id[n] as u64) << 32) | n as u64)
     .collect();
-  v.sort_unstable_by_key(|x| x.0);
+  v.sort_unstable();
   v
 }
 
-fn class_diff(base: &Graph, current: &Graph) -> (Vec<DiffRow>, Totals) {
-  let base_classes = public_classes(base);
-  let current_classes = public_classes(current);
-  let mut keys: Vec<&String> = base_classes.keys().chain(current_classes.keys()).collect();
-  keys.sort();
-  keys.dedup();
-  let mut rows = Vec::new();
-  let mut totals = Totals::default();
-  for key in keys {
-    let before = base_classes
-      .get(key)
-      .map(|&a| instances(base, a))
-      .unwrap_or_default();
-    let after = current_classes
-      .get(key)
-      .map(|&a| instances(current, a))
-      .unwrap_or_default();
-    let (mut i, mut j) = (0, 0);
-    let mut row = DiffRow {
-      name: match current_classes.get(key) {
-        Some(&a) => current.class_name(current.classes.aggregates[a].key.expect("keyed")),
-        None => base.class_name(
-          base.classes.aggregates[base_classes[key]]
-            .key
-            .expect("keyed"),
-        ),
-      },
-      key: key.clone(),
+const fn id_of(x: u64) -> u32 {
+  (x >> 32) as u32
+}
+
+const fn node_of(x: u64) -> usize {
+  (x & 0xFFFF_FFFF) as usize
+}
+
+/// The public class of each aggregate of `g` in a table shared by both snapshots (DevTools'
+/// keys; when two aggregates share a key the later one counts, as in DevTools).
+fn unify(g: &Graph, keys: &mut HashMap<String, usize>) -> Vec<usize> {
+  let mut of_aggregate = vec![usize::MAX; g.classes.aggregates.len()];
+  for (key, agg) in public_classes(g) {
+    let next = keys.len();
+    of_aggregate[agg] = *keys.entry(key).or_insert(next);
+  }
+  of_aggregate
+}
+
+/// DevTools' Comparison view: per class, the objects of `current` whose id `base` lacks
+/// (new) and those of `base` whose id `current` lacks (deleted). An object whose class
+/// changed counts as deleted from the old class and new in the new one.
+fn class_diff(
+  base: &Graph,
+  current: &Graph,
+  base_ids: &[u64],
+  current_ids: &[u64],
+) -> (Vec<DiffRow>, Totals) {
+  let mut keys = HashMap::new();
+  let base_class = unify(base, &mut keys);
+  let current_class = unify(current, &mut keys);
+  let class_of = |g: &Graph, table: &[usize], n: usize| table[g.classes.of_node[n] as usize];
+  let mut rows: Vec<DiffRow> = vec![
+    DiffRow {
+      name: String::new(),
+      key: String::new(),
       added_count: 0,
       removed_count: 0,
       count_delta: 0,
@@ -119,30 +127,72 @@ fn class_diff(base: &Graph, current: &Graph) -> (Vec<DiffRow>, Totals) {
       removed_size: 0,
       size_delta: 0,
     };
-    while i < before.len() || j < after.len() {
-      if j == after.len() || (i < before.len() && before[i].0 < after[j].0) {
-        row.removed_count += 1;
-        row.removed_size += before[i].1;
-        i += 1;
-      } else if i == before.len() || before[i].0 > after[j].0 {
-        row.added_count += 1;
-        row.added_size += after[j].1;
-        j += 1;
-      } else {
+    keys.len()
+  ];
+  let mut add = |c: usize, n: usize| {
+    if c != usize::MAX {
+      rows[c].added_count += 1;
+      rows[c].added_size += current.s.self_size[n];
+    }
+  };
+  let (mut i, mut j) = (0, 0);
+  let mut removed: Vec<(usize, usize)> = Vec::new();
+  while i < base_ids.len() || j < current_ids.len() {
+    let bi = base_ids.get(i).map(|&x| id_of(x));
+    let cj = current_ids.get(j).map(|&x| id_of(x));
+    match (bi, cj) {
+      (Some(b), Some(c)) if b == c => {
+        let (bn, cn) = (node_of(base_ids[i]), node_of(current_ids[j]));
+        let (bc, cc) = (
+          class_of(base, &base_class, bn),
+          class_of(current, &current_class, cn),
+        );
+        if bc != cc {
+          removed.push((bc, bn));
+          add(cc, cn);
+        }
         i += 1;
         j += 1;
       }
+      (Some(b), c) if c.is_none_or(|c| b < c) => {
+        let bn = node_of(base_ids[i]);
+        removed.push((class_of(base, &base_class, bn), bn));
+        i += 1;
+      }
+      _ => {
+        let cn = node_of(current_ids[j]);
+        add(class_of(current, &current_class, cn), cn);
+        j += 1;
+      }
     }
-    if row.added_count == 0 && row.removed_count == 0 {
-      continue;
+  }
+  for (c, n) in removed {
+    if c != usize::MAX {
+      rows[c].removed_count += 1;
+      rows[c].removed_size += base.s.self_size[n];
     }
+  }
+  // Names: the current snapshot's, else the base's.
+  let mut named = vec![false; rows.len()];
+  for (g, table) in [(current, &current_class), (base, &base_class)] {
+    for (agg, &c) in table.iter().enumerate() {
+      if c != usize::MAX && !named[c] {
+        let key = g.classes.aggregates[agg].key.expect("keyed");
+        rows[c].name = g.class_name(key);
+        rows[c].key = g.public_key(key);
+        named[c] = true;
+      }
+    }
+  }
+  let mut totals = Totals::default();
+  rows.retain(|r| r.added_count > 0 || r.removed_count > 0);
+  for row in rows.iter_mut() {
     row.count_delta = row.added_count as i64 - row.removed_count as i64;
     row.size_delta = row.added_size as i64 - row.removed_size as i64;
     totals.added_count += row.added_count;
     totals.removed_count += row.removed_count;
     totals.added_size += row.added_size;
     totals.removed_size += row.removed_size;
-    rows.push(row);
   }
   rows.sort_by(|a, b| {
     b.size_delta
@@ -151,6 +201,38 @@ fn class_diff(base: &Graph, current: &Graph) -> (Vec<DiffRow>, Totals) {
       .then(a.key.cmp(&b.key))
   });
   (rows, totals)
+}
+
+/// Marks the nodes of `last` (by its `last_ids`) whose id is in `ids` (sorted ids).
+fn mark(last_ids: &[u64], ids: &[u32], count: usize) -> Vec<bool> {
+  let mut marked = vec![false; count];
+  let mut k = 0;
+  for &x in last_ids {
+    let id = id_of(x);
+    while k < ids.len() && ids[k] < id {
+      k += 1;
+    }
+    if k < ids.len() && ids[k] == id {
+      marked[node_of(x)] = true;
+    }
+  }
+  marked
+}
+
+/// Ids in `a` that are not in `b` (both sorted).
+fn ids_missing_from(a: &[u64], b: &[u64]) -> Vec<u32> {
+  let mut out = Vec::new();
+  let mut k = 0;
+  for &x in a {
+    let id = id_of(x);
+    while k < b.len() && id_of(b[k]) < id {
+      k += 1;
+    }
+    if k == b.len() || id_of(b[k]) != id {
+      out.push(id);
+    }
+  }
+  out
 }
 
 fn series(graphs: &[&Graph], rows: &[DiffRow], limit: usize) -> Vec<Series> {
@@ -180,17 +262,11 @@ fn series(graphs: &[&Graph], rows: &[DiffRow], limit: usize) -> Vec<Series> {
     .collect()
 }
 
-fn sorted_ids(g: &Graph) -> Vec<u32> {
-  let mut ids = g.s.node_id.clone();
-  ids.sort_unstable();
-  ids
-}
-
 /// Groups the objects of `last` that `is_new` selects by retainer path shape. Only the
 /// outermost of them count (one not dominated by another selected object), and only
 /// objects a program sees: internal arrays, hidden objects and code are covered by their
 /// owners.
-fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group> {
+fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   let Some(full) = &last.full else {
     return Vec::new();
   };
@@ -209,10 +285,7 @@ fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group
   // Reachable at all: in Node, module scopes and servers hang off the system roots
   // (handles, the stack), so objects only reachable from there count too.
   let selected = |v: usize| {
-    is_new(s.node_id[v])
-      && s.self_size[v] > 0
-      && visible(v)
-      && full.distances.distance[v] != NO_DISTANCE
+    is_new[v] && s.self_size[v] > 0 && visible(v) && full.distances.distance[v] != NO_DISTANCE
   };
   // covered[v]: a selected object dominates v (top-down over the dominator tree).
   let mut covered = vec![false; n];
@@ -225,15 +298,17 @@ fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group
       stack.push(c);
     }
   }
+  super::control::trace("growth: covered");
   let retained = &full.dominators.retained;
-  let mut groups: HashMap<Vec<(u32, u8, u32)>, Group> = HashMap::new();
-  let mut best: HashMap<Vec<(u32, u8, u32)>, u32> = HashMap::new();
+  let mut shapes = Shapes::new(last);
+  let mut groups: HashMap<(u32, u32), Group> = HashMap::new();
+  let mut best: HashMap<(u32, u32), u32> = HashMap::new();
   for v in 0..n {
     if covered[v] || !selected(v) {
       continue;
     }
-    let sig = path_signature(last, v as u32);
-    let g = groups.entry(sig.clone()).or_insert_with(|| Group {
+    let sig = (shapes.of(last, v as u32), last.names.class[v]);
+    let g = groups.entry(sig).or_insert_with(|| Group {
       name: super::paths::class_label(last, v as u32),
       count: 0,
       self_size: 0,
@@ -280,22 +355,38 @@ fn growth(last: &Graph, is_new: &dyn Fn(u32) -> bool, limit: usize) -> Vec<Group
 pub fn diff_report(graphs: &[&Graph], files: &[String], limits: &Limits) -> DiffReport {
   let first = graphs[0];
   let last = graphs[graphs.len() - 1];
-  let (mut rows, totals) = class_diff(first, last);
+  // One sort per snapshot, in parallel.
+  let ids: Vec<Vec<u64>> = std::thread::scope(|scope| {
+    let handles: Vec<_> = graphs
+      .iter()
+      .map(|g| scope.spawn(move || by_id(g)))
+      .collect();
+    handles
+      .into_iter()
+      .map(|h| h.join().unwrap_or_default())
+      .collect()
+  });
+  let (first_ids, last_ids) = (&ids[0], &ids[ids.len() - 1]);
+  super::control::trace("diff: ids sorted");
+  let (mut rows, totals) = class_diff(first, last, first_ids, last_ids);
+  super::control::trace("diff: classes");
   let series = series(graphs, &rows, limits.classes.min(50));
   rows.truncate(limits.classes);
-  let first_ids = sorted_ids(first);
+  let n = last.s.node_count();
   let (basis, growth) = if graphs.len() >= 3 {
-    let second_ids = sorted_ids(graphs[1]);
-    let is_new =
-      |id: u32| second_ids.binary_search(&id).is_ok() && first_ids.binary_search(&id).is_err();
+    let new_in_second = ids_missing_from(&ids[1], first_ids);
+    let alive = mark(last_ids, &new_in_second, n);
     (
       "new-in-second-alive-in-third",
-      growth(last, &is_new, limits.groups),
+      growth(last, &alive, limits.groups),
     )
   } else {
-    let is_new = |id: u32| first_ids.binary_search(&id).is_err();
-    ("new-in-second", growth(last, &is_new, limits.groups))
+    let in_first: Vec<u32> = first_ids.iter().map(|&x| id_of(x)).collect();
+    let old = mark(last_ids, &in_first, n);
+    let new: Vec<bool> = old.iter().map(|&o| !o).collect();
+    ("new-in-second", growth(last, &new, limits.groups))
   };
+  super::control::trace("diff: growth");
   DiffReport {
     snapshots: graphs
       .iter()

@@ -18,12 +18,15 @@ pub struct Distances {
   pub distance: Vec<i32>,
   /// The edge (ordinal) that first reached each node; `NO_EDGE` for the starting points.
   pub via: Vec<u32>,
+  /// The node that edge comes from.
+  pub parent: Vec<u32>,
 }
 
 pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances {
   let n = s.node_count();
   let mut distance = vec![NO_DISTANCE; n];
   let mut via = vec![NO_EDGE; n];
+  let mut parent = vec![NO_EDGE; n];
   let mut queue: Vec<u32> = Vec::with_capacity(n);
   let mut pending: HashSet<&[u8]> = HashSet::new();
   let sloppy = find_string(s, b"sloppy_function_map");
@@ -43,6 +46,7 @@ pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances
     &mut head,
     &mut distance,
     &mut via,
+    &mut parent,
     &mut pending,
     sloppy,
   );
@@ -62,10 +66,15 @@ pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances
     &mut head,
     &mut distance,
     &mut via,
+    &mut parent,
     &mut pending,
     sloppy,
   );
-  Distances { distance, via }
+  Distances {
+    distance,
+    via,
+    parent,
+  }
 }
 
 fn find_string(s: &Snapshot, want: &[u8]) -> Option<u32> {
@@ -81,6 +90,7 @@ fn bfs<'s>(
   head: &mut usize,
   distance: &mut [i32],
   via: &mut [u32],
+  parent: &mut [u32],
   pending: &mut HashSet<&'s [u8]>,
   sloppy: Option<u32>,
 ) {
@@ -126,6 +136,7 @@ fn bfs<'s>(
       }
       distance[to as usize] = d;
       via[to as usize] = e as u32;
+      parent[to as usize] = v;
       queue.push(to);
     }
   }

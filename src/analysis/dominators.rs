@@ -140,10 +140,12 @@ pub struct Dominators {
 /// Lengauer–Tarjan with DevTools' treatment of unreachable nodes: nodes with only weak
 /// retainers are searched from as if the root held them; what is still unvisited hangs
 /// directly off the root.
+/// `retainers` is asked for only after the first depth-first search, so another thread can
+/// build it meanwhile.
 pub fn dominators(
   s: &Snapshot,
   essential: &Essential,
-  retainers: &Retainers,
+  retainers: impl FnOnce() -> Option<Retainers>,
   control: &Control,
 ) -> Result<Dominators, AnalysisError> {
   let count = s.node_count();
@@ -194,7 +196,14 @@ pub fn dominators(
   };
 
   dfs(r, &mut parent, &mut semi, &mut vertex, &mut label, &mut n);
+  super::control::trace("dominators: search");
   control.check()?;
+  let retainers = retainers().ok_or_else(|| {
+    AnalysisError::new(
+      super::error::Kind::Internal,
+      "the retainer index was not built",
+    )
+  })?;
   let mut unreachable = 0u64;
   if (n as usize) < count {
     for v in 1..=count as u32 {
@@ -284,6 +293,7 @@ pub fn dominators(
     }
   }
   drop((stack, bucket_head, bucket_next, ancestor, label, parent));
+  super::control::trace("dominators: semidominators");
   dom[0] = r;
   dom[r as usize] = r;
   for i in 2..=n {

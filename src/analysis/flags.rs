@@ -130,10 +130,11 @@ pub fn page_owned(s: &Snapshot, t: &Types) -> Vec<u8> {
 
 /// Moves the self size of arrays, hidden nodes and external string data to their single
 /// owning object (DevTools' `calculateShallowSizes`). Skipped when no user root exists.
-pub fn shallow_sizes(s: &mut Snapshot, t: &Types) {
+/// Returns the new self sizes, or None when nothing moves.
+pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
   let has_user_roots = s.edges(s.root).any(|e| is_user_root(s, t, s.edge_to[e]));
   if !has_user_roots {
-    return;
+    return None;
   }
   const UNVISITED: u32 = u32::MAX;
   const MULTIPLE: u32 = u32::MAX - 1;
@@ -171,6 +172,7 @@ pub fn shallow_sizes(s: &mut Snapshot, t: &Types) {
       }
     }
   }
+  let mut sizes = s.self_size.clone();
   for (i, &owner) in owners.iter().enumerate() {
     if owner == UNVISITED || owner == MULTIPLE || owner == i as u32 {
       continue;
@@ -178,7 +180,8 @@ pub fn shallow_sizes(s: &mut Snapshot, t: &Types) {
     if s.node_type[owner as usize] == t.synthetic || owner == s.root {
       continue;
     }
-    let size = std::mem::take(&mut s.self_size[i]);
-    s.self_size[owner as usize] += size;
+    let size = std::mem::take(&mut sizes[i]);
+    sizes[owner as usize] += size;
   }
+  Some(sizes)
 }

@@ -3,7 +3,7 @@
 //! sizes on one, distances and class names on the other; class retained sizes last.
 
 use super::classes::{self, Classes};
-use super::control::{Control, Phase};
+use super::control::{trace, Control, Phase};
 use super::distances::{self, Distances};
 use super::dominators::{self, DominatorTree, Dominators, WeakMapNames};
 use super::error::AnalysisError;
@@ -48,30 +48,47 @@ pub fn build(
   let t = Types::of(&s);
   flags::propagate_dom_state(&mut s, &t)?;
   let mut weak_names = WeakMapNames::new(s.strings.len());
-  let essential = if depth == Depth::Full {
-    let page = flags::page_owned(&s, &t);
-    Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
-  } else {
-    None
-  };
-  flags::shallow_sizes(&mut s, &t);
+  // Retaining edges on this thread, shallow sizes on another: both only read the graph.
+  let (essential, shallow) = std::thread::scope(|scope| {
+    let shallow = scope.spawn(|| flags::shallow_sizes(&s, &t));
+    let essential = if depth == Depth::Full {
+      let page = flags::page_owned(&s, &t);
+      Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
+    } else {
+      None
+    };
+    (essential, shallow.join())
+  });
+  match shallow {
+    Ok(Some(sizes)) => s.self_size = sizes,
+    Ok(None) => {}
+    Err(_) => return Err(internal()),
+  }
+  trace("shallow sizes");
   control.check()?;
   let s_ref = &s;
   let t_ref = &t;
+  let essential = essential.map(std::sync::Arc::new);
+  let (retainers_tx, retainers_rx) = std::sync::mpsc::channel();
   let (structure, naming) = std::thread::scope(|scope| {
-    let structure = essential.map(|essential| {
+    let structure = essential.clone().map(|essential| {
       scope.spawn(
         move || -> Result<(Dominators, DominatorTree), AnalysisError> {
           control.enter(Phase::Dominators)?;
-          let retainers = dominators::essential_retainers(s_ref, &essential);
-          let doms = dominators::dominators(s_ref, &essential, &retainers, control)?;
-          drop(retainers);
+          let doms =
+            dominators::dominators(s_ref, &essential, || retainers_rx.recv().ok(), control)?;
           drop(essential);
+          trace("dominators");
           let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
           Ok((doms, tree))
         },
       )
     });
+    // The retainer index, while the other thread runs its first depth-first search.
+    if let Some(essential) = essential {
+      let _ = retainers_tx.send(dominators::essential_retainers(s_ref, &essential));
+      trace("retainers");
+    }
     let naming = (|| -> Result<_, AnalysisError> {
       let distances = if depth == Depth::Full {
         Some(distances::distances(s_ref, t_ref, &mut weak_names))
@@ -79,12 +96,14 @@ pub fn build(
         None
       };
       control.check()?;
+      trace("distances");
       let mut class_names = names::class_names(s_ref, t_ref)?;
       let interfaces = match interfaces {
         Some(given) => given.to_vec(),
         None => names::infer_interfaces(s_ref, t_ref),
       };
       names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names)?;
+      trace("class names");
       let locations = classes::location_index(s_ref);
       let aggregates = classes::aggregate(
         s_ref,

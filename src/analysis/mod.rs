@@ -62,6 +62,7 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   }
   let total = opened.iter().map(|(_, size)| size).sum();
   control.start_reading(paths.len() as u8, total);
+  control::trace("reading");
   let mut out: Vec<Option<Result<Snapshot, AnalysisError>>> =
     (0..paths.len()).map(|_| None).collect();
   let mut jobs: Vec<(usize, File, u64)> = opened
@@ -109,6 +110,7 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   if let Some(e) = first_error {
     return Err(e);
   }
+  control::trace("parsed");
   control.check()?;
   Ok(snapshots)
 }

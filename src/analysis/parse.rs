@@ -133,6 +133,7 @@ pub fn parse<R: Read>(source: R, size_hint: u64) -> Result<Snapshot, AnalysisErr
   }
   loop {
     let key = scan.key()?;
+    super::control::trace(&key);
     match key.as_str() {
       "snapshot" => {
         let at = scan.offset();
@@ -221,50 +222,35 @@ fn read_nodes<R: Read>(
     detachedness: Vec::with_capacity(if m.node_detachedness.is_some() { n } else { 0 }),
     values: 0,
   };
-  // Field position → column; 255 = not used.
-  let mut role = vec![255u8; m.node_field_count];
-  role[m.node_type] = 0;
-  role[m.node_name] = 1;
-  role[m.node_id] = 2;
-  role[m.node_self_size] = 3;
-  role[m.node_edge_count] = 4;
-  if let Some(d) = m.node_detachedness {
-    role[d] = 5;
-  }
   let type_count = m.node_types.len() as u32;
-  let mut field = 0usize;
   let mut edges_so_far = 0u64;
-  let count = scan.u32_array("nodes", |v| {
-    match role[field] {
-      0 => {
-        if v >= type_count {
-          return Err(AnalysisError::new(
-            Kind::Range,
-            format!("node type {v} is not one of the {type_count} types in the meta"),
-          ));
-        }
-        c.node_type.push(v as u8);
-      }
-      1 => c.node_name.push(v),
-      2 => c.node_id.push(v),
-      3 => c.self_size.push(v as u64),
-      4 => {
-        if edges_so_far > u32::MAX as u64 {
-          return Err(AnalysisError::new(Kind::Range, "more than 2^32 edges"));
-        }
-        c.first_edge.push(edges_so_far as u32);
-        edges_so_far += v as u64;
-      }
-      5 => c.detachedness.push((v & 3) as u8),
-      _ => {}
+  let count = scan.u32_array("nodes", m.node_field_count, |cols| {
+    if let Some(&v) = cols[m.node_type].iter().find(|&&v| v >= type_count) {
+      return Err(AnalysisError::new(
+        Kind::Range,
+        format!("node type {v} is not one of the {type_count} types in the meta"),
+      ));
     }
-    field += 1;
-    if field == role.len() {
-      field = 0;
+    c.node_type
+      .extend(cols[m.node_type].iter().map(|&v| v as u8));
+    c.node_name.extend_from_slice(&cols[m.node_name]);
+    c.node_id.extend_from_slice(&cols[m.node_id]);
+    c.self_size
+      .extend(cols[m.node_self_size].iter().map(|&v| v as u64));
+    for &count in &cols[m.node_edge_count] {
+      c.first_edge.push(edges_so_far as u32);
+      edges_so_far += count as u64;
+      if edges_so_far > u32::MAX as u64 {
+        return Err(AnalysisError::new(Kind::Range, "more than 2^32 edges"));
+      }
+    }
+    if let Some(d) = m.node_detachedness {
+      c.detachedness
+        .extend(cols[d].iter().map(|&v| (v & 3) as u8));
     }
     Ok(())
   })?;
-  if field != 0 {
+  if count % m.node_field_count as u64 != 0 {
     return Err(scan.error(
       Kind::Range,
       format!(
@@ -272,9 +258,6 @@ fn read_nodes<R: Read>(
         m.node_field_count
       ),
     ));
-  }
-  if edges_so_far > u32::MAX as u64 {
-    return Err(AnalysisError::new(Kind::Range, "more than 2^32 edges"));
   }
   c.first_edge.push(edges_so_far as u32);
   c.values = edges_so_far;
@@ -298,34 +281,21 @@ fn read_edges<R: Read>(
     edge_name: Vec::with_capacity(n),
     edge_to: Vec::with_capacity(n),
   };
-  let mut role = vec![255u8; m.edge_field_count];
-  role[m.edge_type] = 0;
-  role[m.edge_name] = 1;
-  role[m.edge_to] = 2;
   let type_count = m.edge_types.len() as u32;
-  let mut field = 0usize;
-  let count = scan.u32_array("edges", |v| {
-    match role[field] {
-      0 => {
-        if v >= type_count {
-          return Err(AnalysisError::new(
-            Kind::Range,
-            format!("edge type {v} is not one of the {type_count} types in the meta"),
-          ));
-        }
-        e.edge_type.push(v as u8);
-      }
-      1 => e.edge_name.push(v),
-      2 => e.edge_to.push(v),
-      _ => {}
+  let count = scan.u32_array("edges", m.edge_field_count, |cols| {
+    if let Some(&v) = cols[m.edge_type].iter().find(|&&v| v >= type_count) {
+      return Err(AnalysisError::new(
+        Kind::Range,
+        format!("edge type {v} is not one of the {type_count} types in the meta"),
+      ));
     }
-    field += 1;
-    if field == role.len() {
-      field = 0;
-    }
+    e.edge_type
+      .extend(cols[m.edge_type].iter().map(|&v| v as u8));
+    e.edge_name.extend_from_slice(&cols[m.edge_name]);
+    e.edge_to.extend_from_slice(&cols[m.edge_to]);
     Ok(())
   })?;
-  if field != 0 {
+  if count % m.edge_field_count as u64 != 0 {
     return Err(scan.error(
       Kind::Range,
       format!(
@@ -368,23 +338,22 @@ fn read_locations<R: Read>(
   scan: &mut Scanner<R>,
   fields: &super::header::LocationFields,
 ) -> Result<Vec<Location>, AnalysisError> {
-  let mut out = Vec::new();
-  let mut row = vec![0u32; fields.count];
-  let mut field = 0usize;
-  scan.u32_array("locations", |v| {
-    row[field] = v;
-    field += 1;
-    if field == row.len() {
-      field = 0;
-      out.push(Location {
-        node: row[fields.object_index],
-        script_id: row[fields.script_id],
-        line: row[fields.line],
-        column: row[fields.column],
-      });
+  let mut columns: Vec<Vec<u32>> = vec![Vec::new(); fields.count];
+  let count = scan.u32_array("locations", fields.count, |cols| {
+    for (all, block) in columns.iter_mut().zip(cols) {
+      all.extend_from_slice(block);
     }
     Ok(())
   })?;
+  let rows = (count / fields.count as u64) as usize;
+  let out = (0..rows)
+    .map(|r| Location {
+      node: columns[fields.object_index][r],
+      script_id: columns[fields.script_id][r],
+      line: columns[fields.line][r],
+      column: columns[fields.column][r],
+    })
+    .collect();
   Ok(out)
 }
 

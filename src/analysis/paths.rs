@@ -59,7 +59,7 @@ pub fn path_edges(g: &Graph, node: u32) -> (Vec<u32>, bool) {
     }
     let e = via[at as usize];
     edges.push(e);
-    at = edge_owner(g, e);
+    at = full.distances.parent[at as usize];
   }
   edges.reverse();
   (edges, truncated)
@@ -141,30 +141,62 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
   }
 }
 
-/// A path's shape with indices and per-entry names left out, for grouping many objects
-/// held the same way (every entry of one Map, every element of one array).
-pub fn path_signature(g: &Graph, node: u32) -> Vec<(u32, u8, u32)> {
-  const ANY: u32 = u32::MAX;
-  let (edges, _) = path_edges(g, node);
-  let mut sig = Vec::with_capacity(edges.len() + 1);
-  for e in edges {
-    let holder = edge_owner(g, e);
-    let ei = e as usize;
-    let et = g.s.edge_type[ei];
-    let name = if !g.t.edge_has_string_name(et) {
-      ANY
-    } else {
-      let text = g.s.strings.bytes(g.s.edge_name[ei]);
-      if text.first().is_some_and(|b| b.is_ascii_digit()) {
-        ANY
-      } else {
-        g.s.edge_name[ei]
-      }
-    };
-    // The holder's identity matters for named edges (this Map, not any Map); inside
-    // indexed containers the class is enough.
-    sig.push((g.names.class[holder as usize], et, name));
+/// Paths' shapes with indices and per-entry names left out, interned: every object held
+/// the same way (each entry of one Map, each element of one array) gets the same id. A
+/// shape is its parent's shape plus one step, so shared prefixes are computed once.
+pub struct Shapes {
+  ids: std::collections::HashMap<(u32, u32, u8, u32), u32>,
+  /// Shape id of the path to each node, once computed (`u32::MAX`: not yet).
+  memo: Vec<u32>,
+}
+
+impl Shapes {
+  pub fn new(g: &Graph) -> Self {
+    Shapes {
+      ids: std::collections::HashMap::new(),
+      memo: vec![u32::MAX; g.s.node_count()],
+    }
   }
-  sig.push((g.names.class[node as usize], u8::MAX, 0));
-  sig
+
+  /// The shape id of the path to `node` (0: no path, or the path's start).
+  pub fn of(&mut self, g: &Graph, node: u32) -> u32 {
+    const ANY: u32 = u32::MAX;
+    let Some(full) = &g.full else { return 0 };
+    let d = &full.distances;
+    // Up to the first node whose shape is known or that starts a path (no recursion).
+    let mut chain = Vec::new();
+    let mut at = node;
+    while self.memo[at as usize] == u32::MAX
+      && d.via[at as usize] != NO_EDGE
+      && chain.len() < 4 * MAX_STEPS
+    {
+      chain.push(at);
+      at = d.parent[at as usize];
+    }
+    let mut shape = if self.memo[at as usize] == u32::MAX {
+      0
+    } else {
+      self.memo[at as usize]
+    };
+    for &v in chain.iter().rev() {
+      let e = d.via[v as usize] as usize;
+      let holder = d.parent[v as usize] as usize;
+      let et = g.s.edge_type[e];
+      let indexed = !g.t.edge_has_string_name(et)
+        || g
+          .s
+          .strings
+          .bytes(g.s.edge_name[e])
+          .first()
+          .is_some_and(|b| b.is_ascii_digit());
+      let name = if indexed { ANY } else { g.s.edge_name[e] };
+      let next = self.ids.len() as u32 + 1;
+      shape = *self
+        .ids
+        .entry((shape, g.names.class[holder], et, name))
+        .or_insert(next);
+      self.memo[v as usize] = shape;
+    }
+    shape
+  }
 }

@@ -4,6 +4,7 @@
 //! header is read by `header.rs` with a depth limit.
 
 use std::io::Read;
+use std::sync::{mpsc, Mutex};
 
 use super::error::{AnalysisError, Kind};
 
@@ -154,7 +155,7 @@ impl<R: Read> Scanner<R> {
         return Err(self.error(Kind::Truncated, "the file ends inside a string"));
       }
       let chunk = &self.buf[self.pos..self.len];
-      match chunk.iter().position(|&b| b == b'"' || b == b'\\') {
+      match memchr::memchr2(b'"', b'\\', chunk) {
         None => {
           out.extend_from_slice(chunk);
           self.pos = self.len;
@@ -231,58 +232,150 @@ impl<R: Read> Scanner<R> {
     Ok(v)
   }
 
-  /// Reads `[n, n, …]` of non-negative integers below 2^32 and hands each to `sink`, which
-  /// may refuse a value with an error. Returns how many values were read.
+  /// Reads `[n, n, …]` of non-negative integers below 2^32: a flat table of rows of
+  /// `fields` values. Blocks of the array are parsed on two threads, each into one column
+  /// per field, while this thread reads ahead; `sink` gets each block's columns in file
+  /// order (a block may start or end inside a row) and may refuse them with an error.
+  /// Returns how many values were read.
   pub fn u32_array(
     &mut self,
     section: &str,
-    mut sink: impl FnMut(u32) -> Result<(), AnalysisError>,
+    fields: usize,
+    mut sink: impl FnMut(&[Vec<u32>]) -> Result<(), AnalysisError>,
   ) -> Result<u64, AnalysisError> {
+    let fields = fields.max(1);
     self.expect(b'[')?;
-    let mut state = NumState::Expect { first: true };
-    let mut count = 0u64;
-    loop {
-      if !self.fill()? {
-        return Err(self.error(
-          Kind::Truncated,
-          format!("the file ends inside \"{section}\""),
-        ));
+    let (job_tx, job_rx) = mpsc::sync_channel::<Block>(2);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Parsed)>();
+    let pool = Pool::default();
+    std::thread::scope(|scope| {
+      for _ in 0..2 {
+        let done_tx = done_tx.clone();
+        let job_rx = &job_rx;
+        let pool = &pool;
+        scope.spawn(move || loop {
+          let job = match job_rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+          };
+          let Ok(block) = job else { return };
+          let parsed = parse_block(&block, fields, pool);
+          pool.give_bytes(block.bytes);
+          if done_tx.send((block.seq, parsed)).is_err() {
+            return;
+          }
+        });
       }
-      let (stop, outcome) = numbers(
-        &self.buf[self.pos..self.len],
-        &mut state,
-        &mut count,
-        &mut sink,
-      );
-      self.pos += stop;
-      match outcome {
-        Chunk::More => {}
-        Chunk::Closed => return Ok(count),
-        Chunk::Big => {
-          return Err(self.error(
-            Kind::Range,
-            format!("a number in \"{section}\" is larger than 4294967295"),
-          ))
+      drop(done_tx);
+      let mut feeder = Feeder::default();
+      let mut seq = 0usize;
+      // Some(result): the array is complete or failed; None: all blocks sent, results due.
+      let outcome: Option<Result<(), AnalysisError>> = loop {
+        let block = match self.take_block(seq, &pool) {
+          Ok(b) => b,
+          Err(e) => break Some(Err(e)),
+        };
+        let last = block.last;
+        if job_tx.send(block).is_err() {
+          break Some(Err(AnalysisError::new(
+            Kind::Internal,
+            "a parser thread stopped",
+          )));
         }
-        Chunk::Bad(b) => return Err(self.bad_number(section, b)),
-        Chunk::Refused(e) => return Err(e.with_offset(self.offset())),
+        seq += 1;
+        while let Ok((i, parsed)) = done_rx.try_recv() {
+          feeder.pending.insert(i, parsed);
+        }
+        if let Some(result) = feeder.feed(&mut sink, section, &pool) {
+          break Some(result);
+        }
+        if last {
+          break None;
+        }
+      };
+      drop(job_tx);
+      let outcome = match outcome {
+        Some(result) => result,
+        None => loop {
+          if let Some(result) = feeder.feed(&mut sink, section, &pool) {
+            break result.map(|_| ());
+          }
+          match done_rx.recv() {
+            Ok((i, parsed)) => {
+              feeder.pending.insert(i, parsed);
+            }
+            Err(_) => {
+              break Err(AnalysisError::new(
+                Kind::Internal,
+                "a parser thread stopped",
+              ));
+            }
+          }
+        },
+      };
+      outcome.map(|_| feeder.count)
+    })
+  }
+
+  /// The next block of a numeric array: about `BLOCK` bytes ending just after a ',', or the
+  /// rest up to and including the closing ']' (`last`). Bytes after the cut go back into the
+  /// read buffer.
+  fn take_block(&mut self, seq: usize, pool: &Pool) -> Result<Block, AnalysisError> {
+    let base = self.offset();
+    let mut bytes = pool.bytes();
+    let mut scanned = 0usize;
+    loop {
+      bytes.extend_from_slice(&self.buf[self.pos..self.len]);
+      self.pos = self.len;
+      if let Some(p) = memchr::memchr(b']', &bytes[scanned..]) {
+        let end = scanned + p + 1;
+        let rest = bytes.split_off(end);
+        self.unread(rest, base + end as u64);
+        return Ok(Block {
+          seq,
+          base,
+          bytes,
+          last: true,
+          eof: false,
+        });
+      }
+      scanned = bytes.len();
+      if bytes.len() >= BLOCK {
+        if let Some(c) = memchr::memrchr(b',', &bytes) {
+          let rest = bytes.split_off(c + 1);
+          self.unread(rest, base + c as u64 + 1);
+          return Ok(Block {
+            seq,
+            base,
+            bytes,
+            last: false,
+            eof: false,
+          });
+        }
+      }
+      if !self.fill()? {
+        return Ok(Block {
+          seq,
+          base,
+          bytes,
+          last: true,
+          eof: true,
+        });
       }
     }
   }
 
-  fn bad_number(&self, section: &str, b: u8) -> AnalysisError {
-    let kind = if b == b'-' || b == b'.' || b == b'e' || b == b'E' {
-      Kind::Range
-    } else {
-      Kind::Syntax
-    };
-    self.error(
-      kind,
-      format!(
-        "\"{section}\" must hold non-negative integers; found {}",
-        describe(b)
-      ),
-    )
+  /// Makes `bytes`, which start at file offset `at`, the next bytes to read.
+  fn unread(&mut self, mut bytes: Vec<u8>, at: u64) {
+    let n = bytes.len();
+    if bytes.len() < CHUNK {
+      bytes.resize(CHUNK, 0);
+    }
+    self.buf = bytes;
+    self.len = n;
+    self.pos = 0;
+    self.base = at;
   }
 
   /// Skips one JSON value of any shape without recursion.
@@ -351,7 +444,7 @@ impl<R: Read> Scanner<R> {
         return Err(self.error(Kind::Truncated, "the file ends inside a string"));
       }
       let chunk = &self.buf[self.pos..self.len];
-      match chunk.iter().position(|&b| b == b'"' || b == b'\\') {
+      match memchr::memchr2(b'"', b'\\', chunk) {
         None => self.pos = self.len,
         Some(i) => {
           let b = chunk[i];
@@ -407,21 +500,183 @@ impl<R: Read> Scanner<R> {
   }
 }
 
+/// Size of the blocks numeric arrays are cut into for the parser threads.
+const BLOCK: usize = 4 << 20;
+
+struct Block {
+  seq: usize,
+  /// File offset of `bytes[0]`.
+  base: u64,
+  bytes: Vec<u8>,
+  /// The block ends the array (or the file).
+  last: bool,
+  /// The file ended before the array closed.
+  eof: bool,
+}
+
+/// What a parser thread made of a block, and how the block ended. The block's first value
+/// is in `columns[0]`, the next in `columns[1]`, …: which field that is depends on how many
+/// values came before, which only the reader knows; it rotates the columns into place.
+struct Parsed {
+  columns: Vec<Vec<u32>>,
+  values: u64,
+  end: Result<bool, (u64, BlockFault)>,
+}
+
+enum BlockFault {
+  Big,
+  Bad(u8),
+  Truncated,
+}
+
+fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
+  let mut out = Columns {
+    columns: pool.columns(fields),
+    field: 0,
+    values: 0,
+  };
+  let mut state = NumState::Expect {
+    first: block.seq == 0,
+  };
+  let (stop, outcome) = numbers(&block.bytes, &mut state, &mut out);
+  let at = block.base + stop as u64;
+  let end = match outcome {
+    Chunk::Closed => Ok(true),
+    Chunk::More if block.eof => Err((at, BlockFault::Truncated)),
+    Chunk::More => Ok(false),
+    Chunk::Big => Err((at, BlockFault::Big)),
+    Chunk::Bad(b) => Err((at, BlockFault::Bad(b))),
+  };
+  Parsed {
+    columns: out.columns,
+    values: out.values,
+    end,
+  }
+}
+
+/// Buffers handed back and forth between the reader and the parser threads, so a large
+/// array does not allocate (and fault in) fresh memory for every block.
+#[derive(Default)]
+struct Pool {
+  bytes: Mutex<Vec<Vec<u8>>>,
+  columns: Mutex<Vec<Vec<Vec<u32>>>>,
+}
+
+impl Pool {
+  fn bytes(&self) -> Vec<u8> {
+    let recycled = self.bytes.lock().ok().and_then(|mut free| free.pop());
+    let mut b = recycled.unwrap_or_else(|| Vec::with_capacity(BLOCK + CHUNK));
+    b.clear();
+    b
+  }
+
+  fn give_bytes(&self, b: Vec<u8>) {
+    if let Ok(mut free) = self.bytes.lock() {
+      free.push(b);
+    }
+  }
+
+  fn columns(&self, fields: usize) -> Vec<Vec<u32>> {
+    let recycled = self.columns.lock().ok().and_then(|mut free| free.pop());
+    let mut c = recycled.unwrap_or_else(|| {
+      (0..fields)
+        .map(|_| Vec::with_capacity(BLOCK / (2 * fields)))
+        .collect()
+    });
+    c.iter_mut().for_each(Vec::clear);
+    c
+  }
+
+  fn give_columns(&self, c: Vec<Vec<u32>>) {
+    if let Ok(mut free) = self.columns.lock() {
+      free.push(c);
+    }
+  }
+}
+
+/// Values dealt into columns by field, the next one going to `field`.
+struct Columns {
+  columns: Vec<Vec<u32>>,
+  field: usize,
+  values: u64,
+}
+
+impl Columns {
+  #[inline]
+  fn push(&mut self, v: u32) {
+    self.columns[self.field].push(v);
+    self.field += 1;
+    if self.field == self.columns.len() {
+      self.field = 0;
+    }
+    self.values += 1;
+  }
+}
+
+/// Hands parsed blocks to the sink in file order.
+#[derive(Default)]
+struct Feeder {
+  pending: std::collections::BTreeMap<usize, Parsed>,
+  next: usize,
+  count: u64,
+}
+
+impl Feeder {
+  /// Feeds every block that is next in order. `Some` once the array is complete or failed.
+  fn feed(
+    &mut self,
+    sink: &mut impl FnMut(&[Vec<u32>]) -> Result<(), AnalysisError>,
+    section: &str,
+    pool: &Pool,
+  ) -> Option<Result<(), AnalysisError>> {
+    while let Some(mut parsed) = self.pending.remove(&self.next) {
+      self.next += 1;
+      // The block's first value belongs to field (values so far) mod fields.
+      let fields = parsed.columns.len();
+      parsed
+        .columns
+        .rotate_right((self.count % fields as u64) as usize);
+      if parsed.end.is_ok() {
+        if let Err(e) = sink(&parsed.columns) {
+          return Some(Err(e));
+        }
+      }
+      self.count += parsed.values;
+      pool.give_columns(parsed.columns);
+      match parsed.end {
+        Ok(true) => return Some(Ok(())),
+        Ok(false) => {}
+        Err((at, fault)) => {
+          let e = match fault {
+            BlockFault::Big => AnalysisError::at(
+              Kind::Range,
+              format!("a number in \"{section}\" is larger than 4294967295"),
+              at,
+            ),
+            BlockFault::Bad(b) => bad_number(section, b).with_offset(at),
+            BlockFault::Truncated => AnalysisError::at(
+              Kind::Truncated,
+              format!("the file ends inside \"{section}\""),
+              at,
+            ),
+          };
+          return Some(Err(e));
+        }
+      }
+    }
+    None
+  }
+}
+
 enum Chunk {
   More,
   Closed,
   Big,
   Bad(u8),
-  Refused(AnalysisError),
 }
 
 /// The integer state machine over one buffered chunk: how far it got and why it stopped.
-fn numbers(
-  buf: &[u8],
-  state: &mut NumState,
-  count: &mut u64,
-  sink: &mut impl FnMut(u32) -> Result<(), AnalysisError>,
-) -> (usize, Chunk) {
+fn numbers(buf: &[u8], state: &mut NumState, out: &mut Columns) -> (usize, Chunk) {
   for (i, &b) in buf.iter().enumerate() {
     match *state {
       NumState::Digits { value } => {
@@ -433,10 +688,7 @@ fn numbers(
           *state = NumState::Digits { value: v };
           continue;
         }
-        if let Err(e) = sink(value as u32) {
-          return (i, Chunk::Refused(e));
-        }
-        *count += 1;
+        out.push(value as u32);
         match b {
           b',' => *state = NumState::Expect { first: false },
           b']' => return (i + 1, Chunk::Closed),
@@ -465,6 +717,21 @@ fn numbers(
   (buf.len(), Chunk::More)
 }
 
+fn bad_number(section: &str, b: u8) -> AnalysisError {
+  let kind = if b == b'-' || b == b'.' || b == b'e' || b == b'E' {
+    Kind::Range
+  } else {
+    Kind::Syntax
+  };
+  AnalysisError::new(
+    kind,
+    format!(
+      "\"{section}\" must hold non-negative integers; found {}",
+      describe(b)
+    ),
+  )
+}
+
 pub fn describe(b: u8) -> String {
   if b.is_ascii_graphic() {
     format!("'{}'", b as char)
@@ -489,21 +756,22 @@ mod tests {
 
   #[test]
   fn integer_arrays_across_any_spacing() {
-    let mut out = Vec::new();
+    let mut out = vec![Vec::new(), Vec::new()];
     let n = scan(" [ 1,2 ,\n 30 , 4294967295]")
-      .u32_array("nodes", |v| {
-        out.push(v);
+      .u32_array("nodes", 2, |cols| {
+        out[0].extend_from_slice(&cols[0]);
+        out[1].extend_from_slice(&cols[1]);
         Ok(())
       })
       .unwrap();
     assert_eq!(n, 4);
-    assert_eq!(out, vec![1, 2, 30, 4294967295]);
-    assert_eq!(scan("[]").u32_array("x", |_| Ok(())).unwrap(), 0);
+    assert_eq!(out, vec![vec![1, 30], vec![2, 4294967295]]);
+    assert_eq!(scan("[]").u32_array("x", 1, |_| Ok(())).unwrap(), 0);
   }
 
   #[test]
   fn integer_array_faults_have_kinds() {
-    let kind = |s: &str| scan(s).u32_array("nodes", |_| Ok(())).unwrap_err().kind;
+    let kind = |s: &str| scan(s).u32_array("nodes", 1, |_| Ok(())).unwrap_err().kind;
     assert_eq!(kind("[1,,2]"), Kind::Syntax);
     assert_eq!(kind("[1 2]"), Kind::Syntax);
     assert_eq!(kind("[1,]"), Kind::Syntax);
@@ -513,6 +781,37 @@ mod tests {
     assert_eq!(kind("[99999999999999999999999]"), Kind::Range);
     assert_eq!(kind("[1,2"), Kind::Truncated);
     assert_eq!(kind(""), Kind::Truncated);
+  }
+
+  #[test]
+  fn blocks_cut_inside_rows_keep_every_value_in_its_field() {
+    // Several 4 MiB blocks whose cuts fall anywhere in a 7-field row.
+    let rows = 400_000u32;
+    let text = format!(
+      "[{}]",
+      (0..rows * 7)
+        .map(|v| (v % 7 * 1000 + v / 7 % 1000).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+    );
+    assert!(text.len() > 2 * BLOCK);
+    let mut columns = vec![Vec::new(); 7];
+    let n = scan(&text)
+      .u32_array("nodes", 7, |cols| {
+        for (all, block) in columns.iter_mut().zip(cols) {
+          all.extend_from_slice(block);
+        }
+        Ok(())
+      })
+      .unwrap();
+    assert_eq!(n, rows as u64 * 7);
+    for (field, column) in columns.iter().enumerate() {
+      assert_eq!(column.len(), rows as usize);
+      assert!(column
+        .iter()
+        .enumerate()
+        .all(|(r, &v)| v == field as u32 * 1000 + r as u32 % 1000));
+    }
   }
 
   #[test]
