@@ -10,6 +10,9 @@ export declare const gc: leakwatch.Leakwatch['gc']
 export declare const writeSnapshot: leakwatch.Leakwatch['writeSnapshot']
 export declare const prometheus: leakwatch.Leakwatch['prometheus']
 export declare const openTelemetry: leakwatch.Leakwatch['openTelemetry']
+export declare const analyze: leakwatch.Leakwatch['analyze']
+export declare const diff: leakwatch.Leakwatch['diff']
+export declare const HeapDiff: leakwatch.Leakwatch['HeapDiff']
 export declare const defaults: leakwatch.Leakwatch['defaults']
 export declare const Watcher: leakwatch.Leakwatch['Watcher']
 
@@ -25,3 +28,9 @@ export type LeakwatchError = leakwatch.LeakwatchError
 export type PrometheusOptions = leakwatch.PrometheusOptions
 export type OpenTelemetryOptions = leakwatch.OpenTelemetryOptions
 export type Watcher = leakwatch.Watcher
+export type AnalyzeOptions = leakwatch.AnalyzeOptions
+export type DiffOptions = leakwatch.DiffOptions
+export type AnalyzeReport = leakwatch.AnalyzeReport
+export type DiffReport = leakwatch.DiffReport
+export type RetainerPath = leakwatch.RetainerPath
+export type HeapDiffResult = leakwatch.HeapDiffResult

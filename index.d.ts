@@ -69,6 +69,169 @@ declare namespace leakwatch {
   /** What started a dump. */
   type SnapshotTrigger = 'api' | 'leak' | 'heap-used' | 'rss' | 'signal' | 'near-heap-limit'
 
+  /** Options of `analyze()`. Row limits take a non-negative integer or `Infinity`. */
+  interface AnalyzeOptions {
+    /** Aborts the analysis: the promise rejects with an `AbortError` (`ERR_LEAKWATCH_ABORTED`). */
+    signal?: AbortSignal
+    /** Called every 100 ms while it runs and once at the end. */
+    onProgress?: (progress: AnalysisProgress) => void
+    /** Class rows, largest retained size first. Default 50. */
+    classes?: number
+    /** How many of the top classes get the retainer path of their largest instance. Default 10. */
+    paths?: number
+    /** Largest objects listed. Default 10. */
+    largest?: number
+  }
+
+  /** Options of `diff()`. */
+  interface DiffOptions {
+    signal?: AbortSignal
+    onProgress?: (progress: AnalysisProgress) => void
+    /** Class rows, largest growth first. Default 50. */
+    classes?: number
+    /** Accepted for symmetry with `analyze()`; growth groups always carry their path. */
+    paths?: number
+    /** Growth groups (objects held the same way). Default 10. */
+    groups?: number
+  }
+
+  interface AnalysisProgress {
+    phase: 'reading' | 'graph' | 'dominators' | 'classes' | 'paths' | 'diff' | 'done'
+    /** Snapshot files being read. */
+    files: number
+    /** Bytes read so far, all files together. */
+    bytesRead: number
+    bytesTotal: number
+  }
+
+  interface SnapshotSummary {
+    file: string
+    fileBytes: number
+    nodeCount: number
+    edgeCount: number
+    /** DevTools' total size: the root's retained size plus V8's extra native bytes, bytes. */
+    totalSize: number
+    /** Sum of all self sizes (after DevTools' attribution of internal arrays to their owners), bytes. */
+    selfSize: number
+    classCount: number
+    /** Nodes unreachable from the root through retaining edges (null in a diff's earlier snapshots). */
+    unreachableNodes: number | null
+  }
+
+  /** One step of a retainer path, from the roots towards the object. */
+  interface RetainerStep {
+    /** The holding object: its class, function name, or V8's name for internal nodes. */
+    holder: string
+    holderId: number
+    edgeType: 'context' | 'element' | 'property' | 'internal' | 'hidden' | 'shortcut' | 'weak' | string
+    /** A property or variable name, or an index. */
+    edge: string
+  }
+
+  /** A shortest path from the GC roots (the page's own objects first, as DevTools does). */
+  interface RetainerPath {
+    steps: RetainerStep[]
+    /** Class of the retained object. */
+    target: string
+    targetId: number
+    /** Longer than 48 steps: the steps nearest the object are kept. */
+    truncated: boolean
+    /** Only weakly reachable or unreachable: no path. */
+    unreachable: boolean
+  }
+
+  /** A class as DevTools' Summary view shows it. Sizes in bytes. */
+  interface ClassSummary {
+    name: string
+    /** DevTools' class key: ",Name", or "script,line,column,Name" for classes split by allocation site. */
+    key: string
+    count: number
+    selfSize: number
+    retainedSize: number
+    distance: number
+    /** The retainer path of the largest instance (top `paths` classes only). */
+    path?: RetainerPath
+  }
+
+  interface ObjectSummary {
+    name: string
+    id: number
+    type: string
+    selfSize: number
+    retainedSize: number
+    path: RetainerPath
+  }
+
+  /** What `analyze()` resolves with. */
+  interface AnalyzeReport {
+    summary: SnapshotSummary
+    classes: ClassSummary[]
+    largest: ObjectSummary[]
+  }
+
+  /** Per-class change from the first snapshot to the last, as DevTools' Comparison view. */
+  interface ClassDiff {
+    name: string
+    key: string
+    addedCount: number
+    removedCount: number
+    countDelta: number
+    addedSize: number
+    removedSize: number
+    sizeDelta: number
+  }
+
+  /** Objects held the same way (same class, same path shape). */
+  interface GrowthGroup {
+    name: string
+    count: number
+    selfSize: number
+    /** What freeing these objects would free, bytes. */
+    retainedSize: number
+    path: RetainerPath
+    /** A few of their snapshot ids, to find them in DevTools. */
+    ids: number[]
+  }
+
+  /** What `diff()` resolves with. */
+  interface DiffReport {
+    snapshots: SnapshotSummary[]
+    /** Two snapshots: objects new in the second; three: allocated between the first and second and alive in the third. */
+    growthBasis: 'new-in-second' | 'new-in-second-alive-in-third'
+    classes: ClassDiff[]
+    totals: { addedCount: number; removedCount: number; addedSize: number; removedSize: number }
+    /** The top growing classes across all snapshots (for charts). */
+    series: Array<{ name: string; key: string; count: number[]; selfSize: number[] }>
+    growth: GrowthGroup[]
+  }
+
+  /** memwatch's HeapDiff result. */
+  interface HeapDiffResult {
+    before: HeapDiffSide
+    after: HeapDiffSide
+    change: {
+      size_bytes: number
+      size: string
+      freed_nodes: number
+      allocated_nodes: number
+      details: Array<{ what: string; size_bytes: number; size: string; '+': number; '-': number }>
+    }
+  }
+
+  interface HeapDiffSide {
+    nodes: number
+    time: Date
+    size_bytes: number
+    /** Human-readable, e.g. "1.78 mb". */
+    size: string
+  }
+
+  /** A snapshot now; `end()` takes another and compares (synchronous, like memwatch's). */
+  interface HeapDiff {
+    /** @throws Error `ERR_LEAKWATCH_HEAPDIFF_ENDED` when called twice. */
+    end(): HeapDiffResult
+  }
+
   /** The `snapshot` payload and what `writeSnapshot()` resolves with. */
   interface SnapshotInfo {
     /** The complete file (written under a temporary name, renamed when complete; mode 0600). */
@@ -396,6 +559,21 @@ declare namespace leakwatch {
      * (or `meterProvider`). Needs the optional peer `@opentelemetry/api`.
      */
     openTelemetry(options?: OpenTelemetryOptions): OpenTelemetryHandle
+    /**
+     * Analyses a .heapsnapshot on the libuv threadpool: classes with DevTools' counts, self and
+     * retained sizes, the largest objects, retainer paths. Rejects with
+     * `ERR_LEAKWATCH_SNAPSHOT_READ | _EMPTY | _TRUNCATED | _SYNTAX | _META | _RANGE` (with
+     * `file`, `offset`, `errno` where known) or `ERR_LEAKWATCH_ABORTED`.
+     */
+    analyze(file: string | URL | Buffer, options?: AnalyzeOptions): Promise<AnalyzeReport>
+    /**
+     * Compares two snapshots of one process (growth per class, new objects by retainer path) or
+     * three (what was allocated between the first two and is still alive in the third).
+     */
+    diff(before: string | URL | Buffer, after: string | URL | Buffer, options?: DiffOptions): Promise<DiffReport>
+    diff(first: string | URL | Buffer, second: string | URL | Buffer, third: string | URL | Buffer, options?: DiffOptions): Promise<DiffReport>
+    /** memwatch's HeapDiff. */
+    readonly HeapDiff: new () => HeapDiff
     /** The default options. */
     readonly defaults: Watcher['options']
     /** The Watcher class, for `instanceof` checks; watchers come from `start()`. */
