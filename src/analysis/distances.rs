@@ -22,58 +22,51 @@ pub struct Distances {
   pub parent: Vec<u32>,
 }
 
+/// The state of the breadth-first search, shared by its two rounds.
+struct Search<'s> {
+  distance: Vec<i32>,
+  via: Vec<u32>,
+  parent: Vec<u32>,
+  queue: Vec<u32>,
+  head: usize,
+  /// WeakMap pairs whose first edge was skipped (DevTools reaches the value by the second).
+  pending: HashSet<&'s [u8]>,
+  sloppy: Option<u32>,
+}
+
 pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances {
   let n = s.node_count();
-  let mut distance = vec![NO_DISTANCE; n];
-  let mut via = vec![NO_EDGE; n];
-  let mut parent = vec![NO_EDGE; n];
-  let mut queue: Vec<u32> = Vec::with_capacity(n);
-  let mut pending: HashSet<&[u8]> = HashSet::new();
-  let sloppy = find_string(s, b"sloppy_function_map");
+  let mut search = Search {
+    distance: vec![NO_DISTANCE; n],
+    via: vec![NO_EDGE; n],
+    parent: vec![NO_EDGE; n],
+    queue: Vec::with_capacity(n),
+    head: 0,
+    pending: HashSet::new(),
+    sloppy: find_string(s, b"sloppy_function_map"),
+  };
   for e in s.edges(s.root) {
     let to = s.edge_to[e];
     if is_user_root(s, t, to) {
-      distance[to as usize] = 1;
-      queue.push(to);
+      search.distance[to as usize] = 1;
+      search.queue.push(to);
     }
   }
-  let mut head = 0;
-  bfs(
-    s,
-    t,
-    names,
-    &mut queue,
-    &mut head,
-    &mut distance,
-    &mut via,
-    &mut parent,
-    &mut pending,
-    sloppy,
-  );
-  distance[s.root as usize] = if queue.is_empty() {
+  bfs(s, t, names, &mut search);
+  // The system roots come after, far away, unless there were no user roots at all.
+  search.distance[s.root as usize] = if search.queue.is_empty() {
     0
   } else {
     BASE_SYSTEM_DISTANCE
   };
-  queue.clear();
-  queue.push(s.root);
-  head = 0;
-  bfs(
-    s,
-    t,
-    names,
-    &mut queue,
-    &mut head,
-    &mut distance,
-    &mut via,
-    &mut parent,
-    &mut pending,
-    sloppy,
-  );
+  search.queue.clear();
+  search.queue.push(s.root);
+  search.head = 0;
+  bfs(s, t, names, &mut search);
   Distances {
-    distance,
-    via,
-    parent,
+    distance: search.distance,
+    via: search.via,
+    parent: search.parent,
   }
 }
 
@@ -81,19 +74,17 @@ fn find_string(s: &Snapshot, want: &[u8]) -> Option<u32> {
   (0..s.strings.len() as u32).find(|&i| s.strings.bytes(i) == want)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn bfs<'s>(
-  s: &'s Snapshot,
-  t: &Types,
-  names: &mut WeakMapNames,
-  queue: &mut Vec<u32>,
-  head: &mut usize,
-  distance: &mut [i32],
-  via: &mut [u32],
-  parent: &mut [u32],
-  pending: &mut HashSet<&'s [u8]>,
-  sloppy: Option<u32>,
-) {
+fn bfs<'s>(s: &'s Snapshot, t: &Types, names: &mut WeakMapNames, search: &mut Search<'s>) {
+  let Search {
+    distance,
+    via,
+    parent,
+    queue,
+    head,
+    pending,
+    sloppy,
+  } = search;
+  let sloppy = *sloppy;
   while *head < queue.len() {
     let v = queue[*head];
     *head += 1;

@@ -225,14 +225,8 @@ fn read_nodes<R: Read>(
   let type_count = m.node_types.len() as u32;
   let mut edges_so_far = 0u64;
   let count = scan.u32_array("nodes", m.node_field_count, |cols| {
-    if let Some(&v) = cols[m.node_type].iter().find(|&&v| v >= type_count) {
-      return Err(AnalysisError::new(
-        Kind::Range,
-        format!("node type {v} is not one of the {type_count} types in the meta"),
-      ));
-    }
     c.node_type
-      .extend(cols[m.node_type].iter().map(|&v| v as u8));
+      .extend(types(&cols[m.node_type], type_count, "node")?);
     c.node_name.extend_from_slice(&cols[m.node_name]);
     c.node_id.extend_from_slice(&cols[m.node_id]);
     c.self_size
@@ -250,18 +244,40 @@ fn read_nodes<R: Read>(
     }
     Ok(())
   })?;
-  if count % m.node_field_count as u64 != 0 {
-    return Err(scan.error(
-      Kind::Range,
-      format!(
-        "\"nodes\" holds {count} values, not a multiple of the {} node fields",
-        m.node_field_count
-      ),
-    ));
-  }
+  whole_rows(scan, "nodes", count, m.node_field_count)?;
   c.first_edge.push(edges_so_far as u32);
   c.values = edges_so_far;
   Ok(c)
+}
+
+/// A block's type column as bytes, once every value is a type the meta declares.
+fn types<'a>(
+  column: &'a [u32],
+  type_count: u32,
+  what: &str,
+) -> Result<impl Iterator<Item = u8> + 'a, AnalysisError> {
+  if let Some(&v) = column.iter().find(|&&v| v >= type_count) {
+    return Err(AnalysisError::new(
+      Kind::Range,
+      format!("{what} type {v} is not one of the {type_count} types in the meta"),
+    ));
+  }
+  Ok(column.iter().map(|&v| v as u8))
+}
+
+fn whole_rows<R: Read>(
+  scan: &Scanner<R>,
+  section: &str,
+  count: u64,
+  fields: usize,
+) -> Result<(), AnalysisError> {
+  if count.is_multiple_of(fields as u64) {
+    return Ok(());
+  }
+  Err(scan.error(
+    Kind::Range,
+    format!("\"{section}\" holds {count} values, not a multiple of its {fields} fields"),
+  ))
 }
 
 struct EdgeColumns {
@@ -283,27 +299,13 @@ fn read_edges<R: Read>(
   };
   let type_count = m.edge_types.len() as u32;
   let count = scan.u32_array("edges", m.edge_field_count, |cols| {
-    if let Some(&v) = cols[m.edge_type].iter().find(|&&v| v >= type_count) {
-      return Err(AnalysisError::new(
-        Kind::Range,
-        format!("edge type {v} is not one of the {type_count} types in the meta"),
-      ));
-    }
     e.edge_type
-      .extend(cols[m.edge_type].iter().map(|&v| v as u8));
+      .extend(types(&cols[m.edge_type], type_count, "edge")?);
     e.edge_name.extend_from_slice(&cols[m.edge_name]);
     e.edge_to.extend_from_slice(&cols[m.edge_to]);
     Ok(())
   })?;
-  if count % m.edge_field_count as u64 != 0 {
-    return Err(scan.error(
-      Kind::Range,
-      format!(
-        "\"edges\" holds {count} values, not a multiple of the {} edge fields",
-        m.edge_field_count
-      ),
-    ));
-  }
+  whole_rows(scan, "edges", count, m.edge_field_count)?;
   Ok(e)
 }
 
