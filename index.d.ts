@@ -89,8 +89,6 @@ declare namespace leakwatch {
     onProgress?: (progress: AnalysisProgress) => void
     /** Class rows, largest growth first. Default 50. */
     classes?: number
-    /** Accepted for symmetry with `analyze()`; growth groups always carry their path. */
-    paths?: number
     /** Growth groups (objects held the same way). Default 10. */
     groups?: number
   }

@@ -14,7 +14,7 @@ const { withCode, invalidArgument, checkCallOptions } = require('./errors')
 const ALL = 0xFFFFFFFF
 const LIMITS = ['classes', 'paths', 'largest', 'groups']
 const ANALYZE_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'largest']
-const DIFF_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'groups']
+const DIFF_OPTIONS = ['signal', 'onProgress', 'classes', 'groups']
 
 function toPath(name, file) {
   if (typeof file === 'string' && file.length > 0) return file

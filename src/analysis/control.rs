@@ -66,11 +66,6 @@ impl Control {
     self.cancelled.store(true, Ordering::Relaxed);
   }
 
-  /// Stops sibling work after one of them failed (the failure is what gets reported).
-  pub fn cancel_quietly(&self) {
-    self.cancel();
-  }
-
   pub fn is_cancelled(&self) -> bool {
     self.cancelled.load(Ordering::Relaxed)
   }

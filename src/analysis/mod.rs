@@ -85,7 +85,8 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
           r[i] = Some(parsed);
         }
         if failed {
-          control.cancel_quietly();
+          // Stop the sibling: the failure is what gets reported.
+          control.cancel();
         }
       });
     }

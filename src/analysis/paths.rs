@@ -35,16 +35,9 @@ pub struct RetainerPath {
   pub unreachable: bool,
 }
 
-/// The node that owns edge `e` (binary search over the first-edge table).
-pub fn edge_owner(g: &Graph, e: u32) -> u32 {
-  let first = &g.s.first_edge;
-  // The last node whose first edge is <= e and which has edges.
-  let idx = first.partition_point(|&f| f <= e);
-  (idx - 1) as u32
-}
-
-/// Edges of the shortest path to `node`, nearest the root first (at most `MAX_STEPS`).
-pub fn path_edges(g: &Graph, node: u32) -> (Vec<u32>, bool) {
+/// The steps of the shortest path to `node` as (edge, holding node), nearest the root first
+/// (at most `MAX_STEPS`).
+pub fn path_edges(g: &Graph, node: u32) -> (Vec<(u32, u32)>, bool) {
   let Some(full) = &g.full else {
     return (Vec::new(), false);
   };
@@ -57,9 +50,9 @@ pub fn path_edges(g: &Graph, node: u32) -> (Vec<u32>, bool) {
       truncated = true;
       break;
     }
-    let e = via[at as usize];
-    edges.push(e);
-    at = full.distances.parent[at as usize];
+    let holder = full.distances.parent[at as usize];
+    edges.push((via[at as usize], holder));
+    at = holder;
   }
   edges.reverse();
   (edges, truncated)
@@ -122,14 +115,11 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
     .is_some_and(|f| f.distances.distance[node as usize] != super::distances::NO_DISTANCE);
   let steps = edges
     .iter()
-    .map(|&e| {
-      let holder = edge_owner(g, e);
-      Step {
-        holder: node_label(g, holder),
-        holder_id: g.s.node_id[holder as usize],
-        edge_type: g.s.meta.edge_types[g.s.edge_type[e as usize] as usize].clone(),
-        edge: edge_label(g, e),
-      }
+    .map(|&(e, holder)| Step {
+      holder: node_label(g, holder),
+      holder_id: g.s.node_id[holder as usize],
+      edge_type: g.s.meta.edge_types[g.s.edge_type[e as usize] as usize].clone(),
+      edge: edge_label(g, e),
     })
     .collect();
   RetainerPath {
