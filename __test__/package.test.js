@@ -46,7 +46,8 @@ test('npm pack ships the sources, the loader and the types, and nothing else', a
   for (const needed of ['package.json', 'README.md', 'LICENSE', 'index.js', 'index.mjs',
     'index.d.ts', 'index.d.mts', 'binding.js', 'lib/watcher.js', 'lib/prometheus.js',
     'scripts/install.js', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs', 'bin/leakwatch.js',
-    'lib/analysis.js', 'lib/report-text.js', 'lib/report-html.js', 'src/analysis/mod.rs']) {
+    'lib/analysis.js', 'lib/report-text.js', 'lib/report-html.js', 'crates/analysis/src/lib.rs',
+    'crates/analysis/Cargo.toml', 'crates/detection/src/lib.rs', 'crates/detection/Cargo.toml']) {
     assert.ok(files.includes(needed), `${needed} is in the tarball`)
   }
   const unwanted = files.filter((f) => /^(target|__test__|bench|examples|node_modules|\.ci)\//.test(f) ||

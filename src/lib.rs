@@ -1,27 +1,13 @@
-//! leakwatch: in-process memory leak detection for Node.js.
+//! leakwatch: in-process memory leak detection for Node.js — the addon crate.
 //!
-//! Only the exported surface lives here; each concern has its own module.
-#![deny(clippy::all)]
+//! The pure parts live in their own crates (`leakwatch-analysis`, `leakwatch-detection`);
+//! this crate wires them to V8 and to JavaScript. ARCHITECTURE.md draws the tree and the
+//! data flow.
 
-mod analysis;
-mod analysis_api;
-mod confirm;
-mod cost;
-mod detection;
-mod detector;
 mod error;
-mod events;
-mod gc;
-mod gc_kind;
 mod monitor;
-mod record;
-mod sampler;
+mod napi;
 mod snapshot;
-mod snapshot_api;
-mod stats;
 mod v8;
-mod watcher;
 
-pub use analysis_api::*;
-pub use snapshot_api::*;
-pub use watcher::*;
+pub use crate::napi::*;

@@ -10,7 +10,7 @@ use super::guard::{decide, estimate, Estimate, Learned, Verdict};
 use super::headroom::{disk_room, memory_room};
 use super::name::{remove_stale_partials, DumpName};
 use crate::error::ErrorCode;
-use crate::sampler::resident_set_bytes;
+use crate::monitor::sampler::resident_set_bytes;
 use crate::v8::{Isolate, ProfilerApi};
 
 /// Partials untouched this long, of writers that no longer exist, are removed.
@@ -135,7 +135,7 @@ pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -
   // The isolate is blocked for the whole dump: a pause this thread's leak detection leaves
   // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS
   // from staying inflated by the snapshot.
-  let result = crate::monitor::as_pause(|| {
+  let result = crate::monitor::pause::as_pause(|| {
     // SAFETY: forwarded from the caller.
     let result = unsafe { dump(api, isolate, &target, ceiling, tight, resident_set_bytes) };
     release_freed_memory();

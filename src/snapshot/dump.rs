@@ -127,12 +127,13 @@ pub unsafe fn dump(
     watch: &mut watch,
     since_check: 0,
   };
-  // SAFETY: forwarded from the caller.
   let progress_ref: Option<&mut dyn SnapshotProgress> = if watch_building && ceiling.is_some() {
     Some(&mut progress)
   } else {
     None
   };
+  // SAFETY: the caller guarantees this runs on the isolate's thread outside any GC (this
+  // function's contract); `sink` and `progress` outlive the call.
   let outcome = unsafe { api.write_snapshot(isolate, progress_ref, &mut sink, CHUNK_BYTES) };
   let FileSink { file, .. } = sink;
   let peak = watch.peak.max(progress.peak);

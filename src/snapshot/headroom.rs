@@ -179,6 +179,7 @@ pub fn disk_room(dir: &Path) -> std::io::Result<DiskRoom> {
   use std::os::unix::ffi::OsStrExt;
   let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes())
     .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+  // SAFETY: `statfs` is a plain C struct of integers, for which all-zero bytes are valid.
   let mut st: libc::statfs = unsafe { std::mem::zeroed() };
   // SAFETY: a NUL-terminated path and a zeroed out-struct of the right type.
   if unsafe { libc::statfs(c_dir.as_ptr(), &mut st) } != 0 {

@@ -101,6 +101,8 @@ impl NearLimitHook {
       notify: RefCell::new(Some(notify)),
     });
     let data = &*hook as *const NearLimitHook as *mut c_void;
+    // SAFETY: on the isolate's thread (this function's contract); `data` points into the
+    // boxed hook, which stays at that address until `Drop` removes the callback.
     unsafe { api.add_near_heap_limit_callback(isolate, on_near_heap_limit, data) };
     hook
   }

@@ -155,6 +155,8 @@ unsafe extern "C" fn write_ascii_chunk(
   if this.panicked || data.is_null() || size < 0 {
     return ABORT;
   }
+  // SAFETY: V8 passes a buffer of `size` bytes (checked non-negative above) valid for the
+  // duration of this call.
   let chunk = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
   match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
     this.sink.write_chunk(chunk)
@@ -320,6 +322,8 @@ impl ProfilerApi {
       .as_mut()
       .map_or(std::ptr::null_mut(), |c| c as *mut CppActivityControl);
     let mut stream = CppOutputStream::new(sink, chunk_size);
+    // SAFETY: on the isolate's thread outside any GC (this function's contract); `stream`
+    // and `control` outlive the calls, and the snapshot is deleted before returning.
     unsafe {
       let profiler = (self.get_heap_profiler)(isolate);
       let snapshot =
@@ -345,6 +349,8 @@ impl ProfilerApi {
     callback: NearHeapLimitCallback,
     data: *mut c_void,
   ) {
+    // SAFETY: the symbol has this signature (see its declaration); thread and lifetime of
+    // `data` are this function's contract.
     unsafe { (self.add_near_heap_limit)(isolate, callback, data) }
   }
 
@@ -360,6 +366,7 @@ impl ProfilerApi {
     callback: NearHeapLimitCallback,
     heap_limit: usize,
   ) {
+    // SAFETY: the symbol has this signature; on the isolate's thread (this function's contract).
     unsafe { (self.remove_near_heap_limit)(isolate, callback, heap_limit) }
   }
 
@@ -369,6 +376,7 @@ impl ProfilerApi {
   /// # Safety
   /// On the isolate's thread.
   pub unsafe fn restore_initial_heap_limit(&self, isolate: *mut Isolate, threshold: f64) {
+    // SAFETY: the symbol has this signature; on the isolate's thread (this function's contract).
     unsafe { (self.restore_initial_heap_limit)(isolate, threshold) }
   }
 }

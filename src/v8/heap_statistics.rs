@@ -9,7 +9,7 @@
 //! the watcher checks `heap_size_limit_` against `v8.getHeapStatistics()` before trusting
 //! the layout.
 
-use crate::record::HeapFigures;
+use crate::monitor::record::HeapFigures;
 
 const WORDS: usize = 48;
 const TOTAL_HEAP_SIZE: usize = 0;

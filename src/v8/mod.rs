@@ -18,6 +18,8 @@ macro_rules! resolve {
   }};
 }
 
+pub mod gc_hooks;
+pub mod gc_type;
 mod heap_profiler;
 mod heap_statistics;
 
@@ -28,8 +30,8 @@ pub use heap_profiler::{ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome
 pub use heap_statistics::HeapStatisticsBuffer;
 
 use crate::error::{ErrorCode, LeakwatchError};
-use crate::gc_kind::GcTypeMap;
-use crate::record::HeapFigures;
+use crate::monitor::record::HeapFigures;
+use crate::v8::gc_type::GcTypeMap;
 
 /// Opaque `v8::Isolate`.
 #[repr(C)]
@@ -221,6 +223,8 @@ impl V8Api {
     data: *mut c_void,
   ) {
     let filter = self.gc_types.all_bits();
+    // SAFETY: the symbols have these signatures; thread and lifetime of `data` are this
+    // function's contract.
     unsafe {
       (self.add_gc_prologue)(isolate, prologue, data, filter);
       (self.add_gc_epilogue)(isolate, epilogue, data, filter);
@@ -238,6 +242,8 @@ impl V8Api {
     epilogue: GcCallbackWithData,
     data: *mut c_void,
   ) {
+    // SAFETY: the symbols have these signatures; on the isolate's thread (this function's
+    // contract), with the pairs registered by `add_gc_callbacks`.
     unsafe {
       (self.remove_gc_prologue)(isolate, prologue, data);
       (self.remove_gc_epilogue)(isolate, epilogue, data);
@@ -249,6 +255,7 @@ impl V8Api {
   /// # Safety
   /// On a thread that has a live isolate entered, outside any GC callback.
   pub unsafe fn low_memory_notification(&self, isolate: *mut Isolate) {
+    // SAFETY: the symbol has this signature; thread and isolate are this function's contract.
     unsafe { (self.low_memory_notification)(isolate) }
   }
 
@@ -262,6 +269,7 @@ impl V8Api {
   /// On the isolate's own thread, outside any GC callback.
   pub unsafe fn request_incremental_full_gc(&self, isolate: *mut Isolate) {
     const MODERATE: c_int = 1;
+    // SAFETY: the symbol has this signature; thread and isolate are this function's contract.
     unsafe { (self.memory_pressure_notification)(isolate, MODERATE) }
   }
 }

@@ -21,8 +21,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::gc_kind::GcKind;
-use crate::record::GcRecord;
+use crate::monitor::gc_kind::GcKind;
+use crate::monitor::record::GcRecord;
 
 /// Growth of a metric since the last full GC that calls for a confirmation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -196,7 +196,7 @@ impl ConfirmPolicy {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::record::HeapFigures;
+  use crate::monitor::record::HeapFigures;
 
   const MB: u64 = 1_000_000;
 

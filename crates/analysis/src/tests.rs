@@ -7,7 +7,7 @@ use super::graph::{build, Depth, Graph};
 use super::parse::parse;
 
 fn corpus_dir() -> std::path::PathBuf {
-  std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("__test__/fixtures/snapshots")
+  std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../__test__/fixtures/snapshots")
 }
 
 #[test]

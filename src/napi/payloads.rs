@@ -6,10 +6,10 @@ use napi::bindgen_prelude::{ToNapiValue, TypeName, ValidateNapiValue};
 use napi::sys;
 use napi_derive::napi;
 
-use crate::detection::{LeakReport, TrendNow};
-use crate::gc_kind::GcKind;
+use crate::monitor::gc_kind::GcKind;
+use crate::monitor::stats::KindTotals;
 use crate::monitor::{Event, StatsReport};
-use crate::stats::KindTotals;
+use leakwatch_detection::{LeakReport, TrendNow};
 
 const NS_PER_MS: f64 = 1_000_000.0;
 
@@ -293,9 +293,14 @@ impl ValidateNapiValue for EventPayload {}
 
 impl ToNapiValue for EventPayload {
   unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+    // The caller's contract for `to_napi_value` (a live `env`, on its JS thread) is exactly
+    // the one each inner conversion needs.
     match val {
+      // SAFETY: see above.
       EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, *stats) },
+      // SAFETY: see above.
       EventPayload::Leak(leak) => unsafe { LeakPayload::to_napi_value(env, leak) },
+      // SAFETY: see above.
       EventPayload::Nothing => unsafe { <()>::to_napi_value(env, ()) },
     }
   }

@@ -1,24 +1,29 @@
 //! Heap snapshot analysis, pure Rust: a streaming parser into flat columns, DevTools'
 //! graph computations (dominators, retained sizes, distances, class names), per-class
-//! aggregates, retainer paths, and diffs of two or three snapshots. No napi types here;
-//! `analysis_api.rs` exposes it to JavaScript.
+//! aggregates, retainer paths, and diffs of two or three snapshots. No napi types here; the
+//! addon's `src/napi/analysis.rs` runs it on the libuv threadpool.
 
-pub mod classes;
-pub mod control;
-pub mod diff;
-pub mod distances;
-pub mod dominators;
-pub mod error;
-pub mod flags;
-pub mod graph;
-pub mod header;
-pub mod names;
-pub mod parse;
-pub mod paths;
-pub mod report;
-pub mod scan;
-pub mod types;
-pub mod weakmap;
+mod classes;
+mod control;
+mod diff;
+mod distances;
+mod dominators;
+mod error;
+mod flags;
+mod graph;
+mod header;
+mod names;
+mod parse;
+mod paths;
+mod report;
+mod scan;
+mod types;
+mod weakmap;
+
+pub use control::{Control, Phase, Progress};
+pub use diff::DiffReport;
+pub use error::{AnalysisError, Kind};
+pub use report::{AnalyzeReport, Limits};
 
 #[cfg(test)]
 mod tests;
@@ -26,11 +31,9 @@ mod tests;
 use std::fs::File;
 use std::path::Path;
 
-use control::{Control, Phase, Tracked};
-use error::{AnalysisError, Kind};
+use control::Tracked;
 use graph::{build, Depth, Graph};
 use parse::Snapshot;
-use report::Limits;
 
 /// Opens a snapshot file and checks it is a readable regular file.
 fn open(path: &str) -> Result<(File, u64), AnalysisError> {

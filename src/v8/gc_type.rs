@@ -1,4 +1,4 @@
-//! GC kinds and the mapping from V8's `GCType` bits, which changed meaning in V8 10.
+//! The mapping from V8's `GCType` bits to [`GcKind`], which changed meaning in V8 10.
 //!
 //! v8-callbacks.h (V8 >= 10, Node 18+):
 //! `kGCTypeScavenge = 1, kGCTypeMinorMarkCompact = 2, kGCTypeMarkSweepCompact = 4,
@@ -6,50 +6,7 @@
 //! Before V8 10: `kGCTypeScavenge = 1, kGCTypeMarkSweepCompact = 2,
 //!  kGCTypeIncrementalMarking = 4, kGCTypeProcessWeakCallbacks = 8`.
 
-/// A garbage collection kind, independent of the running V8's bit values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GcKind {
-  Scavenge = 0,
-  MinorMarkCompact = 1,
-  MarkSweepCompact = 2,
-  IncrementalMarking = 3,
-  ProcessWeakCallbacks = 4,
-}
-
-impl GcKind {
-  pub const COUNT: usize = 5;
-  pub const ALL: [GcKind; GcKind::COUNT] = [
-    GcKind::Scavenge,
-    GcKind::MinorMarkCompact,
-    GcKind::MarkSweepCompact,
-    GcKind::IncrementalMarking,
-    GcKind::ProcessWeakCallbacks,
-  ];
-
-  /// The name used in JavaScript payloads (`stats.gcType`, `stats.byType`).
-  pub fn name(self) -> &'static str {
-    match self {
-      GcKind::Scavenge => "scavenge",
-      GcKind::MinorMarkCompact => "minorMarkCompact",
-      GcKind::MarkSweepCompact => "markSweepCompact",
-      GcKind::IncrementalMarking => "incrementalMarking",
-      GcKind::ProcessWeakCallbacks => "processWeakCallbacks",
-    }
-  }
-
-  pub fn from_name(name: &str) -> Option<GcKind> {
-    GcKind::ALL.into_iter().find(|k| k.name() == name)
-  }
-
-  /// A full (old-generation) collection: what memwatch counted as `num_full_gc`.
-  pub fn is_full(self) -> bool {
-    self == GcKind::MarkSweepCompact
-  }
-
-  pub fn index(self) -> usize {
-    self as usize
-  }
-}
+use crate::monitor::gc_kind::GcKind;
 
 /// GC callback flags that mark a collection as requested rather than scheduled:
 /// `kGCCallbackFlagForced` (1 << 2, `global.gc()`) and
@@ -134,14 +91,5 @@ mod tests {
     assert_eq!(map.kind(64), None);
     assert!(GcTypeMap::for_v8_version("").is_none());
     assert!(GcTypeMap::for_v8_version("x.1").is_none());
-  }
-
-  #[test]
-  fn names_round_trip() {
-    for kind in GcKind::ALL {
-      assert_eq!(GcKind::from_name(kind.name()), Some(kind));
-    }
-    assert!(GcKind::MarkSweepCompact.is_full());
-    assert!(!GcKind::Scavenge.is_full());
   }
 }

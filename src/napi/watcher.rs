@@ -12,18 +12,19 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
 use napi_derive::napi;
 
-use crate::confirm::{ConfirmConfig, Trigger};
-use crate::cost::HookCost;
-use crate::detection::{DetectionConfig, Mode};
-use crate::detector::TrendConfig;
 use crate::error::{ErrorCode, LeakwatchError};
-use crate::events::{EventPayload, StatsPayload};
-use crate::gc::{as_requested_gc, GcHooks, RecordChannel};
-use crate::gc_kind::GcKind;
+use crate::monitor::channel::RecordChannel;
+use crate::monitor::confirm::{ConfirmConfig, Trigger};
+use crate::monitor::cost::HookCost;
+use crate::monitor::gc_kind::GcKind;
+use crate::monitor::record::{GcRecord, HeapFigures};
+use crate::monitor::sampler;
 use crate::monitor::{self, Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
-use crate::record::{GcRecord, HeapFigures};
-use crate::sampler;
+use crate::napi::payloads::{EventPayload, StatsPayload};
+use crate::v8::gc_hooks::{as_requested_gc, GcHooks};
 use crate::v8::V8Api;
+use leakwatch_detection::detector::TrendConfig;
+use leakwatch_detection::{DetectionConfig, Mode};
 
 /// Events waiting for the JS thread; beyond this they are dropped and counted.
 const EVENT_QUEUE: usize = 256;
@@ -215,7 +216,7 @@ impl Inner {
   fn shutdown(&self) {
     if let Some(mut running) = self.running.borrow_mut().take() {
       drop(running.hooks.take());
-      monitor::set_active(None);
+      monitor::pause::set_active(None);
       running.monitor.stop();
       *self.last.borrow_mut() = Some(running.monitor.shared().latest());
     }
@@ -305,7 +306,7 @@ impl NativeMonitor {
       )
     })?;
     // Heap snapshots written on this thread are pauses this monitor's detection leaves out.
-    monitor::set_active(Some(monitor.shared()));
+    monitor::pause::set_active(Some(monitor.shared()));
     let hooks = api.map(|api| {
       // SAFETY: on the isolate's JS thread; the hooks are dropped in `shutdown`, which runs
       // on this thread (stop() or the env cleanup hook) while the isolate is alive.

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::gc_kind::GcKind;
+use crate::monitor::gc_kind::GcKind;
 
 /// Heap figures read with `v8::Isolate::GetHeapStatistics` right after a GC, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

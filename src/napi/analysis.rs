@@ -11,9 +11,9 @@ use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::analysis::control::Control;
-use crate::analysis::error::{AnalysisError, Kind};
-use crate::analysis::report::Limits;
+use leakwatch_analysis::Control;
+use leakwatch_analysis::Limits;
+use leakwatch_analysis::{AnalysisError, Kind};
 
 /// How much of a report to produce. Omitted fields take the defaults below; `0xFFFFFFFF`
 /// means "all".
@@ -139,8 +139,8 @@ pub struct AnalysisTask {
 impl AnalysisTask {
   fn execute(&self) -> String {
     match &self.job {
-      Job::Analyze(file) => run(|| crate::analysis::analyze(file, &self.limits, &self.control)),
-      Job::Diff(files) => run(|| crate::analysis::diff(files, &self.limits, &self.control)),
+      Job::Analyze(file) => run(|| leakwatch_analysis::analyze(file, &self.limits, &self.control)),
+      Job::Diff(files) => run(|| leakwatch_analysis::diff(files, &self.limits, &self.control)),
     }
   }
 }

@@ -1,22 +1,33 @@
-//! The per-isolate background thread: drains GC records, samples RSS on a tick, assembles
+//! The per-isolate background side: the record channel the GC hooks feed, and the thread that
+//! drains it, samples RSS on a tick, runs the detectors, requests confirmation GCs, assembles
 //! stats and hands events to a sink. It touches no V8 API and no napi type, so it is tested
 //! here with a fake sink.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use crate::confirm::{ConfirmConfig, ConfirmPolicy};
-use crate::cost::{CostSummary, HookCost};
-use crate::detection::{Detection, DetectionConfig, LeakReport, Metric, TrendNow};
-use crate::gc::RecordChannel;
-use crate::gc_kind::GcKind;
-use crate::record::{GcRecord, HeapFigures};
-use crate::stats::{KindTotals, StatsAccumulator};
+use leakwatch_detection::{Detection, DetectionConfig, LeakReport, Metric, TrendNow};
+
+pub mod channel;
+pub mod confirm;
+pub mod cost;
+pub mod gc_kind;
+pub mod pause;
+pub mod record;
+pub mod sampler;
+pub mod stats;
+
+use channel::RecordChannel;
+use confirm::{ConfirmConfig, ConfirmPolicy};
+use cost::{CostSummary, HookCost};
+use gc_kind::GcKind;
+use pause::PauseLog;
+use record::{GcRecord, HeapFigures};
+use stats::{KindTotals, StatsAccumulator};
 
 /// Background-thread settings (validated by the JS facade).
 #[derive(Clone, Debug)]
@@ -113,57 +124,13 @@ pub struct MonitorShared {
   stop: AtomicBool,
   dropped_events: AtomicU64,
   latest: Mutex<StatsReport>,
-  pauses: Mutex<PauseLog>,
-}
-
-/// Times the isolate was blocked by leakwatch's own work (heap snapshots), for detection to
-/// leave out; written on the isolate's thread, read by the background thread.
-#[derive(Default)]
-struct PauseLog {
-  open: Option<Instant>,
-  closed: Vec<(Instant, Instant)>,
+  pub(crate) pauses: Mutex<PauseLog>,
 }
 
 impl MonitorShared {
   pub fn latest(&self) -> StatsReport {
     self.latest.lock().clone()
   }
-
-  fn pause_began(&self, at: Instant) {
-    self.pauses.lock().open = Some(at);
-  }
-
-  fn pause_ended(&self, at: Instant) {
-    let mut log = self.pauses.lock();
-    if let Some(start) = log.open.take() {
-      log.closed.push((start, at));
-    }
-  }
-}
-
-thread_local! {
-  /// The monitor of the isolate running on this thread, if one runs.
-  static ACTIVE: RefCell<Weak<MonitorShared>> = const { RefCell::new(Weak::new()) };
-}
-
-/// Makes `shared` this thread's monitor (None: no monitor runs here any more).
-pub fn set_active(shared: Option<&Arc<MonitorShared>>) {
-  ACTIVE.with(|a| *a.borrow_mut() = shared.map_or_else(Weak::new, Arc::downgrade));
-}
-
-/// Runs `f`, which blocks this thread's isolate (a heap snapshot), as a pause its monitor's
-/// detection leaves out.
-pub fn as_pause<T>(f: impl FnOnce() -> T) -> T {
-  let shared = ACTIVE.with(|a| a.borrow().upgrade());
-  if let Some(shared) = &shared {
-    shared.pause_began(Instant::now());
-  }
-  let result = f();
-  if let Some(shared) = &shared {
-    shared.pause_ended(Instant::now());
-    shared.channel.wake();
-  }
-  result
 }
 
 /// A running background thread; stopped and joined on drop.

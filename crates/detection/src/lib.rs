@@ -1,8 +1,12 @@
-//! Per-isolate leak detection: one detector per enabled metric, fed by the background thread
-//! (post-full-GC heap and external figures, sampled RSS), turned into leak reports.
+//! Leak detection, pure Rust: the detectors over (seconds, bytes) points (`detector/`), and
+//! the per-isolate [`Detection`] that keeps one detector per enabled metric, fed by the
+//! addon's background thread (post-full-GC heap and external figures, sampled RSS), and turns
+//! their verdicts into leak reports. No napi or V8 types: `cargo test -p leakwatch-detection`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
+
+pub mod detector;
 
 use crate::detector::{ConsecutiveDetector, Finding, Point, TrendConfig, TrendDetector, Verdict};
 

@@ -1,74 +1,22 @@
-//! GC prologue/epilogue callbacks for one isolate.
+//! GC prologue/epilogue callbacks for one isolate (the trampolines V8 calls).
 //!
 //! They run inside V8's garbage collector on the isolate's thread: no JavaScript, no napi
 //! calls, no locks, no allocation. The prologue notes the time; the epilogue measures the
-//! pause, reads the heap statistics and pushes a fixed-size [`GcRecord`] into a preallocated
-//! ring that the background thread drains. A full ring drops the record and counts it.
+//! pause, reads the heap statistics and pushes a fixed-size [`GcRecord`] into the monitor's
+//! [`RecordChannel`], which never blocks.
 
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::Thread;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_queue::ArrayQueue;
-
-use crate::cost::HookCost;
-use crate::gc_kind::{GcKind, GC_CALLBACK_FORCED_FLAGS};
-use crate::record::GcRecord;
+use crate::monitor::channel::RecordChannel;
+use crate::monitor::cost::HookCost;
+use crate::monitor::gc_kind::GcKind;
+use crate::monitor::record::GcRecord;
+use crate::v8::gc_type::GC_CALLBACK_FORCED_FLAGS;
 use crate::v8::{Isolate, V8Api};
-
-/// Records in flight between one isolate's GC callbacks and its background thread.
-pub const RECORD_CAPACITY: usize = 1024;
-
-/// The bounded, non-blocking path from the GC callbacks to the background thread.
-pub struct RecordChannel {
-  queue: ArrayQueue<GcRecord>,
-  dropped: AtomicU64,
-  /// The background thread, woken after a full GC or when the ring is half full.
-  consumer: OnceLock<Thread>,
-}
-
-impl RecordChannel {
-  pub fn new() -> Arc<RecordChannel> {
-    Arc::new(RecordChannel {
-      queue: ArrayQueue::new(RECORD_CAPACITY),
-      dropped: AtomicU64::new(0),
-      consumer: OnceLock::new(),
-    })
-  }
-
-  pub fn set_consumer(&self, thread: Thread) {
-    let _ = self.consumer.set(thread);
-  }
-
-  /// Never blocks and never allocates.
-  pub fn push(&self, record: GcRecord) {
-    let urgent = record.kind.is_full();
-    if self.queue.push(record).is_err() {
-      self.dropped.fetch_add(1, Ordering::Relaxed);
-    }
-    if urgent || self.queue.len() >= RECORD_CAPACITY / 2 {
-      self.wake();
-    }
-  }
-
-  pub fn wake(&self) {
-    if let Some(thread) = self.consumer.get() {
-      thread.unpark();
-    }
-  }
-
-  pub fn pop(&self) -> Option<GcRecord> {
-    self.queue.pop()
-  }
-
-  /// Records lost because the ring was full.
-  pub fn dropped(&self) -> u64 {
-    self.dropped.load(Ordering::Relaxed)
-  }
-}
 
 thread_local! {
   /// Set while `leakwatch.gc()` runs a collection on this thread: V8's
@@ -160,6 +108,8 @@ impl GcHooks {
       epoch: Instant::now(),
       started_ns: Default::default(),
     }));
+    // SAFETY: on the isolate's thread (this function's contract); `state` is freed only in
+    // `Drop`, after the callbacks are removed.
     unsafe { api.add_gc_callbacks(isolate, on_gc_prologue, on_gc_epilogue, state.cast()) };
     GcHooks {
       api,
@@ -182,63 +132,5 @@ impl Drop for GcHooks {
       );
       drop(Box::from_raw(self.state));
     }
-  }
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-  use crate::record::HeapFigures;
-
-  fn record(kind: GcKind) -> GcRecord {
-    GcRecord {
-      kind,
-      forced: false,
-      pause_ns: 10,
-      at: Instant::now(),
-      heap: HeapFigures::default(),
-    }
-  }
-
-  #[test]
-  fn full_ring_drops_and_counts() {
-    let channel = RecordChannel::new();
-    for _ in 0..RECORD_CAPACITY + 5 {
-      channel.push(record(GcKind::Scavenge));
-    }
-    assert_eq!(channel.dropped(), 5);
-    let mut drained = 0;
-    while channel.pop().is_some() {
-      drained += 1;
-    }
-    assert_eq!(drained, RECORD_CAPACITY);
-  }
-
-  #[test]
-  fn full_gc_wakes_the_consumer() {
-    let channel = RecordChannel::new();
-    let waiter = {
-      let channel = channel.clone();
-      std::thread::spawn(move || {
-        channel.set_consumer(std::thread::current());
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-          if let Some(r) = channel.pop() {
-            if r.kind.is_full() {
-              return true;
-            }
-          }
-          if Instant::now() > deadline {
-            return false;
-          }
-          std::thread::park_timeout(std::time::Duration::from_secs(5));
-        }
-      })
-    };
-    while channel.consumer.get().is_none() {
-      std::thread::yield_now();
-    }
-    channel.push(record(GcKind::MarkSweepCompact));
-    assert!(waiter.join().unwrap());
   }
 }

@@ -6,8 +6,8 @@
 //! compactions, and its `estimated_base` wrapped past ~455 MiB. Here the same formulas run
 //! as memwatch intended them.
 
-use crate::gc_kind::GcKind;
-use crate::record::GcRecord;
+use crate::monitor::gc_kind::GcKind;
+use crate::monitor::record::GcRecord;
 
 /// memwatch's `RECENT_PERIOD`: compactions averaged into `estimated_base`.
 const RECENT_PERIOD: f64 = 10.0;
@@ -146,7 +146,7 @@ impl StatsAccumulator {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::record::HeapFigures;
+  use crate::monitor::record::HeapFigures;
   use std::time::Instant;
 
   const MIB: u64 = 1024 * 1024;
