@@ -49,7 +49,9 @@ unsafe extern "C" fn on_gc_prologue(
   data: *mut c_void,
 ) {
   let entered = Instant::now();
-  // SAFETY: `data` is the HookState registered with these callbacks; it outlives them.
+  // SAFETY: `data` is the HookState that `GcHooks::install` registered with this callback;
+  // it is freed only after `GcHooks::drop` removed the callback. Shared access only: its
+  // fields are atomics or shared (`Arc`) and internally synchronized.
   let state = unsafe { &*(data as *const HookState) };
   if let Some(kind) = state.api.gc_types.kind(gc_type) {
     let ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
@@ -65,7 +67,8 @@ unsafe extern "C" fn on_gc_epilogue(
   data: *mut c_void,
 ) {
   let entered = Instant::now();
-  // SAFETY: as in the prologue.
+  // SAFETY: as in the prologue: the registered HookState, alive while the callback is
+  // registered, only shared.
   let state = unsafe { &*(data as *const HookState) };
   if let Some(kind) = state.api.gc_types.kind(gc_type) {
     let now_ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
@@ -121,16 +124,18 @@ impl GcHooks {
 
 impl Drop for GcHooks {
   fn drop(&mut self) {
-    // SAFETY: same thread and isolate as `install`; after removal V8 no longer calls
-    // the callbacks, so the state can be freed.
+    // SAFETY: on the isolate's thread with the isolate alive (`install`'s contract), with
+    // the callbacks and data `install` registered.
     unsafe {
       self.api.remove_gc_callbacks(
         self.isolate,
         on_gc_prologue,
         on_gc_epilogue,
         self.state.cast(),
-      );
-      drop(Box::from_raw(self.state));
-    }
+      )
+    };
+    // SAFETY: `state` came from `Box::into_raw` in `install` and is freed only here; V8 no
+    // longer calls the callbacks that read it (removed above, on the thread they run on).
+    drop(unsafe { Box::from_raw(self.state) });
   }
 }

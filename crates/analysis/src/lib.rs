@@ -3,6 +3,8 @@
 //! aggregates, retainer paths, and diffs of two or three snapshots. No napi types here; the
 //! addon's `src/napi/analysis.rs` runs it on the libuv threadpool.
 
+#![forbid(unsafe_code)]
+
 mod classes;
 mod control;
 mod diff;

@@ -3,6 +3,8 @@
 //! addon's background thread (post-full-GC heap and external figures, sampled RSS), and turns
 //! their verdicts into leak reports. No napi or V8 types: `cargo test -p leakwatch-detection`.
 
+#![forbid(unsafe_code)]
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
