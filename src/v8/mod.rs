@@ -40,7 +40,7 @@ pub use near_heap_limit::{NearHeapLimitCallback, NearHeapLimitHandler};
 
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::monitor::record::HeapFigures;
-use crate::v8::gc_type::GcTypeMap;
+use crate::v8::gc_type::{v8_major, GcTypeMap, MIN_V8_MAJOR};
 
 /// Opaque `v8::Isolate`.
 #[repr(C)]
@@ -149,6 +149,25 @@ fn check_not_disabled() -> Result<(), LeakwatchError> {
   Ok(())
 }
 
+/// The GC type map for the running V8, or why it has none.
+fn gc_type_map(version: &str) -> Result<GcTypeMap, LeakwatchError> {
+  let major = v8_major(version).ok_or_else(|| {
+    LeakwatchError::new(
+      ErrorCode::V8Unsupported,
+      format!("cannot read the V8 version from {version:?}"),
+    )
+  })?;
+  GcTypeMap::for_v8_major(major).ok_or_else(|| {
+    LeakwatchError::new(
+      ErrorCode::V8Unsupported,
+      format!(
+        "V8 {version} is not supported (leakwatch needs V8 {MIN_V8_MAJOR} or later; it is \
+         built for Node.js 20 and later); GC monitoring falls back to perf_hooks"
+      ),
+    )
+  })
+}
+
 impl V8Api {
   fn resolve() -> Result<V8Api, LeakwatchError> {
     check_not_disabled()?;
@@ -159,12 +178,7 @@ impl V8Api {
     let version = unsafe { CStr::from_ptr(version) }
       .to_string_lossy()
       .into_owned();
-    let gc_types = GcTypeMap::for_v8_version(&version).ok_or_else(|| {
-      LeakwatchError::new(
-        ErrorCode::V8Unsupported,
-        format!("cannot read the V8 version from {version:?}"),
-      )
-    })?;
+    let gc_types = gc_type_map(&version)?;
     Ok(V8Api {
       get_current: resolve!(GET_CURRENT, GetCurrentFn),
       add_gc_prologue: resolve!(ADD_GC_PROLOGUE, AddGcCallbackFn),
@@ -287,6 +301,20 @@ mod tests {
     assert_eq!(err.code, ErrorCode::V8SymbolMissing);
     assert!(err.message.contains("NoSuchFunctionForTest"));
     assert!(err.message.contains("perf_hooks"));
+  }
+
+  #[test]
+  fn v8_before_10_is_unsupported() {
+    let err = gc_type_map("9.4.146.26-node.22").unwrap_err();
+    assert_eq!(err.code, ErrorCode::V8Unsupported);
+    assert!(err
+      .message
+      .contains("V8 9.4.146.26-node.22 is not supported"));
+    assert_eq!(
+      gc_type_map("garbage").unwrap_err().code,
+      ErrorCode::V8Unsupported
+    );
+    assert!(gc_type_map("11.3.244.8-node.33").is_ok());
   }
 
   #[test]
