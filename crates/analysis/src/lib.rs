@@ -19,6 +19,7 @@ mod parse;
 mod paths;
 mod report;
 mod scan;
+mod threads;
 mod types;
 mod weakmap;
 
@@ -59,7 +60,7 @@ fn read(path: &str, size: u64, file: File, control: &Control) -> Result<Snapshot
   parse::parse(reader, size).map_err(|e| e.in_file(path))
 }
 
-/// Parses all files, at most two at a time (one per core).
+/// Parses all files, as many at a time as [`threads::workers`] allows.
 fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, AnalysisError> {
   let mut opened = Vec::new();
   for p in paths {
@@ -75,12 +76,12 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
     .enumerate()
     .map(|(i, (f, s))| (i, f, s))
     .collect();
-  // Largest first, so two threads finish close together.
+  // Largest first, so the threads finish close together.
   jobs.sort_by_key(|j| std::cmp::Reverse(j.2));
   let jobs = std::sync::Mutex::new(jobs);
   let results = std::sync::Mutex::new(&mut out);
   std::thread::scope(|scope| {
-    for _ in 0..paths.len().min(2) {
+    for _ in 0..paths.len().min(threads::workers()) {
       scope.spawn(|| loop {
         let job = jobs.lock().ok().and_then(|mut j| j.pop());
         let Some((i, file, size)) = job else { break };
