@@ -42,6 +42,10 @@ struct HookState {
   started_ns: [AtomicU64; GcKind::COUNT],
 }
 
+/// V8's GC prologue callback.
+///
+/// # Safety
+/// Called only by V8, with `data` the `HookState` registered by [`GcHooks::install`].
 unsafe extern "C" fn on_gc_prologue(
   _isolate: *mut Isolate,
   gc_type: u32,
@@ -60,6 +64,11 @@ unsafe extern "C" fn on_gc_prologue(
   state.cost.add(entered);
 }
 
+/// V8's GC epilogue callback.
+///
+/// # Safety
+/// Called only by V8, on `isolate`'s thread, with `data` the `HookState` registered by
+/// [`GcHooks::install`].
 unsafe extern "C" fn on_gc_epilogue(
   isolate: *mut Isolate,
   gc_type: u32,
@@ -73,7 +82,8 @@ unsafe extern "C" fn on_gc_epilogue(
   if let Some(kind) = state.api.gc_types.kind(gc_type) {
     let now_ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
     let started = state.started_ns[kind.index()].load(Ordering::Relaxed);
-    // SAFETY: epilogue callbacks run on the isolate's thread; GetHeapStatistics is allowed.
+    // SAFETY: V8 passes the isolate being collected, alive and entered on this thread, and
+    // allows reading its heap statistics in GC callbacks.
     let heap = unsafe { state.api.heap_figures(isolate) };
     state.channel.push(GcRecord {
       kind,

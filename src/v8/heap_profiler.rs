@@ -134,7 +134,8 @@ pub struct CppOutputStream<'a> {
   panicked: bool,
 }
 
-unsafe extern "C" fn no_op_dtor(_: *mut CppOutputStream) {}
+/// V8 never deletes the stream (it is owned by `write_snapshot`).
+extern "C" fn no_op_dtor(_: *mut CppOutputStream) {}
 
 // The `OutputStream` trampolines below are called by V8 only from inside `Serialize`, with
 // `this` = the `CppOutputStream` that `IsolateProfiler::write_snapshot` passed to it: alive
@@ -142,6 +143,8 @@ unsafe extern "C" fn no_op_dtor(_: *mut CppOutputStream) {}
 // holds it only through the pointer it handed over). The same holds for the
 // `ActivityControl` trampoline and `TakeHeapSnapshot`.
 
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it.
 unsafe extern "C" fn end_of_stream(this: *mut CppOutputStream) {
   // SAFETY: `this` is the live stream passed to Serialize, borrowed by nothing else (see
   // above); the reference ends with this call.
@@ -152,11 +155,16 @@ unsafe extern "C" fn end_of_stream(this: *mut CppOutputStream) {
   }
 }
 
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it.
 unsafe extern "C" fn get_chunk_size(this: *mut CppOutputStream) -> c_int {
   // SAFETY: `this` is the live stream passed to Serialize (see above); a plain read.
   unsafe { (*this).chunk_size }
 }
 
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it and `size`
+/// readable bytes at `data`.
 unsafe extern "C" fn write_ascii_chunk(
   this: *mut CppOutputStream,
   data: *mut c_char,
@@ -183,11 +191,8 @@ unsafe extern "C" fn write_ascii_chunk(
   }
 }
 
-unsafe extern "C" fn write_heap_stats_chunk(
-  _: *mut CppOutputStream,
-  _: *mut c_void,
-  _: c_int,
-) -> c_int {
+/// Only used by heap-object tracking, which leakwatch does not start.
+extern "C" fn write_heap_stats_chunk(_: *mut CppOutputStream, _: *mut c_void, _: c_int) -> c_int {
   ABORT
 }
 
@@ -228,8 +233,11 @@ pub struct CppActivityControl<'a> {
   panicked: bool,
 }
 
-unsafe extern "C" fn no_op_control_dtor(_: *mut CppActivityControl) {}
+/// V8 never deletes the control (it is owned by `write_snapshot`).
+extern "C" fn no_op_control_dtor(_: *mut CppActivityControl) {}
 
+/// # Safety
+/// Called only by V8 during `TakeHeapSnapshot`, with `this` the control passed to it.
 unsafe extern "C" fn report_progress_value(
   this: *mut CppActivityControl,
   done: u32,

@@ -32,6 +32,10 @@ pub struct NearHeapLimitCallback {
   handler: Box<dyn NearHeapLimitHandler>,
 }
 
+/// The callback V8 calls.
+///
+/// # Safety
+/// Called only by V8, with `data` the [`NearHeapLimitCallback`] registered with it.
 unsafe extern "C" fn on_near_heap_limit(
   data: *mut c_void,
   current: usize,
