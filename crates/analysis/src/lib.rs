@@ -4,6 +4,7 @@
 //! addon's `src/napi/analysis.rs` runs it on the libuv threadpool.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod classes;
 mod control;
@@ -122,6 +123,8 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   Ok(snapshots)
 }
 
+/// Analyses one heap snapshot file: summary, classes by retained size, the largest objects
+/// and their retainer paths, within `limits`. Cancellable through `control`.
 pub fn analyze(
   path: &str,
   limits: &Limits,
@@ -137,6 +140,9 @@ pub fn analyze(
   Ok(report)
 }
 
+/// Compares two or three snapshot files of one process, in time order: class growth from
+/// the first to the last, per-class series, and what grew grouped by retainer path (with
+/// three: objects new in the second and still alive in the third).
 pub fn diff(
   paths: &[String],
   limits: &Limits,
