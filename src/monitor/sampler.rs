@@ -9,22 +9,11 @@ pub fn resident_set_bytes() -> Option<u64> {
   {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages = parse_statm_resident_pages(&statm)?;
-    Some(pages.saturating_mul(page_size()))
+    Some(pages.saturating_mul(crate::os::page_size()))
   }
   #[cfg(not(target_os = "linux"))]
   {
     None
-  }
-}
-
-#[cfg(target_os = "linux")]
-fn page_size() -> u64 {
-  // SAFETY: sysconf has no preconditions.
-  let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-  if size > 0 {
-    size as u64
-  } else {
-    4096
   }
 }
 

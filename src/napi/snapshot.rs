@@ -16,7 +16,7 @@ use crate::error::{ErrorCode, LeakwatchError};
 use crate::snapshot::attempt::{attempt, Outcome, Request, Target};
 use crate::snapshot::name::prune;
 use crate::snapshot::near_limit::{NearLimitConfig, NearLimitHook};
-use crate::v8::{Isolate, ProfilerApi, V8Api};
+use crate::v8::{Isolate, IsolateProfiler, ProfilerApi, V8Api};
 
 /// A dump asked for by the facade.
 #[napi(object)]
@@ -185,8 +185,9 @@ pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
     min_free_disk: bytes_option(Some(request.min_free_disk_bytes)).unwrap_or(0),
     guard: request.guard,
   };
-  // SAFETY: called from JavaScript: on the isolate's thread, outside any GC.
-  let outcome = unsafe { attempt(api, isolate, &req) };
+  // SAFETY: called from JavaScript: on the isolate's thread, outside any GC; the profiler
+  // is dropped at the end of this call.
+  let outcome = attempt(&unsafe { IsolateProfiler::new(api, isolate) }, &req);
   SnapshotOutcome::from_outcome(outcome, &request.trigger)
 }
 
@@ -222,7 +223,7 @@ pub struct NearHeapLimitOptions {
 type OutcomeFn = ThreadsafeFunction<SnapshotOutcome, (), SnapshotOutcome, Status, false, true, 4>;
 
 struct HookCell {
-  hook: RefCell<Option<Box<NearLimitHook>>>,
+  hook: RefCell<Option<NearLimitHook>>,
 }
 
 unsafe extern "C" fn on_env_cleanup(arg: *mut c_void) {
@@ -265,9 +266,14 @@ impl NearHeapLimitHook {
       let payload = SnapshotOutcome::from_outcome(outcome, "near-heap-limit");
       let _ = tsfn.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
     });
-    // SAFETY: on the isolate's JS thread; the box is dropped (disarming) in `disarm()` or
+    // SAFETY: on the isolate's JS thread; the hook, which owns the profiler, is dropped
+    // (disarming) in `disarm()` or
     // the env cleanup hook, both on this thread while the isolate is alive.
-    let hook = unsafe { NearLimitHook::arm(api, isolate, config, notify) };
+    let hook = NearLimitHook::arm(
+      unsafe { IsolateProfiler::new(api, isolate) },
+      config,
+      notify,
+    );
     let cell = Rc::new(HookCell {
       hook: RefCell::new(Some(hook)),
     });

@@ -11,7 +11,7 @@ use super::headroom::{disk_room, memory_room};
 use super::name::{remove_stale_partials, DumpName};
 use crate::error::ErrorCode;
 use crate::monitor::sampler::resident_set_bytes;
-use crate::v8::{Isolate, ProfilerApi};
+use crate::v8::IsolateProfiler;
 
 /// Partials untouched this long, of writers that no longer exist, are removed.
 const STALE_PARTIAL_AFTER: Duration = Duration::from_secs(60);
@@ -89,20 +89,8 @@ fn parent_dir(path: &Path) -> PathBuf {
   }
 }
 
-/// Returns the allocator's free memory to the OS (glibc keeps freed chunks mapped).
-fn release_freed_memory() {
-  #[cfg(all(target_os = "linux", target_env = "gnu"))]
-  // SAFETY: malloc_trim only releases memory glibc holds free; callable from any thread.
-  unsafe {
-    libc::malloc_trim(0);
-  }
-}
-
-/// Runs one attempt.
-///
-/// # Safety
-/// On the isolate's own thread, outside GC callbacks.
-pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -> Outcome {
+/// Runs one attempt on the isolate `profiler` belongs to (this thread's).
+pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
   let target = req.target_path();
   let dir = parent_dir(&target);
   remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
@@ -136,9 +124,8 @@ pub unsafe fn attempt(api: &ProfilerApi, isolate: *mut Isolate, req: &Request) -
   // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS
   // from staying inflated by the snapshot.
   let result = crate::monitor::pause::as_pause(|| {
-    // SAFETY: forwarded from the caller.
-    let result = unsafe { dump(api, isolate, &target, ceiling, tight, resident_set_bytes) };
-    release_freed_memory();
+    let result = dump(profiler, &target, ceiling, tight, resident_set_bytes);
+    crate::os::release_freed_heap();
     result
   });
   match result {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::file::{FileError, PartialFile};
-use crate::v8::{Isolate, ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome};
+use crate::v8::{IsolateProfiler, SnapshotProgress, SnapshotSink, TakeOutcome};
 
 /// Bytes V8 hands over per write.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -95,13 +95,9 @@ impl SnapshotSink for FileSink<'_> {
   fn end(&mut self) {}
 }
 
-/// Writes a snapshot of `isolate` to `target` (through a temporary file).
-///
-/// # Safety
-/// On the isolate's own thread, outside GC callbacks.
-pub unsafe fn dump(
-  api: &ProfilerApi,
-  isolate: *mut Isolate,
+/// Writes a snapshot of `profiler`'s isolate to `target` (through a temporary file).
+pub fn dump(
+  profiler: &IsolateProfiler,
   target: &Path,
   ceiling: Option<u64>,
   watch_building: bool,
@@ -132,9 +128,7 @@ pub unsafe fn dump(
   } else {
     None
   };
-  // SAFETY: the caller guarantees this runs on the isolate's thread outside any GC (this
-  // function's contract); `sink` and `progress` outlive the call.
-  let outcome = unsafe { api.write_snapshot(isolate, progress_ref, &mut sink, CHUNK_BYTES) };
+  let outcome = profiler.write_snapshot(progress_ref, &mut sink, CHUNK_BYTES);
   let FileSink { file, .. } = sink;
   let peak = watch.peak.max(progress.peak);
   if let Some(rss) = progress.hit.or(watch.hit) {

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::name::partial_path;
+use crate::os;
 
 /// Which system call failed, for the error message.
 #[derive(Debug)]
@@ -31,22 +32,7 @@ impl FileError {
 
   /// "ENOSPC", "EACCES"… when the OS gave an errno.
   pub fn errno_name(&self) -> Option<&'static str> {
-    let code = self.error.raw_os_error()?;
-    Some(match code {
-      libc::ENOSPC => "ENOSPC",
-      libc::EACCES => "EACCES",
-      libc::EPERM => "EPERM",
-      libc::EROFS => "EROFS",
-      libc::ENOENT => "ENOENT",
-      libc::ENOTDIR => "ENOTDIR",
-      libc::EDQUOT => "EDQUOT",
-      libc::EIO => "EIO",
-      libc::EEXIST => "EEXIST",
-      libc::EFBIG => "EFBIG",
-      libc::EISDIR => "EISDIR",
-      libc::ENAMETOOLONG => "ENAMETOOLONG",
-      _ => return None,
-    })
+    os::errno_name(self.error.raw_os_error()?)
   }
 }
 
@@ -75,7 +61,8 @@ impl PartialFile {
   /// Creates the temporary file for `target` (which must not be a directory).
   pub fn create(target: &Path) -> Result<PartialFile, FileError> {
     let partial = partial_path(target);
-    let file = open_private(&partial).map_err(|e| FileError::new("open", &partial, e))?;
+    let file =
+      os::create_private_file(&partial).map_err(|e| FileError::new("open", &partial, e))?;
     Ok(PartialFile {
       file: Some(file),
       partial,
@@ -117,7 +104,7 @@ impl PartialFile {
       return Err(failure);
     }
     let file = self.file.take().expect("file open until commit");
-    close_checked(file).map_err(|e| FileError::new("close", &self.partial, e))?;
+    os::close_checked(file).map_err(|e| FileError::new("close", &self.partial, e))?;
     std::fs::rename(&self.partial, &self.target)
       .map_err(|e| FileError::new("rename", &self.target, e))?;
     // Renamed: nothing left to clean up.
@@ -133,44 +120,6 @@ impl Drop for PartialFile {
       let _ = std::fs::remove_file(&self.partial);
     }
   }
-}
-
-#[cfg(unix)]
-fn open_private(path: &Path) -> io::Result<File> {
-  use std::os::unix::fs::OpenOptionsExt;
-  std::fs::OpenOptions::new()
-    .write(true)
-    .create_new(true)
-    .mode(0o600)
-    .custom_flags(libc::O_CLOEXEC)
-    .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> io::Result<File> {
-  std::fs::OpenOptions::new()
-    .write(true)
-    .create_new(true)
-    .open(path)
-}
-
-/// `close(2)` with its result (network filesystems report write errors there).
-#[cfg(unix)]
-fn close_checked(file: File) -> io::Result<()> {
-  use std::os::fd::IntoRawFd;
-  let fd = file.into_raw_fd();
-  // SAFETY: we own `fd` and close it exactly once.
-  if unsafe { libc::close(fd) } == 0 {
-    Ok(())
-  } else {
-    Err(io::Error::last_os_error())
-  }
-}
-
-#[cfg(not(unix))]
-fn close_checked(file: File) -> io::Result<()> {
-  drop(file);
-  Ok(())
 }
 
 #[cfg(test)]

@@ -10,9 +10,6 @@ use std::path::Path;
 
 /// Values at or above this are "no limit" (cgroup v1 reports ~2^63 rounded to pages).
 const UNLIMITED: u64 = 1 << 60;
-/// `statfs` magic of tmpfs (linux/magic.h).
-#[cfg(target_os = "linux")]
-const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// Memory the process may still take, and what bounds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,26 +171,12 @@ pub struct DiskRoom {
   pub in_memory: bool,
 }
 
-#[cfg(target_os = "linux")]
 pub fn disk_room(dir: &Path) -> std::io::Result<DiskRoom> {
-  use std::os::unix::ffi::OsStrExt;
-  let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes())
-    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-  // SAFETY: `statfs` is a plain C struct of integers, for which all-zero bytes are valid.
-  let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-  // SAFETY: a NUL-terminated path and a zeroed out-struct of the right type.
-  if unsafe { libc::statfs(c_dir.as_ptr(), &mut st) } != 0 {
-    return Err(std::io::Error::last_os_error());
-  }
+  let fs = crate::os::filesystem_space(dir)?;
   Ok(DiskRoom {
-    free_bytes: (st.f_bavail as u64).saturating_mul(st.f_bsize as u64),
-    in_memory: st.f_type as i64 == TMPFS_MAGIC,
+    free_bytes: fs.available_bytes,
+    in_memory: fs.is_tmpfs,
   })
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn disk_room(_dir: &Path) -> std::io::Result<DiskRoom> {
-  Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 #[cfg(test)]

@@ -218,7 +218,7 @@ pub fn remove_stale_partials(dir: &Path, quiet: Duration) -> Vec<PathBuf> {
     let Some(pid) = partial_pid(&name) else {
       continue;
     };
-    if pid == std::process::id() || process_exists(pid) {
+    if pid == std::process::id() || crate::os::process_exists(pid) {
       continue;
     }
     let old_enough = entry
@@ -230,21 +230,6 @@ pub fn remove_stale_partials(dir: &Path, quiet: Duration) -> Vec<PathBuf> {
     }
   }
   removed
-}
-
-#[cfg(unix)]
-fn process_exists(pid: u32) -> bool {
-  let Ok(pid) = libc::pid_t::try_from(pid) else {
-    return false;
-  };
-  // SAFETY: signal 0 only checks for existence and permission.
-  let rc = unsafe { libc::kill(pid, 0) };
-  rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-#[cfg(not(unix))]
-fn process_exists(_pid: u32) -> bool {
-  true
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@
 //! registered before it (a worker's own out-of-memory handler, Node's
 //! `--heapsnapshot-near-heap-limit`) is the one V8 calls next — writes one line to stderr
 //! (the process may well die next), raises the limit a little and asks V8 to return to the
-//! initial limit once the heap shrinks below 95 % of it.
+//! initial limit once the heap shrinks below 95 % of it. The trampoline V8 calls and the
+//! registration are in `v8/near_heap_limit.rs`; this is the handler behind them.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
 use std::path::PathBuf;
 
 use super::attempt::{attempt, Outcome, Request, Target};
-use crate::v8::{Isolate, ProfilerApi, V8Api};
+use crate::v8::{IsolateProfiler, NearHeapLimitCallback, NearHeapLimitHandler};
 
 /// Settings fixed when the hook is armed.
 pub struct NearLimitConfig {
@@ -30,12 +30,14 @@ pub struct NearLimitConfig {
 /// Receives the outcome on the isolate's thread (inside the V8 callback: no JS allowed).
 pub type Notify = Box<dyn FnMut(Outcome)>;
 
-/// One isolate's armed hook. Boxed: V8 holds its address until [`NearLimitHook::disarm`].
+/// One isolate's armed hook; dropping it disarms it.
 pub struct NearLimitHook {
-  api: &'static ProfilerApi,
-  isolate: *mut Isolate,
+  callback: Box<NearHeapLimitCallback>,
+}
+
+/// What the hook does when V8 calls it.
+struct NearLimitDump {
   config: NearLimitConfig,
-  registered: Cell<bool>,
   in_callback: Cell<bool>,
   /// Highest limit granted to nested calls during the dump.
   granted: Cell<usize>,
@@ -52,84 +54,32 @@ fn raise(current: usize) -> usize {
   current.saturating_add(limit_raise(current))
 }
 
-unsafe extern "C" fn on_near_heap_limit(
-  data: *mut c_void,
-  current: usize,
-  _initial: usize,
-) -> usize {
-  // SAFETY: `data` is the boxed hook, alive while registered; V8 calls on the isolate's
-  // thread. A callback already running (a nested call from the snapshot's own GCs) only
-  // grants room.
-  let hook = unsafe { &*(data as *const NearLimitHook) };
-  if hook.in_callback.replace(true) {
-    let granted = raise(current);
-    hook.granted.set(hook.granted.get().max(granted));
-    return granted;
+impl NearHeapLimitHandler for NearLimitDump {
+  fn near_heap_limit(&self, callback: &NearHeapLimitCallback, current: usize) -> usize {
+    // A callback already running (a nested call from the snapshot's own GCs) only grants
+    // room.
+    if self.in_callback.replace(true) {
+      let granted = raise(current);
+      self.granted.set(self.granted.get().max(granted));
+      return granted;
+    }
+    self.fire(callback, current);
+    self.in_callback.set(false);
+    // Nested calls may have raised the limit already: go above what they granted.
+    raise(current.max(self.granted.get()))
   }
-  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-    // SAFETY: on the isolate's thread, in the near-heap-limit callback.
-    unsafe { hook.fire(current) }
-  }));
-  if result.is_err() {
-    hook.disarm();
+
+  fn after_panic(&self, current: usize) -> usize {
     eprintln_raw("leakwatch: internal error while handling the heap limit; no snapshot written");
+    self.in_callback.set(false);
+    raise(current.max(self.granted.get()))
   }
-  hook.in_callback.set(false);
-  // Nested calls may have raised the limit already: go above what they granted.
-  raise(current.max(hook.granted.get()))
 }
 
-impl NearLimitHook {
-  /// Registers the hook on the isolate of the calling thread.
-  ///
-  /// # Safety
-  /// On the isolate's JS thread. The returned box must be disarmed (or the isolate disposed)
-  /// before it is dropped; [`Drop`] disarms.
-  pub unsafe fn arm(
-    api: &'static ProfilerApi,
-    isolate: *mut Isolate,
-    config: NearLimitConfig,
-    notify: Notify,
-  ) -> Box<NearLimitHook> {
-    let hook = Box::new(NearLimitHook {
-      api,
-      isolate,
-      config,
-      registered: Cell::new(true),
-      in_callback: Cell::new(false),
-      granted: Cell::new(0),
-      notify: RefCell::new(Some(notify)),
-    });
-    let data = &*hook as *const NearLimitHook as *mut c_void;
-    // SAFETY: on the isolate's thread (this function's contract); `data` points into the
-    // boxed hook, which stays at that address until `Drop` removes the callback.
-    unsafe { api.add_near_heap_limit_callback(isolate, on_near_heap_limit, data) };
-    hook
-  }
-
-  /// Whether the hook is still waiting (it fires once).
-  pub fn armed(&self) -> bool {
-    self.registered.get()
-  }
-
-  /// Removes the hook if it has not fired. On the isolate's thread, isolate alive.
-  pub fn disarm(&self) {
-    if self.registered.replace(false) {
-      // SAFETY: registered exactly once with this function; on the isolate's thread.
-      unsafe {
-        self
-          .api
-          .remove_near_heap_limit_callback(self.isolate, on_near_heap_limit, 0)
-      };
-    }
-  }
-
-  unsafe fn fire(&self, current_limit: usize) {
-    let heap_used = V8Api::get()
-      .ok()
-      // SAFETY: on the isolate's thread; statistics may be read in this callback.
-      .map(|v8| unsafe { v8.heap_figures(self.isolate) }.used)
-      .unwrap_or(current_limit as u64);
+impl NearLimitDump {
+  fn fire(&self, callback: &NearHeapLimitCallback, current_limit: usize) {
+    let profiler = callback.profiler();
+    let heap_used = profiler.heap_used().unwrap_or(current_limit as u64);
     let request = Request {
       target: Target::Dir {
         dir: self.config.dir.clone(),
@@ -141,24 +91,36 @@ impl NearLimitHook {
       min_free_disk: self.config.min_free_disk,
       guard: true,
     };
-    // SAFETY: forwarded.
-    let outcome = unsafe { attempt(self.api, self.isolate, &request) };
-    self.disarm();
+    let outcome = attempt(profiler, &request);
+    callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
     if let (Outcome::Written { .. }, Some(keep)) = (&outcome, self.config.max_files) {
       let _ = super::name::prune(&self.config.dir, keep);
     }
-    // SAFETY: on the isolate's thread.
-    unsafe { self.api.restore_initial_heap_limit(self.isolate, 0.95) };
+    profiler.restore_initial_heap_limit(0.95);
     if let Some(notify) = self.notify.borrow_mut().as_mut() {
       notify(outcome);
     }
   }
 }
 
-impl Drop for NearLimitHook {
-  fn drop(&mut self) {
-    self.disarm();
+impl NearLimitHook {
+  /// Registers the hook on `profiler`'s isolate.
+  pub fn arm(profiler: IsolateProfiler, config: NearLimitConfig, notify: Notify) -> NearLimitHook {
+    let dump = NearLimitDump {
+      config,
+      in_callback: Cell::new(false),
+      granted: Cell::new(0),
+      notify: RefCell::new(Some(notify)),
+    };
+    NearLimitHook {
+      callback: NearHeapLimitCallback::register(profiler, Box::new(dump)),
+    }
+  }
+
+  /// Whether the hook is still waiting (it fires once).
+  pub fn armed(&self) -> bool {
+    self.callback.registered()
   }
 }
 
@@ -199,15 +161,7 @@ fn describe(outcome: &Outcome, limit: usize) -> String {
 fn eprintln_raw(line: &str) {
   let mut text = line.as_bytes().to_vec();
   text.push(b'\n');
-  let mut rest: &[u8] = &text;
-  while !rest.is_empty() {
-    // SAFETY: writes from a valid buffer to fd 2.
-    let n = unsafe { libc::write(2, rest.as_ptr() as *const c_void, rest.len()) };
-    if n <= 0 {
-      break;
-    }
-    rest = &rest[n as usize..];
-  }
+  crate::os::write_stderr(&text);
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ struct HookState {
   started_ns: [AtomicU64; GcKind::COUNT],
 }
 
+/// V8's GC prologue callback.
+///
+/// # Safety
+/// Called only by V8, with `data` the `HookState` registered by [`GcHooks::install`].
 unsafe extern "C" fn on_gc_prologue(
   _isolate: *mut Isolate,
   gc_type: u32,
@@ -49,7 +53,9 @@ unsafe extern "C" fn on_gc_prologue(
   data: *mut c_void,
 ) {
   let entered = Instant::now();
-  // SAFETY: `data` is the HookState registered with these callbacks; it outlives them.
+  // SAFETY: `data` is the HookState that `GcHooks::install` registered with this callback;
+  // it is freed only after `GcHooks::drop` removed the callback. Shared access only: its
+  // fields are atomics or shared (`Arc`) and internally synchronized.
   let state = unsafe { &*(data as *const HookState) };
   if let Some(kind) = state.api.gc_types.kind(gc_type) {
     let ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
@@ -58,6 +64,11 @@ unsafe extern "C" fn on_gc_prologue(
   state.cost.add(entered);
 }
 
+/// V8's GC epilogue callback.
+///
+/// # Safety
+/// Called only by V8, on `isolate`'s thread, with `data` the `HookState` registered by
+/// [`GcHooks::install`].
 unsafe extern "C" fn on_gc_epilogue(
   isolate: *mut Isolate,
   gc_type: u32,
@@ -65,12 +76,14 @@ unsafe extern "C" fn on_gc_epilogue(
   data: *mut c_void,
 ) {
   let entered = Instant::now();
-  // SAFETY: as in the prologue.
+  // SAFETY: as in the prologue: the registered HookState, alive while the callback is
+  // registered, only shared.
   let state = unsafe { &*(data as *const HookState) };
   if let Some(kind) = state.api.gc_types.kind(gc_type) {
     let now_ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
     let started = state.started_ns[kind.index()].load(Ordering::Relaxed);
-    // SAFETY: epilogue callbacks run on the isolate's thread; GetHeapStatistics is allowed.
+    // SAFETY: V8 passes the isolate being collected, alive and entered on this thread, and
+    // allows reading its heap statistics in GC callbacks.
     let heap = unsafe { state.api.heap_figures(isolate) };
     state.channel.push(GcRecord {
       kind,
@@ -121,16 +134,18 @@ impl GcHooks {
 
 impl Drop for GcHooks {
   fn drop(&mut self) {
-    // SAFETY: same thread and isolate as `install`; after removal V8 no longer calls
-    // the callbacks, so the state can be freed.
+    // SAFETY: on the isolate's thread with the isolate alive (`install`'s contract), with
+    // the callbacks and data `install` registered.
     unsafe {
       self.api.remove_gc_callbacks(
         self.isolate,
         on_gc_prologue,
         on_gc_epilogue,
         self.state.cast(),
-      );
-      drop(Box::from_raw(self.state));
-    }
+      )
+    };
+    // SAFETY: `state` came from `Box::into_raw` in `install` and is freed only here; V8 no
+    // longer calls the callbacks that read it (removed above, on the thread they run on).
+    drop(unsafe { Box::from_raw(self.state) });
   }
 }

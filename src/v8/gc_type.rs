@@ -1,10 +1,11 @@
-//! The mapping from V8's `GCType` bits to [`GcKind`], which changed meaning in V8 10.
+//! The mapping from V8's `GCType` bits to [`GcKind`].
 //!
 //! v8-callbacks.h (V8 >= 10, Node 18+):
 //! `kGCTypeScavenge = 1, kGCTypeMinorMarkCompact = 2, kGCTypeMarkSweepCompact = 4,
-//!  kGCTypeIncrementalMarking = 8, kGCTypeProcessWeakCallbacks = 16`.
-//! Before V8 10: `kGCTypeScavenge = 1, kGCTypeMarkSweepCompact = 2,
-//!  kGCTypeIncrementalMarking = 4, kGCTypeProcessWeakCallbacks = 8`.
+//!  kGCTypeIncrementalMarking = 8, kGCTypeProcessWeakCallbacks = 16`
+//! (`kGCTypeMinorMarkCompact` is `kGCTypeMinorMarkSweep` since V8 11.x, same bit). V8 < 10
+//! numbered them differently; leakwatch requires Node >= 20 (V8 11.3) and reports an older
+//! V8 as unsupported rather than keep a second map nothing runs.
 
 use crate::monitor::gc_kind::GcKind;
 
@@ -21,24 +22,20 @@ pub struct GcTypeMap {
   bits: [u32; GcKind::COUNT],
 }
 
-impl GcTypeMap {
-  /// The layout for a V8 with the given major version.
-  pub fn for_v8_major(major: u32) -> GcTypeMap {
-    if major >= 10 {
-      GcTypeMap {
-        bits: [1, 2, 4, 8, 16],
-      }
-    } else {
-      GcTypeMap {
-        bits: [1, 0, 2, 4, 8],
-      }
-    }
-  }
+/// The oldest V8 whose `GCType` bits [`GcTypeMap`] knows.
+pub const MIN_V8_MAJOR: u32 = 10;
 
-  /// Parses a version string such as `"11.3.244.8-node.33"`.
-  pub fn for_v8_version(version: &str) -> Option<GcTypeMap> {
-    let major = version.split('.').next()?.trim().parse::<u32>().ok()?;
-    Some(GcTypeMap::for_v8_major(major))
+/// The major version in a V8 version string such as `"11.3.244.8-node.33"`.
+pub fn v8_major(version: &str) -> Option<u32> {
+  version.split('.').next()?.trim().parse::<u32>().ok()
+}
+
+impl GcTypeMap {
+  /// The layout for a V8 with the given major version; `None` before [`MIN_V8_MAJOR`].
+  pub fn for_v8_major(major: u32) -> Option<GcTypeMap> {
+    (major >= MIN_V8_MAJOR).then_some(GcTypeMap {
+      bits: [1, 2, 4, 8, 16],
+    })
   }
 
   /// The filter that selects every GC type when registering callbacks.
@@ -58,38 +55,35 @@ mod tests {
   use super::*;
 
   #[test]
-  fn v8_10_and_later_moved_mark_sweep_compact_to_4() {
-    let map = GcTypeMap::for_v8_version("11.3.244.8-node.33").unwrap();
+  fn v8_10_and_later_map_every_kind() {
+    let map = GcTypeMap::for_v8_major(v8_major("11.3.244.8-node.33").unwrap()).unwrap();
     assert_eq!(map.kind(1), Some(GcKind::Scavenge));
     assert_eq!(map.kind(2), Some(GcKind::MinorMarkCompact));
     assert_eq!(map.kind(4), Some(GcKind::MarkSweepCompact));
     assert_eq!(map.kind(8), Some(GcKind::IncrementalMarking));
     assert_eq!(map.kind(16), Some(GcKind::ProcessWeakCallbacks));
     assert_eq!(map.all_bits(), 31);
+    assert_eq!(GcTypeMap::for_v8_major(10), Some(map));
     assert_eq!(
-      GcTypeMap::for_v8_version("13.6.233.10-node.27").unwrap(),
-      map
+      GcTypeMap::for_v8_major(v8_major("13.6.233.10-node.27").unwrap()),
+      Some(map)
     );
   }
 
   #[test]
-  fn before_v8_10_mark_sweep_compact_was_2() {
-    let map = GcTypeMap::for_v8_version("9.4.146.26-node.22").unwrap();
-    assert_eq!(map.kind(2), Some(GcKind::MarkSweepCompact));
-    assert_eq!(map.kind(4), Some(GcKind::IncrementalMarking));
-    assert_eq!(map.kind(8), Some(GcKind::ProcessWeakCallbacks));
-    assert_eq!(map.kind(16), None);
-    assert_eq!(map.bits[GcKind::MinorMarkCompact.index()], 0);
-    assert_eq!(map.all_bits(), 15);
+  fn before_v8_10_is_unsupported() {
+    assert_eq!(v8_major("9.4.146.26-node.22"), Some(9));
+    assert_eq!(GcTypeMap::for_v8_major(9), None);
+    assert_eq!(GcTypeMap::for_v8_major(0), None);
   }
 
   #[test]
   fn unknown_bits_and_bad_versions() {
-    let map = GcTypeMap::for_v8_major(12);
+    let map = GcTypeMap::for_v8_major(12).unwrap();
     assert_eq!(map.kind(0), None);
     assert_eq!(map.kind(3), None);
     assert_eq!(map.kind(64), None);
-    assert!(GcTypeMap::for_v8_version("").is_none());
-    assert!(GcTypeMap::for_v8_version("x.1").is_none());
+    assert_eq!(v8_major(""), None);
+    assert_eq!(v8_major("x.1"), None);
   }
 }

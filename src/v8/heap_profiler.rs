@@ -1,4 +1,8 @@
-//! V8's heap profiler and near-heap-limit hook, for heap snapshots written by leakwatch.
+//! V8's heap profiler and heap-limit control, for heap snapshots written by leakwatch.
+//!
+//! [`IsolateProfiler`] is the safe face of it: one isolate's profiler, created (unsafely)
+//! once on the isolate's thread, after which taking a snapshot is a safe call. The
+//! snapshot V8 returns is owned by [`OwnedHeapSnapshot`], which deletes it on every way out.
 //!
 //! Resolved separately from the GC-hook symbols ([`super::V8Api`]) so a binary without them
 //! still gets GC monitoring; snapshots then report `ERR_LEAKWATCH_V8_SYMBOL_MISSING`.
@@ -25,6 +29,7 @@
 //! A virtual destructor takes two slots (complete-object and deleting destructor).
 
 use std::ffi::{c_char, c_int, c_void};
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use super::{lookup, Isolate};
@@ -44,7 +49,7 @@ pub struct HeapSnapshot {
 
 /// v8-isolate.h: `typedef size_t (*NearHeapLimitCallback)(void* data, size_t
 /// current_heap_limit, size_t initial_heap_limit);`
-pub type NearHeapLimitCallback =
+pub(super) type NearHeapLimitCallbackFn =
   unsafe extern "C" fn(data: *mut c_void, current: usize, initial: usize) -> usize;
 
 /// v8-isolate.h: `HeapProfiler* GetHeapProfiler();`
@@ -67,11 +72,11 @@ type SerializeFn =
 type DeleteFn = unsafe extern "C" fn(this: *const HeapSnapshot);
 /// v8-isolate.h: `void AddNearHeapLimitCallback(NearHeapLimitCallback callback, void* data);`
 type AddNearHeapLimitFn =
-  unsafe extern "C" fn(this: *mut Isolate, callback: NearHeapLimitCallback, data: *mut c_void);
+  unsafe extern "C" fn(this: *mut Isolate, callback: NearHeapLimitCallbackFn, data: *mut c_void);
 /// v8-isolate.h: `void RemoveNearHeapLimitCallback(NearHeapLimitCallback callback,
 /// size_t heap_limit);`
 type RemoveNearHeapLimitFn =
-  unsafe extern "C" fn(this: *mut Isolate, callback: NearHeapLimitCallback, heap_limit: usize);
+  unsafe extern "C" fn(this: *mut Isolate, callback: NearHeapLimitCallbackFn, heap_limit: usize);
 /// v8-isolate.h: `void AutomaticallyRestoreInitialHeapLimit(double threshold_percent = 0.5);`
 type RestoreInitialHeapLimitFn = unsafe extern "C" fn(this: *mut Isolate, threshold: f64);
 
@@ -129,10 +134,20 @@ pub struct CppOutputStream<'a> {
   panicked: bool,
 }
 
-unsafe extern "C" fn no_op_dtor(_: *mut CppOutputStream) {}
+/// V8 never deletes the stream (it is owned by `write_snapshot`).
+extern "C" fn no_op_dtor(_: *mut CppOutputStream) {}
 
+// The `OutputStream` trampolines below are called by V8 only from inside `Serialize`, with
+// `this` = the `CppOutputStream` that `IsolateProfiler::write_snapshot` passed to it: alive
+// for the whole call, and not otherwise borrowed by Rust while V8 runs (`write_snapshot`
+// holds it only through the pointer it handed over). The same holds for the
+// `ActivityControl` trampoline and `TakeHeapSnapshot`.
+
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it.
 unsafe extern "C" fn end_of_stream(this: *mut CppOutputStream) {
-  // SAFETY: V8 passes back the stream object handed to Serialize, alive for the call.
+  // SAFETY: `this` is the live stream passed to Serialize, borrowed by nothing else (see
+  // above); the reference ends with this call.
   let this = unsafe { &mut *this };
   this.ended = true;
   if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.sink.end())).is_err() {
@@ -140,17 +155,23 @@ unsafe extern "C" fn end_of_stream(this: *mut CppOutputStream) {
   }
 }
 
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it.
 unsafe extern "C" fn get_chunk_size(this: *mut CppOutputStream) -> c_int {
-  // SAFETY: as above.
+  // SAFETY: `this` is the live stream passed to Serialize (see above); a plain read.
   unsafe { (*this).chunk_size }
 }
 
+/// # Safety
+/// Called only by V8 during `Serialize`, with `this` the stream passed to it and `size`
+/// readable bytes at `data`.
 unsafe extern "C" fn write_ascii_chunk(
   this: *mut CppOutputStream,
   data: *mut c_char,
   size: c_int,
 ) -> c_int {
-  // SAFETY: as above; V8 passes `size` readable bytes at `data`.
+  // SAFETY: `this` is the live stream passed to Serialize, borrowed by nothing else (see
+  // above); the reference ends with this call.
   let this = unsafe { &mut *this };
   if this.panicked || data.is_null() || size < 0 {
     return ABORT;
@@ -170,11 +191,8 @@ unsafe extern "C" fn write_ascii_chunk(
   }
 }
 
-unsafe extern "C" fn write_heap_stats_chunk(
-  _: *mut CppOutputStream,
-  _: *mut c_void,
-  _: c_int,
-) -> c_int {
+/// Only used by heap-object tracking, which leakwatch does not start.
+extern "C" fn write_heap_stats_chunk(_: *mut CppOutputStream, _: *mut c_void, _: c_int) -> c_int {
   ABORT
 }
 
@@ -215,14 +233,18 @@ pub struct CppActivityControl<'a> {
   panicked: bool,
 }
 
-unsafe extern "C" fn no_op_control_dtor(_: *mut CppActivityControl) {}
+/// V8 never deletes the control (it is owned by `write_snapshot`).
+extern "C" fn no_op_control_dtor(_: *mut CppActivityControl) {}
 
+/// # Safety
+/// Called only by V8 during `TakeHeapSnapshot`, with `this` the control passed to it.
 unsafe extern "C" fn report_progress_value(
   this: *mut CppActivityControl,
   done: u32,
   total: u32,
 ) -> c_int {
-  // SAFETY: V8 passes back the control object handed to TakeHeapSnapshot.
+  // SAFETY: `this` is the live control object passed to TakeHeapSnapshot, borrowed by
+  // nothing else while V8 runs (see above); the reference ends with this call.
   let this = unsafe { &mut *this };
   if this.panicked {
     return ABORT;
@@ -299,20 +321,37 @@ impl ProfilerApi {
       .as_ref()
       .map_err(Clone::clone)
   }
+}
 
-  /// Takes a heap snapshot of `isolate` (as `v8.writeHeapSnapshot()` does: internals hidden,
-  /// numeric values not captured) and serializes it as JSON into `sink`, then frees it.
+/// The heap profiler and heap limit of one isolate, used on that isolate's thread.
+///
+/// Creating one is the unsafe step: the caller vouches for the isolate and the thread. What
+/// it does afterwards is safe. It holds a raw isolate pointer, so it is neither `Send` nor
+/// `Sync` and cannot leave the thread it was created on.
+pub struct IsolateProfiler {
+  api: &'static ProfilerApi,
+  isolate: *mut Isolate,
+}
+
+impl IsolateProfiler {
+  /// The profiler of `isolate`.
   ///
   /// # Safety
-  /// On the isolate's own thread, outside any GC callback (a near-heap-limit callback is
-  /// allowed: V8 permits allocation and GC there).
+  /// `isolate` is the live isolate entered on the calling thread; it stays alive as long as
+  /// the returned value exists (its drop included); and the value is never used from inside
+  /// a GC callback (a near-heap-limit callback is fine: V8 allows allocation and GCs there).
+  pub unsafe fn new(api: &'static ProfilerApi, isolate: *mut Isolate) -> IsolateProfiler {
+    IsolateProfiler { api, isolate }
+  }
+
+  /// Takes a heap snapshot of the isolate (as `v8.writeHeapSnapshot()` does: internals
+  /// hidden, numeric values not captured), serializes it as JSON into `sink`, then frees it.
   ///
   /// `progress`, when given, is called as V8 builds the graph and can abort it. It costs: with
   /// an activity control V8 first walks the whole heap to count its objects (about 10 % more
   /// pause, measured on a 50 MB heap of small objects).
-  pub unsafe fn write_snapshot(
+  pub fn write_snapshot(
     &self,
-    isolate: *mut Isolate,
     progress: Option<&mut dyn SnapshotProgress>,
     sink: &mut dyn SnapshotSink,
     chunk_size: usize,
@@ -322,18 +361,24 @@ impl ProfilerApi {
       .as_mut()
       .map_or(std::ptr::null_mut(), |c| c as *mut CppActivityControl);
     let mut stream = CppOutputStream::new(sink, chunk_size);
-    // SAFETY: on the isolate's thread outside any GC (this function's contract); `stream`
-    // and `control` outlive the calls, and the snapshot is deleted before returning.
-    unsafe {
-      let profiler = (self.get_heap_profiler)(isolate);
-      let snapshot =
-        (self.take_heap_snapshot)(profiler, control_ptr, std::ptr::null_mut(), true, false);
-      if snapshot.is_null() {
-        return TakeOutcome::AbortedWhileTaking;
-      }
-      (self.serialize)(snapshot, &mut stream, JSON_FORMAT);
-      (self.delete)(snapshot);
-    }
+    // SAFETY: the symbol has this signature (declared beside its mangled name), and the
+    // isolate is alive and entered on this thread, outside any GC callback (`new`'s
+    // contract) — all GetHeapProfiler needs; it returns the isolate's profiler, never null.
+    let profiler = unsafe { (self.api.get_heap_profiler)(self.isolate) };
+    // SAFETY: `profiler` is this isolate's, on its thread, outside any GC callback.
+    // `control_ptr` is null or points to `control`, an object with `v8::ActivityControl`'s
+    // layout that lives to the end of this function; V8 calls it only during this call.
+    // A null name resolver is V8's default.
+    let taken = unsafe {
+      (self.api.take_heap_snapshot)(profiler, control_ptr, std::ptr::null_mut(), true, false)
+    };
+    // SAFETY: `taken` was just returned by TakeHeapSnapshot and nothing else deletes it; the
+    // owner is dropped before this function returns, on this thread, with the isolate alive.
+    let Some(snapshot) = (unsafe { OwnedHeapSnapshot::from_raw(self.api, taken) }) else {
+      return TakeOutcome::AbortedWhileTaking;
+    };
+    snapshot.serialize(&mut stream);
+    drop(snapshot);
     if stream.aborted() {
       TakeOutcome::AbortedWhileWriting
     } else {
@@ -341,43 +386,85 @@ impl ProfilerApi {
     }
   }
 
-  /// # Safety
-  /// On the isolate's thread; `data` valid until removed.
-  pub unsafe fn add_near_heap_limit_callback(
-    &self,
-    isolate: *mut Isolate,
-    callback: NearHeapLimitCallback,
-    data: *mut c_void,
-  ) {
-    // SAFETY: the symbol has this signature (see its declaration); thread and lifetime of
-    // `data` are this function's contract.
-    unsafe { (self.add_near_heap_limit)(isolate, callback, data) }
-  }
-
-  /// Removes a callback added with [`Self::add_near_heap_limit_callback`]; V8 aborts the
-  /// process if it is not registered, so callers remove exactly once. `heap_limit` 0 keeps
-  /// the current limit.
-  ///
-  /// # Safety
-  /// On the isolate's thread, the callback registered.
-  pub unsafe fn remove_near_heap_limit_callback(
-    &self,
-    isolate: *mut Isolate,
-    callback: NearHeapLimitCallback,
-    heap_limit: usize,
-  ) {
-    // SAFETY: the symbol has this signature; on the isolate's thread (this function's contract).
-    unsafe { (self.remove_near_heap_limit)(isolate, callback, heap_limit) }
+  /// JS heap in use now, bytes (`None` when the GC-hook symbols are not available).
+  pub fn heap_used(&self) -> Option<u64> {
+    let v8 = super::V8Api::get().ok()?;
+    // SAFETY: the isolate is alive and entered on this thread (`new`'s contract); heap
+    // statistics may be read anywhere on that thread, a near-heap-limit callback included.
+    Some(unsafe { v8.heap_figures(self.isolate) }.used)
   }
 
   /// Brings the heap limit back to its initial value once usage falls below
   /// `threshold` × initial limit.
+  pub fn restore_initial_heap_limit(&self, threshold: f64) {
+    // SAFETY: the symbol has this signature; the isolate is alive and this is its thread
+    // (`new`'s contract). V8 only records the threshold, for its next GCs.
+    unsafe { (self.api.restore_initial_heap_limit)(self.isolate, threshold) }
+  }
+
+  /// Registers a near-heap-limit callback.
   ///
   /// # Safety
-  /// On the isolate's thread.
-  pub unsafe fn restore_initial_heap_limit(&self, isolate: *mut Isolate, threshold: f64) {
-    // SAFETY: the symbol has this signature; on the isolate's thread (this function's contract).
-    unsafe { (self.restore_initial_heap_limit)(isolate, threshold) }
+  /// `data` stays valid for `callback` until it is removed with
+  /// [`Self::remove_near_heap_limit_callback`] (V8 passes it to every call until then).
+  pub(super) unsafe fn add_near_heap_limit_callback(
+    &self,
+    callback: NearHeapLimitCallbackFn,
+    data: *mut c_void,
+  ) {
+    // SAFETY: the symbol has this signature; the isolate is alive and this is its thread
+    // (`new`'s contract); `data` outlives the registration (this function's contract).
+    unsafe { (self.api.add_near_heap_limit)(self.isolate, callback, data) }
+  }
+
+  /// Removes a callback added with [`Self::add_near_heap_limit_callback`], keeping the
+  /// current heap limit.
+  ///
+  /// # Safety
+  /// `callback` is registered and not removed since: V8 aborts the process otherwise.
+  pub(super) unsafe fn remove_near_heap_limit_callback(&self, callback: NearHeapLimitCallbackFn) {
+    // SAFETY: the symbol has this signature; the isolate is alive and this is its thread
+    // (`new`'s contract); the callback is registered (this function's contract). A limit of
+    // 0 tells V8 to keep the current one.
+    unsafe { (self.api.remove_near_heap_limit)(self.isolate, callback, 0) }
+  }
+}
+
+/// A `v8::HeapSnapshot` taken by [`IsolateProfiler::write_snapshot`], deleted
+/// (`HeapSnapshot::Delete`) when dropped. V8 keeps every snapshot it took, as large as the
+/// heap, until it is deleted: the deletion must not depend on the code between taking and
+/// deleting running to its end (an early return, a panic).
+struct OwnedHeapSnapshot {
+  api: &'static ProfilerApi,
+  snapshot: NonNull<HeapSnapshot>,
+}
+
+impl OwnedHeapSnapshot {
+  /// Takes ownership of `snapshot`; `None` when it is null (the activity control aborted).
+  ///
+  /// # Safety
+  /// `snapshot` is null or was returned by `api`'s TakeHeapSnapshot and is deleted nowhere
+  /// else; the owner is used and dropped on that isolate's thread, outside GC callbacks,
+  /// while the isolate is alive.
+  unsafe fn from_raw(api: &'static ProfilerApi, snapshot: *const HeapSnapshot) -> Option<Self> {
+    NonNull::new(snapshot.cast_mut()).map(|snapshot| OwnedHeapSnapshot { api, snapshot })
+  }
+
+  /// Serializes the snapshot as JSON into `stream`.
+  fn serialize(&self, stream: &mut CppOutputStream) {
+    // SAFETY: the snapshot is alive (deleted only by `drop`) and this is its isolate's
+    // thread (`from_raw`'s contract); `stream` has `v8::OutputStream`'s layout and outlives
+    // the call, the only time V8 uses it.
+    unsafe { (self.api.serialize)(self.snapshot.as_ptr(), stream, JSON_FORMAT) }
+  }
+}
+
+impl Drop for OwnedHeapSnapshot {
+  fn drop(&mut self) {
+    // SAFETY: the snapshot is alive and this value is its only owner (`from_raw`'s
+    // contract), so this is its one deletion and nothing uses the pointer afterwards; on the
+    // isolate's thread.
+    unsafe { (self.api.delete)(self.snapshot.as_ptr()) }
   }
 }
 

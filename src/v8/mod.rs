@@ -6,6 +6,11 @@
 //! at build time (no C++ compiler, no Node headers), and a missing symbol is an error value
 //! the caller turns into an `error` event and a `perf_hooks` fallback — never an
 //! undefined-symbol failure at `require()`.
+//!
+//! Every `unsafe` V8 call of the addon is in this module, one foreign operation per
+//! `unsafe` block, each with the reason it holds.
+
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 /// Resolves one symbol as the given function pointer type (used here and in submodules,
 /// which must have `lookup` in scope).
@@ -22,16 +27,20 @@ pub mod gc_hooks;
 pub mod gc_type;
 mod heap_profiler;
 mod heap_statistics;
+mod near_heap_limit;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
-pub use heap_profiler::{ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome};
+pub use heap_profiler::{
+  IsolateProfiler, ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome,
+};
 pub use heap_statistics::HeapStatisticsBuffer;
+pub use near_heap_limit::{NearHeapLimitCallback, NearHeapLimitHandler};
 
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::monitor::record::HeapFigures;
-use crate::v8::gc_type::GcTypeMap;
+use crate::v8::gc_type::{v8_major, GcTypeMap, MIN_V8_MAJOR};
 
 /// Opaque `v8::Isolate`.
 #[repr(C)]
@@ -109,21 +118,11 @@ pub struct V8Api {
 }
 
 /// Looks a symbol up in the running process.
-#[cfg(unix)]
 fn lookup(name: &str) -> Result<*mut c_void, LeakwatchError> {
   let c_name = std::ffi::CString::new(name).map_err(|_| missing(name))?;
-  // SAFETY: RTLD_DEFAULT searches the global symbol scope; the name is NUL-terminated.
-  let ptr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c_name.as_ptr()) };
-  if ptr.is_null() {
-    Err(missing(name))
-  } else {
-    Ok(ptr)
-  }
-}
-
-#[cfg(not(unix))]
-fn lookup(name: &str) -> Result<*mut c_void, LeakwatchError> {
-  Err(missing(name))
+  crate::os::lookup_symbol(&c_name)
+    .map(|ptr| ptr.as_ptr())
+    .ok_or_else(|| missing(name))
 }
 
 fn missing(name: &str) -> LeakwatchError {
@@ -150,20 +149,36 @@ fn check_not_disabled() -> Result<(), LeakwatchError> {
   Ok(())
 }
 
+/// The GC type map for the running V8, or why it has none.
+fn gc_type_map(version: &str) -> Result<GcTypeMap, LeakwatchError> {
+  let major = v8_major(version).ok_or_else(|| {
+    LeakwatchError::new(
+      ErrorCode::V8Unsupported,
+      format!("cannot read the V8 version from {version:?}"),
+    )
+  })?;
+  GcTypeMap::for_v8_major(major).ok_or_else(|| {
+    LeakwatchError::new(
+      ErrorCode::V8Unsupported,
+      format!(
+        "V8 {version} is not supported (leakwatch needs V8 {MIN_V8_MAJOR} or later; it is \
+         built for Node.js 20 and later); GC monitoring falls back to perf_hooks"
+      ),
+    )
+  })
+}
+
 impl V8Api {
   fn resolve() -> Result<V8Api, LeakwatchError> {
     check_not_disabled()?;
     let get_version = resolve!(GET_VERSION, GetVersionFn);
-    // SAFETY: V8::GetVersion returns a static NUL-terminated string.
-    let version = unsafe { CStr::from_ptr(get_version()) }
+    // SAFETY: the symbol has this signature; GetVersion has no preconditions.
+    let version = unsafe { get_version() };
+    // SAFETY: GetVersion returns a pointer to a static NUL-terminated string, never freed.
+    let version = unsafe { CStr::from_ptr(version) }
       .to_string_lossy()
       .into_owned();
-    let gc_types = GcTypeMap::for_v8_version(&version).ok_or_else(|| {
-      LeakwatchError::new(
-        ErrorCode::V8Unsupported,
-        format!("cannot read the V8 version from {version:?}"),
-      )
-    })?;
+    let gc_types = gc_type_map(&version)?;
     Ok(V8Api {
       get_current: resolve!(GET_CURRENT, GetCurrentFn),
       add_gc_prologue: resolve!(ADD_GC_PROLOGUE, AddGcCallbackFn),
@@ -193,7 +208,8 @@ impl V8Api {
 
   /// The isolate entered on the calling thread (null if none).
   pub fn current_isolate(&self) -> *mut Isolate {
-    // SAFETY: GetCurrent has no preconditions.
+    // SAFETY: the symbol has this signature; GetCurrent only reads a thread-local and has no
+    // preconditions.
     unsafe { (self.get_current)() }
   }
 
@@ -203,11 +219,12 @@ impl V8Api {
   /// `isolate` must be the live isolate entered on the calling thread.
   pub unsafe fn heap_figures(&self, isolate: *mut Isolate) -> HeapFigures {
     let mut buffer = HeapStatisticsBuffer::zeroed();
-    // SAFETY: the buffer is larger than any V8's HeapStatistics (checked in heap_statistics).
-    unsafe {
-      (self.heap_statistics_ctor)(&mut buffer);
-      (self.get_heap_statistics)(isolate, &mut buffer);
-    }
+    // SAFETY: the constructor only initializes the object in place, and the buffer is larger
+    // than any V8's HeapStatistics and aligned for it (see heap_statistics.rs).
+    unsafe { (self.heap_statistics_ctor)(&mut buffer) };
+    // SAFETY: the buffer now holds a constructed HeapStatistics; `isolate` is alive and
+    // entered on this thread (this function's contract), where V8 allows reading it.
+    unsafe { (self.get_heap_statistics)(isolate, &mut buffer) };
     buffer.figures()
   }
 
@@ -223,12 +240,11 @@ impl V8Api {
     data: *mut c_void,
   ) {
     let filter = self.gc_types.all_bits();
-    // SAFETY: the symbols have these signatures; thread and lifetime of `data` are this
-    // function's contract.
-    unsafe {
-      (self.add_gc_prologue)(isolate, prologue, data, filter);
-      (self.add_gc_epilogue)(isolate, epilogue, data, filter);
-    }
+    // SAFETY: the symbol has this signature; on the isolate's thread, with `data` valid
+    // until the callbacks are removed (this function's contract).
+    unsafe { (self.add_gc_prologue)(isolate, prologue, data, filter) };
+    // SAFETY: as for the prologue, with the same `data`.
+    unsafe { (self.add_gc_epilogue)(isolate, epilogue, data, filter) };
   }
 
   /// Removes callbacks added with [`V8Api::add_gc_callbacks`] (same pointers and data).
@@ -242,12 +258,11 @@ impl V8Api {
     epilogue: GcCallbackWithData,
     data: *mut c_void,
   ) {
-    // SAFETY: the symbols have these signatures; on the isolate's thread (this function's
-    // contract), with the pairs registered by `add_gc_callbacks`.
-    unsafe {
-      (self.remove_gc_prologue)(isolate, prologue, data);
-      (self.remove_gc_epilogue)(isolate, epilogue, data);
-    }
+    // SAFETY: the symbol has this signature; on the isolate's thread, isolate alive (this
+    // function's contract). V8 removes the matching (callback, data) pair, if registered.
+    unsafe { (self.remove_gc_prologue)(isolate, prologue, data) };
+    // SAFETY: as for the prologue.
+    unsafe { (self.remove_gc_epilogue)(isolate, epilogue, data) };
   }
 
   /// A full, memory-reducing GC of the isolate on the calling thread.
@@ -255,7 +270,8 @@ impl V8Api {
   /// # Safety
   /// On a thread that has a live isolate entered, outside any GC callback.
   pub unsafe fn low_memory_notification(&self, isolate: *mut Isolate) {
-    // SAFETY: the symbol has this signature; thread and isolate are this function's contract.
+    // SAFETY: the symbol has this signature; a live isolate entered on this thread, outside
+    // any GC callback (this function's contract), is all a synchronous full GC needs.
     unsafe { (self.low_memory_notification)(isolate) }
   }
 
@@ -269,7 +285,8 @@ impl V8Api {
   /// On the isolate's own thread, outside any GC callback.
   pub unsafe fn request_incremental_full_gc(&self, isolate: *mut Isolate) {
     const MODERATE: c_int = 1;
-    // SAFETY: the symbol has this signature; thread and isolate are this function's contract.
+    // SAFETY: the symbol has this signature; a live isolate on its own thread, outside any
+    // GC callback (this function's contract); `MODERATE` is a valid MemoryPressureLevel.
     unsafe { (self.memory_pressure_notification)(isolate, MODERATE) }
   }
 }
@@ -284,6 +301,20 @@ mod tests {
     assert_eq!(err.code, ErrorCode::V8SymbolMissing);
     assert!(err.message.contains("NoSuchFunctionForTest"));
     assert!(err.message.contains("perf_hooks"));
+  }
+
+  #[test]
+  fn v8_before_10_is_unsupported() {
+    let err = gc_type_map("9.4.146.26-node.22").unwrap_err();
+    assert_eq!(err.code, ErrorCode::V8Unsupported);
+    assert!(err
+      .message
+      .contains("V8 9.4.146.26-node.22 is not supported"));
+    assert_eq!(
+      gc_type_map("garbage").unwrap_err().code,
+      ErrorCode::V8Unsupported
+    );
+    assert!(gc_type_map("11.3.244.8-node.33").is_ok());
   }
 
   #[test]

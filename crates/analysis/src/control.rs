@@ -4,19 +4,28 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
+/// Where an analysis stands, in the order the phases run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Phase {
+  /// Parsing the snapshot file(s).
   Reading = 0,
+  /// Building the graph: node flags, shallow sizes, retaining edges.
   Graph = 1,
+  /// Dominators and retained sizes.
   Dominators = 2,
+  /// Class names and per-class aggregates.
   Classes = 3,
+  /// Retainer paths of the biggest classes.
   Paths = 4,
+  /// Comparing snapshots (diff only).
   Diff = 5,
+  /// Finished (or aborted).
   Done = 6,
 }
 
 impl Phase {
+  /// The phase's name as progress reports show it ("reading", "graph", …).
   pub fn name(self) -> &'static str {
     match self {
       Phase::Reading => "reading",
@@ -42,6 +51,7 @@ impl Phase {
   }
 }
 
+/// Progress counters and the cancel flag of one analysis, shared with whoever waits for it.
 #[derive(Default, Debug)]
 pub struct Control {
   cancelled: AtomicBool,
@@ -55,17 +65,23 @@ pub struct Control {
 /// A snapshot of the progress counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
+  /// The phase running now.
   pub phase: Phase,
+  /// How many input files are read.
   pub files: u8,
+  /// Bytes of the input files read so far.
   pub bytes_read: u64,
+  /// Bytes of all input files together.
   pub bytes_total: u64,
 }
 
 impl Control {
+  /// Asks the analysis to stop; it ends with `Kind::Aborted` at its next check.
   pub fn cancel(&self) {
     self.cancelled.store(true, Ordering::Relaxed);
   }
 
+  /// Whether [`Control::cancel`] was called.
   pub fn is_cancelled(&self) -> bool {
     self.cancelled.load(Ordering::Relaxed)
   }
@@ -79,6 +95,7 @@ impl Control {
     }
   }
 
+  /// Records that `phase` starts; Err(Aborted) once cancelled.
   pub fn enter(&self, phase: Phase) -> Result<(), super::error::AnalysisError> {
     self.phase.store(phase as u8, Ordering::Relaxed);
     trace(phase.name());
@@ -93,6 +110,7 @@ impl Control {
     self.phase.store(Phase::Reading as u8, Ordering::Relaxed);
   }
 
+  /// The counters now.
   pub fn progress(&self) -> Progress {
     Progress {
       phase: Phase::from_u8(self.phase.load(Ordering::Relaxed)),

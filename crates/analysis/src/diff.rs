@@ -61,16 +61,21 @@ pub struct Group {
   pub ids: Vec<u32>,
 }
 
+/// What [`crate::diff`] returns (serialized for JavaScript with camelCase names).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffReport {
+  /// One summary per snapshot, in the order given.
   pub snapshots: Vec<Summary>,
   /// Which objects `growth` holds: "new-in-second" or "new-in-second-alive-in-third".
   pub growth_basis: &'static str,
   /// First snapshot against the last, by size delta, largest growth first.
   pub classes: Vec<DiffRow>,
+  /// Objects added and removed between the first and the last snapshot.
   pub totals: Totals,
+  /// The biggest classes' count and size in every snapshot (for charts).
   pub series: Vec<Series>,
+  /// What grew, grouped by class and retainer path, most retained first.
   pub growth: Vec<Group>,
 }
 

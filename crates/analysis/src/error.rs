@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+/// What kind of fault an [`AnalysisError`] is; each has a stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
   /// The file cannot be opened or read (missing, a directory, no permission, I/O error).
@@ -25,6 +26,7 @@ pub enum Kind {
 }
 
 impl Kind {
+  /// The stable `ERR_LEAKWATCH_*` code JavaScript sees as `err.code`.
   pub fn code(self) -> &'static str {
     match self {
       Kind::Read => "ERR_LEAKWATCH_SNAPSHOT_READ",
@@ -39,9 +41,12 @@ impl Kind {
   }
 }
 
+/// Why an analysis failed: a kind with a stable code, a message and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnalysisError {
+  /// What went wrong.
   pub kind: Kind,
+  /// For people: what, and what was expected.
   pub message: String,
   /// Byte offset in the file, when the fault is at a place in it.
   pub offset: Option<u64>,
@@ -52,6 +57,7 @@ pub struct AnalysisError {
 }
 
 impl AnalysisError {
+  /// An error with no place attached yet.
   pub fn new(kind: Kind, message: impl Into<String>) -> Self {
     AnalysisError {
       kind,
@@ -62,6 +68,7 @@ impl AnalysisError {
     }
   }
 
+  /// An error at byte `offset` of the file.
   pub fn at(kind: Kind, message: impl Into<String>, offset: u64) -> Self {
     AnalysisError {
       offset: Some(offset),
@@ -69,6 +76,7 @@ impl AnalysisError {
     }
   }
 
+  /// A `Read` error from an OS error met while `doing` something to the file.
   pub fn io(err: &std::io::Error, doing: &str) -> Self {
     let errno = err.raw_os_error().map(errno_name);
     AnalysisError {
@@ -77,16 +85,19 @@ impl AnalysisError {
     }
   }
 
+  /// Sets the byte offset unless one is already known.
   pub fn with_offset(mut self, offset: u64) -> Self {
     self.offset.get_or_insert(offset);
     self
   }
 
+  /// Names the file the error is in.
   pub fn in_file(mut self, file: &str) -> Self {
     self.file = Some(file.to_string());
     self
   }
 
+  /// The error of a cancelled analysis.
   pub fn aborted() -> Self {
     AnalysisError::new(Kind::Aborted, "the analysis was aborted")
   }

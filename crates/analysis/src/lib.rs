@@ -3,6 +3,9 @@
 //! aggregates, retainer paths, and diffs of two or three snapshots. No napi types here; the
 //! addon's `src/napi/analysis.rs` runs it on the libuv threadpool.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod classes;
 mod control;
 mod diff;
@@ -17,6 +20,7 @@ mod parse;
 mod paths;
 mod report;
 mod scan;
+mod threads;
 mod types;
 mod weakmap;
 
@@ -57,7 +61,7 @@ fn read(path: &str, size: u64, file: File, control: &Control) -> Result<Snapshot
   parse::parse(reader, size).map_err(|e| e.in_file(path))
 }
 
-/// Parses all files, at most two at a time (one per core).
+/// Parses all files, as many at a time as [`threads::workers`] allows.
 fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, AnalysisError> {
   let mut opened = Vec::new();
   for p in paths {
@@ -73,12 +77,12 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
     .enumerate()
     .map(|(i, (f, s))| (i, f, s))
     .collect();
-  // Largest first, so two threads finish close together.
+  // Largest first, so the threads finish close together.
   jobs.sort_by_key(|j| std::cmp::Reverse(j.2));
   let jobs = std::sync::Mutex::new(jobs);
   let results = std::sync::Mutex::new(&mut out);
   std::thread::scope(|scope| {
-    for _ in 0..paths.len().min(2) {
+    for _ in 0..paths.len().min(threads::workers()) {
       scope.spawn(|| loop {
         let job = jobs.lock().ok().and_then(|mut j| j.pop());
         let Some((i, file, size)) = job else { break };
@@ -119,6 +123,8 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   Ok(snapshots)
 }
 
+/// Analyses one heap snapshot file: summary, classes by retained size, the largest objects
+/// and their retainer paths, within `limits`. Cancellable through `control`.
 pub fn analyze(
   path: &str,
   limits: &Limits,
@@ -134,6 +140,9 @@ pub fn analyze(
   Ok(report)
 }
 
+/// Compares two or three snapshot files of one process, in time order: class growth from
+/// the first to the last, per-class series, and what grew grouped by retainer path (with
+/// three: objects new in the second and still alive in the third).
 pub fn diff(
   paths: &[String],
   limits: &Limits,

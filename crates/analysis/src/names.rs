@@ -1,5 +1,5 @@
 //! Class names as DevTools shows them in the Summary view: the constructor name for objects
-//! and native nodes, "(system)", "(compiled code)", "Function", "RegExp", "(<type>)" for the
+//! and native nodes, "(system)", "(compiled code)", "Function", "RegExp", `"(<type>)"` for the
 //! rest, and for plain `Object`s the most common property sets ("{id, name}").
 
 use std::cmp::Ordering;

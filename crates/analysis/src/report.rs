@@ -52,9 +52,11 @@ pub struct ObjectRow {
   pub path: RetainerPath,
 }
 
+/// What [`crate::analyze`] returns (serialized for JavaScript with camelCase names).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyzeReport {
+  /// Sizes and counts of the whole snapshot.
   pub summary: Summary,
   /// By retained size, largest first.
   pub classes: Vec<ClassRow>,

@@ -18,6 +18,8 @@ pub struct Scanner<R: Read> {
   /// Bytes consumed before `buf[0]`: error messages give file offsets.
   base: u64,
   eof: bool,
+  /// Threads that parse the blocks of a numeric array.
+  parsers: usize,
 }
 
 /// Where the integer parser stands between two chunks.
@@ -42,6 +44,7 @@ impl<R: Read> Scanner<R> {
       len: 0,
       base: 0,
       eof: false,
+      parsers: super::threads::workers(),
     }
   }
 
@@ -233,7 +236,7 @@ impl<R: Read> Scanner<R> {
   }
 
   /// Reads `[n, n, …]` of non-negative integers below 2^32: a flat table of rows of
-  /// `fields` values. Blocks of the array are parsed on two threads, each into one column
+  /// `fields` values. Blocks of the array are parsed on `parsers` threads, each into one column
   /// per field, while this thread reads ahead; `sink` gets each block's columns in file
   /// order (a block may start or end inside a row) and may refuse them with an error.
   /// Returns how many values were read.
@@ -245,12 +248,13 @@ impl<R: Read> Scanner<R> {
   ) -> Result<u64, AnalysisError> {
     let fields = fields.max(1);
     self.expect(b'[')?;
-    let (job_tx, job_rx) = mpsc::sync_channel::<Block>(2);
+    let parsers = self.parsers.max(1);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Block>(QUEUED_BLOCKS);
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Parsed)>();
     let pool = Pool::default();
     std::thread::scope(|scope| {
-      for _ in 0..2 {
+      for _ in 0..parsers {
         let done_tx = done_tx.clone();
         let job_rx = &job_rx;
         let pool = &pool;
@@ -502,6 +506,8 @@ impl<R: Read> Scanner<R> {
 
 /// Size of the blocks numeric arrays are cut into for the parser threads.
 const BLOCK: usize = 4 << 20;
+/// Blocks read ahead while every parser thread is busy.
+const QUEUED_BLOCKS: usize = 2;
 
 struct Block {
   seq: usize,
@@ -811,6 +817,37 @@ mod tests {
         .iter()
         .enumerate()
         .all(|(r, &v)| v == field as u32 * 1000 + r as u32 % 1000));
+    }
+  }
+
+  #[test]
+  fn any_number_of_parser_threads_gives_the_same_columns() {
+    let text = format!(
+      "[{}]",
+      (0..3_000_000u32)
+        .map(|v| (v % 100_003).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+    );
+    assert!(text.len() > 3 * BLOCK);
+    let columns_with = |parsers: usize| {
+      let mut s = scan(&text);
+      s.parsers = parsers;
+      let mut columns = vec![Vec::new(); 5];
+      let n = s
+        .u32_array("edges", 5, |cols| {
+          for (all, block) in columns.iter_mut().zip(cols) {
+            all.extend_from_slice(block);
+          }
+          Ok(())
+        })
+        .unwrap();
+      (n, columns)
+    };
+    let one = columns_with(1);
+    assert_eq!(one.0, 3_000_000);
+    for parsers in [2, 3, 8] {
+      assert!(columns_with(parsers) == one, "{parsers} parser threads");
     }
   }
 

@@ -3,6 +3,9 @@
 //! addon's background thread (post-full-GC heap and external figures, sampled RSS), and turns
 //! their verdicts into leak reports. No napi or V8 types: `cargo test -p leakwatch-detection`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,8 +25,10 @@ pub enum Metric {
 }
 
 impl Metric {
+  /// Every metric, in the order of [`DetectionConfig`]'s fields.
   pub const ALL: [Metric; 3] = [Metric::Heap, Metric::External, Metric::Rss];
 
+  /// The name events and options use: "heap", "external", "rss".
   pub fn name(self) -> &'static str {
     match self {
       Metric::Heap => "heap",
@@ -36,6 +41,7 @@ impl Metric {
 /// How a metric is judged.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
+  /// A robust trend over a time window (the default).
   Trend(TrendConfig),
   /// memwatch's rule: this many consecutive growing full-GC baselines.
   Consecutive(u32),
@@ -44,12 +50,16 @@ pub enum Mode {
 /// Detection settings; `None` turns a metric off.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetectionConfig {
+  /// V8 heap used after full GCs.
   pub heap: Option<Mode>,
+  /// External memory after full GCs.
   pub external: Option<Mode>,
+  /// Sampled resident set size.
   pub rss: Option<Mode>,
 }
 
 impl DetectionConfig {
+  /// Every metric off.
   pub fn off() -> Self {
     DetectionConfig {
       heap: None,
@@ -108,18 +118,27 @@ pub struct TrendNow {
 /// A `leak` (or `leak-stopped`) event in plain Rust.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LeakReport {
+  /// The memory that grew.
   pub metric: Metric,
   /// False for a `leak-stopped` report.
   pub growing: bool,
+  /// Start of the window the verdict rests on (wall clock).
   pub start: SystemTime,
+  /// End of that window (wall clock).
   pub end: SystemTime,
+  /// Growth over the window, bytes.
   pub growth: f64,
+  /// Growth rate, bytes per hour.
   pub bytes_per_hour: f64,
+  /// Level at the window start, bytes.
   pub baseline: f64,
+  /// Latest level, bytes.
   pub current: f64,
   /// Full GCs between start and end.
   pub gc_count: u64,
+  /// Length of the window on the detection clock (leakwatch's own pauses left out).
   pub window: Duration,
+  /// One line for people, e.g. "heap grew 12.0 MB in 10.0 min over 40 full GCs (72.0 MB/h)".
   pub reason: String,
 }
 
@@ -147,6 +166,7 @@ pub struct Detection {
 }
 
 impl Detection {
+  /// Detection with `config`'s detectors; its clock starts now.
   pub fn new(config: &DetectionConfig) -> Self {
     Detection {
       detectors: [

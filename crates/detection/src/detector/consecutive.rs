@@ -5,6 +5,7 @@
 use super::robust::Point;
 use super::{Finding, Verdict};
 
+/// memwatch's rule over full-GC baselines.
 #[derive(Clone, Debug)]
 pub struct ConsecutiveDetector {
   needed: u32,
@@ -24,6 +25,7 @@ impl ConsecutiveDetector {
     }
   }
 
+  /// Feeds one full-GC baseline; a leak when it completes a run of growing ones.
   pub fn push(&mut self, point: Point) -> Verdict {
     let verdict = match self.previous {
       Some(prev) if point.v > prev.v => {

@@ -13,6 +13,7 @@ pub use trend::{TrendConfig, TrendDetector};
 pub struct Finding {
   /// Window start and end, seconds (same origin as the points).
   pub start_t: f64,
+  /// Window end, seconds.
   pub end_t: f64,
   /// Level at the window start (fitted), bytes.
   pub baseline: f64,
@@ -20,13 +21,16 @@ pub struct Finding {
   pub current: f64,
   /// Growth over the window, bytes.
   pub growth: f64,
+  /// Growth rate, bytes per second.
   pub bytes_per_second: f64,
   /// Points the verdict rests on.
   pub points: usize,
 }
 
+/// What a detector says after a point.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
+  /// Nothing new to report.
   None,
   /// Memory grew: a `leak` event.
   Leak(Finding),

@@ -5,7 +5,9 @@
 /// One observation: seconds since an arbitrary origin, and a value in bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
+  /// Seconds.
   pub t: f64,
+  /// Bytes.
   pub v: f64,
 }
 

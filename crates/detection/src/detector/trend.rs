@@ -61,6 +61,7 @@ enum State {
   },
 }
 
+/// The trend detector of one metric (see the module notes).
 #[derive(Clone, Debug)]
 pub struct TrendDetector {
   config: TrendConfig,
@@ -81,6 +82,7 @@ struct Assessment {
 }
 
 impl TrendDetector {
+  /// A detector with no points yet.
   pub fn new(config: TrendConfig) -> Self {
     TrendDetector {
       config,
