@@ -57,11 +57,14 @@ unsafe extern "C" fn on_gc_prologue(
   // it is freed only after `GcHooks::drop` removed the callback. Shared access only: its
   // fields are atomics or shared (`Arc`) and internally synchronized.
   let state = unsafe { &*(data as *const HookState) };
-  if let Some(kind) = state.api.gc_types.kind(gc_type) {
-    let ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
-    state.started_ns[kind.index()].store(ns, Ordering::Relaxed);
-  }
-  state.cost.add(entered);
+  // Nothing here is expected to panic; if it did, the GC must not unwind (or abort).
+  let _ = std::panic::catch_unwind(|| {
+    if let Some(kind) = state.api.gc_types.kind(gc_type) {
+      let ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
+      state.started_ns[kind.index()].store(ns, Ordering::Relaxed);
+    }
+    state.cost.add(entered);
+  });
 }
 
 /// V8's GC epilogue callback.
@@ -79,21 +82,24 @@ unsafe extern "C" fn on_gc_epilogue(
   // SAFETY: as in the prologue: the registered HookState, alive while the callback is
   // registered, only shared.
   let state = unsafe { &*(data as *const HookState) };
-  if let Some(kind) = state.api.gc_types.kind(gc_type) {
-    let now_ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
-    let started = state.started_ns[kind.index()].load(Ordering::Relaxed);
-    // SAFETY: V8 passes the isolate being collected, alive and entered on this thread, and
-    // allows reading its heap statistics in GC callbacks.
-    let heap = unsafe { state.api.heap_figures(isolate) };
-    state.channel.push(GcRecord {
-      kind,
-      forced: flags & GC_CALLBACK_FORCED_FLAGS != 0 || REQUESTED_GC.with(Cell::get),
-      pause_ns: now_ns.saturating_sub(started),
-      at: entered,
-      heap,
-    });
-  }
-  state.cost.add(entered);
+  // A panic (none is expected) loses this record instead of unwinding into the GC.
+  let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    if let Some(kind) = state.api.gc_types.kind(gc_type) {
+      let now_ns = entered.saturating_duration_since(state.epoch).as_nanos() as u64;
+      let started = state.started_ns[kind.index()].load(Ordering::Relaxed);
+      // SAFETY: V8 passes the isolate being collected, alive and entered on this thread, and
+      // allows reading its heap statistics in GC callbacks.
+      let heap = unsafe { state.api.heap_figures(isolate) };
+      state.channel.push(GcRecord {
+        kind,
+        forced: flags & GC_CALLBACK_FORCED_FLAGS != 0 || REQUESTED_GC.with(Cell::get),
+        pause_ns: now_ns.saturating_sub(started),
+        at: entered,
+        heap,
+      });
+    }
+    state.cost.add(entered);
+  }));
 }
 
 /// GC callbacks installed on one isolate; removed on drop (on the isolate's thread).

@@ -32,7 +32,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-use super::{lookup, Isolate};
+use super::Isolate;
 use crate::error::LeakwatchError;
 
 /// Opaque `v8::HeapProfiler`.
@@ -83,6 +83,14 @@ type RestoreInitialHeapLimitFn = unsafe extern "C" fn(this: *mut Isolate, thresh
 const GET_HEAP_PROFILER: &str = "_ZN2v87Isolate15GetHeapProfilerEv";
 const TAKE_HEAP_SNAPSHOT: &str =
   "_ZN2v812HeapProfiler16TakeHeapSnapshotEPNS_15ActivityControlEPNS0_18ObjectNameResolverEbb";
+/// The same function on V8 14 (Node 26), where `ObjectNameResolver` was renamed
+/// `ContextNameResolver`: `TakeHeapSnapshot(ActivityControl* control, ContextNameResolver*
+/// resolver = nullptr, bool hide_internals = true, bool capture_numeric_value = false)`. Only
+/// the parameter's type name changed (both are pointers leakwatch passes as null), and
+/// `ActivityControl`, `OutputStream` and `HeapSnapshot` keep their layouts (checked against
+/// Node 26.12.1's `v8-profiler.h`), so one Rust type serves both.
+const TAKE_HEAP_SNAPSHOT_V8_14: &str =
+  "_ZN2v812HeapProfiler16TakeHeapSnapshotEPNS_15ActivityControlEPNS0_19ContextNameResolverEbb";
 const SERIALIZE: &str =
   "_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
 const DELETE: &str = "_ZN2v812HeapSnapshot6DeleteEv";
@@ -304,7 +312,10 @@ impl ProfilerApi {
     super::check_not_disabled()?;
     Ok(ProfilerApi {
       get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn),
-      take_heap_snapshot: resolve!(TAKE_HEAP_SNAPSHOT, TakeHeapSnapshotFn),
+      take_heap_snapshot: resolve!(
+        &[TAKE_HEAP_SNAPSHOT, TAKE_HEAP_SNAPSHOT_V8_14],
+        TakeHeapSnapshotFn
+      ),
       serialize: resolve!(SERIALIZE, SerializeFn),
       delete: resolve!(DELETE, DeleteFn),
       add_near_heap_limit: resolve!(ADD_NEAR_HEAP_LIMIT, AddNearHeapLimitFn),
@@ -317,7 +328,15 @@ impl ProfilerApi {
   pub fn get() -> Result<&'static ProfilerApi, LeakwatchError> {
     static API: OnceLock<Result<ProfilerApi, LeakwatchError>> = OnceLock::new();
     API
-      .get_or_init(ProfilerApi::resolve)
+      .get_or_init(|| {
+        ProfilerApi::resolve().map_err(|mut e| {
+          if e.code == super::ErrorCode::V8SymbolMissing {
+            e.message
+              .push_str("; leakwatch cannot write heap snapshots natively on it");
+          }
+          e
+        })
+      })
       .as_ref()
       .map_err(Clone::clone)
   }

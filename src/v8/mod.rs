@@ -12,15 +12,18 @@
 
 #![deny(clippy::multiple_unsafe_ops_per_block)]
 
-/// Resolves one symbol as the given function pointer type (used here and in submodules,
-/// which must have `lookup` in scope).
+/// Resolves a symbol as the given function pointer type: one mangled name, or `&[…]` the
+/// names one function has in different V8 versions (the first the binary exports wins).
 macro_rules! resolve {
-  ($name:expr, $ty:ty) => {{
-    let ptr = lookup($name)?;
-    // SAFETY: the symbol's mangled name encodes exactly the C++ signature that `$ty`
-    // declares (see the type declarations next to each name).
+  (&[$($name:expr),+], $ty:ty) => {{
+    let ptr = crate::v8::lookup_any(&[$($name),+])?;
+    // SAFETY: each candidate's mangled name encodes a C++ signature with exactly the ABI that
+    // `$ty` declares (see the type declarations next to each name).
     unsafe { std::mem::transmute::<*mut c_void, $ty>(ptr) }
   }};
+  ($name:expr, $ty:ty) => {
+    resolve!(&[$name], $ty)
+  };
 }
 
 pub mod gc_hooks;
@@ -118,21 +121,23 @@ pub struct V8Api {
 }
 
 /// Looks a symbol up in the running process.
-fn lookup(name: &str) -> Result<*mut c_void, LeakwatchError> {
-  let c_name = std::ffi::CString::new(name).map_err(|_| missing(name))?;
-  crate::os::lookup_symbol(&c_name)
-    .map(|ptr| ptr.as_ptr())
-    .ok_or_else(|| missing(name))
-}
-
-fn missing(name: &str) -> LeakwatchError {
-  LeakwatchError::new(
-    ErrorCode::V8SymbolMissing,
-    format!(
-      "the V8 symbol {name} is not exported by this Node.js binary; GC monitoring falls back \
-       to perf_hooks"
-    ),
-  )
+/// The first of `names` (mangled names of one function as different V8 versions spell it)
+/// that the running binary exports. The error says what is missing, not what follows from
+/// it: each caller adds that.
+fn lookup_any(names: &[&str]) -> Result<*mut c_void, LeakwatchError> {
+  names
+    .iter()
+    .find_map(|name| {
+      let c_name = std::ffi::CString::new(*name).ok()?;
+      crate::os::lookup_symbol(&c_name).map(|ptr| ptr.as_ptr())
+    })
+    .ok_or_else(|| {
+      let which = names.join(" or ");
+      LeakwatchError::new(
+        ErrorCode::V8SymbolMissing,
+        format!("the V8 symbol {which} is not exported by this Node.js binary"),
+      )
+    })
 }
 
 /// Fails when the operator turned direct V8 calls off.
@@ -201,7 +206,15 @@ impl V8Api {
   pub fn get() -> Result<&'static V8Api, LeakwatchError> {
     static API: OnceLock<Result<V8Api, LeakwatchError>> = OnceLock::new();
     API
-      .get_or_init(V8Api::resolve)
+      .get_or_init(|| {
+        V8Api::resolve().map_err(|mut e| {
+          if e.code == ErrorCode::V8SymbolMissing {
+            e.message
+              .push_str("; GC monitoring falls back to perf_hooks");
+          }
+          e
+        })
+      })
       .as_ref()
       .map_err(Clone::clone)
   }
@@ -297,10 +310,11 @@ mod tests {
 
   #[test]
   fn missing_symbol_is_an_error_value() {
-    let err = lookup("_ZN2v87Isolate20NoSuchFunctionForTestEv").unwrap_err();
+    let err = lookup_any(&["_ZN2v87Isolate20NoSuchFunctionForTestEv"]).unwrap_err();
     assert_eq!(err.code, ErrorCode::V8SymbolMissing);
     assert!(err.message.contains("NoSuchFunctionForTest"));
-    assert!(err.message.contains("perf_hooks"));
+    let both = lookup_any(&["_ZN2v8NoSuchA", "_ZN2v8NoSuchB"]).unwrap_err();
+    assert!(both.message.contains("_ZN2v8NoSuchA or _ZN2v8NoSuchB"));
   }
 
   #[test]
