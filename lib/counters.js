@@ -5,14 +5,14 @@
 // life of the isolate: a watcher stopped and started again does not reset them (GC totals of
 // stopped watchers are carried over).
 
-const { TRIGGERS, SKIP_REASONS, GC_KINDS } = require('./names')
+const { TRIGGERS, SKIP_REASONS, GC_KINDS, METRICS } = require('./names')
 
 /** @typedef {ReturnType<typeof createCounters>} Counters */
 
 function createCounters() {
   const counts = {
     /** @type {Record<string, number>} metric → leak events. */
-    leaks: { heap: 0, external: 0, rss: 0 },
+    leaks: Object.fromEntries(METRICS.map((m) => [m, 0])),
     /** trigger → snapshots written; known label values start at 0, so rate() sees the first. */
     snapshotsWritten: new Map(TRIGGERS.map((t) => [t, 0])),
     snapshotBytes: 0,

@@ -6,7 +6,7 @@
 // docs/options.md from it.
 
 const { invalidType, outOfRange, unknownOption } = require('./errors')
-const { MiB } = require('./bytes')
+const { KiB, MiB, GiB } = require('./bytes')
 
 /**
  * Validates one value (`name`: its full path, for the message) and returns it resolved.
@@ -187,7 +187,7 @@ function SNAPSHOT_SPEC() {
       description: 'leakwatch dumps kept in `dir`; the oldest beyond this are removed.',
     },
     minFreeDiskBytes: {
-      default: 1024 * MiB,
+      default: GiB,
       check: integer(0, Number.MAX_SAFE_INTEGER),
       unit: 'bytes',
       description: 'Free disk space that must remain after a dump.',
@@ -303,8 +303,8 @@ const SPEC = {
       'in-process inspector session; `false` = no session, no profiler.',
     check: group({
       samplingIntervalBytes: {
-        default: 512 * 1024,
-        check: integer(1024, 1024 * MiB),
+        default: 512 * KiB,
+        check: integer(KiB, GiB),
         unit: 'bytes',
         description: 'Mean bytes allocated between two samples.',
       },

@@ -7,12 +7,13 @@
 
 const { PerformanceObserver, constants } = require('node:perf_hooks')
 const v8 = require('node:v8')
+const { GC_KIND } = require('./names')
 
 const KIND_NAMES = new Map([
-  [constants.NODE_PERFORMANCE_GC_MINOR, 'scavenge'],
-  [constants.NODE_PERFORMANCE_GC_MAJOR, 'markSweepCompact'],
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incrementalMarking'],
-  [constants.NODE_PERFORMANCE_GC_WEAKCB, 'processWeakCallbacks'],
+  [constants.NODE_PERFORMANCE_GC_MINOR, GC_KIND.scavenge],
+  [constants.NODE_PERFORMANCE_GC_MAJOR, GC_KIND.markSweepCompact],
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL, GC_KIND.incrementalMarking],
+  [constants.NODE_PERFORMANCE_GC_WEAKCB, GC_KIND.processWeakCallbacks],
 ])
 
 /** A perf_hooks 'gc' entry (`detail`: `{ kind, flags }`). @typedef {{ duration: number, detail?: any }} GcEntry */
