@@ -165,10 +165,6 @@ class Snapshots {
     }
   }
 
-  get options() {
-    return this.#options
-  }
-
   /** Called for every `leak` event. */
   onLeak() {
     if (this.#options.onLeak) this.#auto(TRIGGER.leak)
