@@ -12,7 +12,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { Readable } = require('node:stream')
 const leakwatch = require('..')
-const { root, PKG, runScript, runCommand, jsonLines } = require('./helpers')
+const { root, runFixture, runCommand, jsonLines } = require('./helpers')
 const corrupt = require('./fixtures/corrupt')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-analysis-'))
@@ -99,18 +99,7 @@ test('three snapshots of a leaking HTTP server name the class and the path that 
 })
 
 test('HeapDiff has memwatch\'s shape', async () => {
-  const res = await runScript(`
-    const leakwatch = require(${PKG})
-    class LeakingClass { constructor (i) { this.i = i } }
-    const keep = []
-    const hd = new leakwatch.HeapDiff()
-    for (let i = 0; i < 10000; i++) keep.push(new LeakingClass(i))
-    const diff = hd.end()
-    let again
-    try { hd.end() } catch (err) { again = err.code }
-    const tmp = require('node:fs').readdirSync(require('node:os').tmpdir()).filter((f) => f.startsWith('leakwatch-heapdiff-' + process.pid))
-    console.log(JSON.stringify({ diff, again, tmp }))
-  `)
+  const res = await runFixture('analysis-heapdiff.js')
   assert.strictEqual(res.code, 0, res.stderr)
   const { diff, again, tmp } = jsonLines(res)[0]
   assert.deepStrictEqual(Object.keys(diff), ['before', 'after', 'change'])
@@ -132,16 +121,7 @@ test('HeapDiff has memwatch\'s shape', async () => {
 })
 
 test('HeapDiff over a 1,000,000-node linked list does not crash (no recursion)', async () => {
-  const res = await runScript(`
-    const leakwatch = require(${PKG})
-    class Node { constructor (next) { this.next = next } }
-    const hd = new leakwatch.HeapDiff()
-    let head = null
-    for (let i = 0; i < 1e6; i++) head = new Node(head)
-    const diff = hd.end()
-    const row = diff.change.details.find((d) => d.what === 'Node')
-    console.log(JSON.stringify({ added: row['+'], nodes: diff.after.nodes, alive: head !== null }))
-  `, { timeoutMs: 180_000, nodeArgs: ['--max-old-space-size=4096'] })
+  const res = await runFixture('analysis-heapdiff-linked-list.js', { timeoutMs: 180_000, nodeArgs: ['--max-old-space-size=4096'] })
   assert.strictEqual(res.code, 0, res.stderr)
   assert.strictEqual(res.signal, null)
   const out = jsonLines(res)[0]
@@ -244,17 +224,7 @@ test('an analysis can be aborted, before or while it runs', async () => {
 })
 
 test('analyze and diff run in a worker thread', async () => {
-  const workerSource = `
-    const { parentPort, workerData } = require('node:worker_threads')
-    const leakwatch = require(${PKG})
-    leakwatch.diff(workerData[0], workerData[1]).then((d) => parentPort.postMessage(d.classes.length))
-  `
-  const res = await runScript(`
-    const { Worker } = require('node:worker_threads')
-    const w = new Worker(${JSON.stringify(workerSource)}, { eval: true, workerData: ${JSON.stringify(shapes.slice(0, 2))} })
-    w.on('message', (n) => { console.log(JSON.stringify({ rows: n })) })
-    w.on('error', (e) => { console.error(e); process.exit(3) })
-  `)
+  const res = await runFixture('analysis-worker.js', { args: shapes.slice(0, 2) })
   assert.strictEqual(res.code, 0, res.stderr)
   assert.ok(jsonLines(res)[0].rows > 0)
 })

@@ -7,27 +7,13 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { root, runScript, runCommand, jsonLines } = require('./helpers')
+const { root, runFixture, runCommand, jsonLines } = require('./helpers')
 
 const tsFixture = path.join(__dirname, 'fixtures', 'ts-consumer')
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
 test('CommonJS: require("leakwatch") by name gives the emitter with its API', async () => {
-  const r = await runScript(`
-    const leakwatch = require('leakwatch')
-    const w = leakwatch.start({ attribution: false })
-    w.once('stats', (stats) => {
-      console.log(JSON.stringify({
-        same: leakwatch === require(${JSON.stringify(root)}),
-        api: ['start', 'stop', 'current', 'gc', 'writeSnapshot', 'prometheus', 'openTelemetry', 'on']
-          .filter((k) => typeof leakwatch[k] !== 'function'),
-        running: leakwatch.current() === w,
-        fullGcs: stats.num_full_gc,
-      }))
-      leakwatch.stop()
-    })
-    leakwatch.gc()
-  `)
+  const r = await runFixture('consumers-cjs.js')
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.deepEqual(out, { same: true, api: [], running: true, fullGcs: out.fullGcs })
@@ -35,20 +21,7 @@ test('CommonJS: require("leakwatch") by name gives the emitter with its API', as
 })
 
 test('ES module: default and named imports share the CommonJS instance', async () => {
-  const r = await runScript(`
-    import leakwatch, { start, stop, current, writeSnapshot, prometheus, defaults } from 'leakwatch'
-    import { createRequire } from 'node:module'
-    const cjs = createRequire(import.meta.url)('leakwatch')
-    const w = start({ attribution: false, detection: { mode: 'off' } })
-    console.log(JSON.stringify({
-      sameInstance: leakwatch === cjs,
-      sameWatcher: current() === w && cjs.current() === w,
-      named: [writeSnapshot, prometheus].every((f) => typeof f === 'function'),
-      window: defaults.detection.windowMs,
-    }))
-    stop()
-    console.log(JSON.stringify({ stopped: leakwatch.current() === null }))
-  `, { nodeArgs: ['--input-type=module'] })
+  const r = await runFixture('consumers-esm.mjs')
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(jsonLines(r), [
     { sameInstance: true, sameWatcher: true, named: true, window: 120000 },

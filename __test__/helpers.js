@@ -4,15 +4,15 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
+const scripts = path.join(__dirname, 'fixtures', 'scripts')
 
 /**
- * Runs a Node.js script (source text) in a child process with the package resolvable as
- * `leakwatch`. Resolves with { code, signal, stdout, stderr, lines }. `prefix` is a command
- * the node invocation is appended to.
+ * Runs a script of __test__/fixtures/scripts/ in a child process (its parameters in `args`
+ * and `env`). Resolves with { code, signal, stdout, stderr, lines }. `prefix` is a command
+ * the node invocation is appended to (e.g. a namespace or user switch).
  */
-function runScript(source, { args = [], env = {}, timeoutMs = 60_000, nodeArgs = [], prefix = [] } = {}) {
-  // `prefix`: a command that runs the rest (e.g. a namespace or user switch).
-  const [command, ...rest] = [...prefix, process.execPath, ...nodeArgs, '-e', source, ...args]
+function runFixture(name, { args = [], env = {}, timeoutMs = 60_000, nodeArgs = [], prefix = [] } = {}) {
+  const [command, ...rest] = [...prefix, process.execPath, ...nodeArgs, path.join(scripts, name), ...args]
   return runCommand(command, rest, { env, timeoutMs })
 }
 
@@ -50,7 +50,4 @@ function jsonLines(result) {
   })
 }
 
-// `require(PKG)` in a child script loads the package under test (its index.js).
-const PKG = JSON.stringify(root)
-
-module.exports = { root, PKG, runScript, runCommand, jsonLines }
+module.exports = { root, runFixture, runCommand, jsonLines }

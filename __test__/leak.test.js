@@ -5,56 +5,10 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { PKG, runScript, jsonLines } = require('./helpers')
-
-const WORKLOAD = (leaky) => `
-  const leakwatch = require(${PKG})
-  const w = leakwatch.start({
-    sampleIntervalMs: 100,
-    detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false },
-  })
-  const leaks = []
-  w.on('leak', (info) => leaks.push(info))
-  const retained = []
-  const started = Date.now()
-  function makeOrderBatch() {
-    return Array.from({ length: 20000 }, (_, i) => ({ i, tag: 'req-' + i }))
-  }
-  const timer = setInterval(() => {
-    const batch = makeOrderBatch()
-    if (${leaky}) retained.push(batch)
-    leakwatch.gc()
-    if (Date.now() - started > 7000 || leaks.length > 0) {
-      clearInterval(timer)
-      setTimeout(() => {
-        console.log(JSON.stringify({ leaks, suspected: w.stats().leak }))
-        w.stop()
-      }, 200)
-    }
-  }, 250)
-`
-
-// A fast heap leak with forced GCs that prints the first leak's attribution state and sites.
-// `attribution` is the option's source text; `setup` runs right after start().
-const ATTRIBUTION_PROBE = (attribution, setup = '') => `
-  const inspector = require('node:inspector')
-  const leakwatch = require(${PKG})
-  const w = leakwatch.start({ attribution: ${attribution}, detection: { warmupMs: 1000, windowMs: 30000, minPoints: 4, rss: false } })
-  ${setup}
-  const retained = []
-  w.on('leak', (info) => {
-    console.log(JSON.stringify({ attribution: info.attribution, sites: info.topAllocations }))
-    w.stop()
-    clearInterval(timer)
-  })
-  const timer = setInterval(() => {
-    retained.push(Array.from({ length: 20000 }, (_, i) => ({ i })))
-    leakwatch.gc()
-  }, 250)
-`
+const { runFixture, jsonLines } = require('./helpers')
 
 test('a growing heap raises one leak event with the contract payload', async () => {
-  const r = await runScript(WORKLOAD(true))
+  const r = await runFixture('leak-workload.js', { args: ['leaky'] })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.ok(out.leaks.length >= 1, JSON.stringify(out))
@@ -77,25 +31,21 @@ test('a growing heap raises one leak event with the contract payload', async () 
   const site = leak.topAllocations[0]
   assert.deepEqual(Object.keys(site).sort(), ['bytes', 'column', 'functionName', 'line', 'stack', 'url'])
   assert.ok(site.bytes > 1024 * 1024, `bytes ${site.bytes}`)
-  assert.ok(site.stack.some((frame) => frame.startsWith('makeOrderBatch ([eval]')), site.stack.join('\n'))
+  assert.ok(site.stack.some((frame) => /^makeOrderBatch \(.*leak-workload\.js:\d+:\d+\)$/.test(frame)), site.stack.join('\n'))
   const sampled = leak.topAllocations.reduce((sum, s) => sum + s.bytes, 0)
   assert.ok(sampled <= leak.growth * 3, `sampled ${sampled} vs growth ${leak.growth}`)
 })
 
 test('attribution off or taken away: the leak still arrives and says why there are no sites', async () => {
   // Another inspector client stops the sampling profiler leakwatch started.
-  const r = await runScript(ATTRIBUTION_PROBE('{}', `
-    const other = new inspector.Session()
-    other.connect()
-    other.post('HeapProfiler.stopSampling', () => {})
-  `))
+  const r = await runFixture('leak-attribution-probe.js', { args: ['on', 'taken'] })
   assert.equal(r.code, 0, r.stderr)
   const [taken] = jsonLines(r)
   assert.equal(taken.attribution.status, 'busy', JSON.stringify(taken))
   assert.match(taken.attribution.message, /not started/i)
   assert.deepEqual(taken.sites, [])
 
-  const r2 = await runScript(ATTRIBUTION_PROBE('false'))
+  const r2 = await runFixture('leak-attribution-probe.js', { args: ['off'] })
   assert.equal(r2.code, 0, r2.stderr)
   const [off] = jsonLines(r2)
   assert.deepEqual(off.attribution, { status: 'off' })
@@ -103,7 +53,7 @@ test('attribution off or taken away: the leak still arrives and says why there a
 })
 
 test('a steady heap making only garbage raises no leak', async () => {
-  const r = await runScript(WORKLOAD(false))
+  const r = await runFixture('leak-workload.js', { args: ['steady'] })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.deepEqual(out.leaks, [])
@@ -111,25 +61,7 @@ test('a steady heap making only garbage raises no leak', async () => {
 })
 
 test('the leak event reaches module listeners and carries Dates', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    leakwatch.start({ detection: { mode: 'consecutive', consecutiveGcs: 3 } })
-    const retained = []
-    leakwatch.on('leak', (info) => {
-      console.log(JSON.stringify({ start: info.start instanceof Date, end: info.end instanceof Date,
-        metric: info.metric, reason: info.reason }))
-      leakwatch.stop()
-      clearInterval(timer)
-    })
-    // One full GC per tick (leakwatch.gc() runs several, which memwatch's rule sees as
-    // equal, not growing, baselines).
-    let ticks = 0
-    const timer = setInterval(() => {
-      retained.push(Array.from({ length: 20000 }, (_, i) => ({ i })))
-      global.gc()
-      if (++ticks > 200) { console.log('no leak'); leakwatch.stop(); clearInterval(timer) }
-    }, 50)
-  `, { nodeArgs: ['--expose-gc'] })
+  const r = await runFixture('leak-module-listeners.js', { nodeArgs: ['--expose-gc'] })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.equal(out.start, true)

@@ -2,38 +2,18 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { PKG, runScript, jsonLines } = require('./helpers')
+const { runFixture, jsonLines } = require('./helpers')
 
 test('a script that only calls start() exits on its own', async () => {
   const started = Date.now()
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    leakwatch.start({ sampleIntervalMs: 10 })
-    leakwatch.on('stats', () => {})
-    console.log('started')
-  `, { timeoutMs: 20_000 })
+  const r = await runFixture('lifecycle-start-only.js', { timeoutMs: 20_000 })
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(r.lines, ['started'])
   assert.ok(Date.now() - started < 15_000)
 })
 
 test('a throwing stats listener reaches uncaughtException, not the native layer', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    let caught = 0
-    let delivered = 0
-    process.on('uncaughtException', (err) => { caught++; console.log('caught ' + err.message) })
-    const w = leakwatch.start()
-    w.on('stats', () => { delivered++; throw new Error('listener bug ' + delivered) })
-    let n = 0
-    const t = setInterval(() => {
-      leakwatch.gc()
-      if (++n === 3) {
-        clearInterval(t)
-        setTimeout(() => { console.log(JSON.stringify({ caught, delivered })); w.stop() }, 200)
-      }
-    }, 50)
-  `)
+  const r = await runFixture('lifecycle-throwing-listener-handled.js')
   assert.equal(r.code, 0, r.stderr)
   const [counts] = jsonLines(r)
   assert.ok(counts.delivered >= 3, `delivered ${counts.delivered}`)
@@ -42,11 +22,7 @@ test('a throwing stats listener reaches uncaughtException, not the native layer'
 })
 
 test('without an uncaughtException handler a throwing listener exits like any uncaught error', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    leakwatch.on('stats', () => { throw new Error('listener exploded') })
-    setInterval(() => leakwatch.gc(), 20)
-  `)
+  const r = await runFixture('lifecycle-throwing-listener-unhandled.js')
   assert.equal(r.signal, null, 'no abort or signal')
   assert.equal(r.code, 1)
   assert.match(r.stderr, /listener exploded/)
@@ -54,20 +30,7 @@ test('without an uncaughtException handler a throwing listener exits like any un
 })
 
 test('perf_hooks source when asked: same stats, from GC entries', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start({ gcSource: 'perf_hooks' })
-    // leakwatch never keeps a process alive by itself; this one waits for its event.
-    const keepAlive = setInterval(() => {}, 1000)
-    w.on('stats', (s) => {
-      console.log(JSON.stringify({ source: s.source, full: s.num_full_gc, type: s.gcType, used: s.heap.used }))
-      w.stop()
-      clearInterval(keepAlive)
-    })
-    const keep = []
-    for (let i = 0; i < 1e5; i++) keep.push({ i })
-    leakwatch.gc()
-  `)
+  const r = await runFixture('lifecycle-perf-hooks-source.js')
   assert.equal(r.code, 0, r.stderr)
   const [s] = jsonLines(r)
   assert.equal(s.source, 'perf_hooks')
@@ -77,18 +40,7 @@ test('perf_hooks source when asked: same stats, from GC entries', async () => {
 
 test('V8 symbols unavailable: error event with a code, then perf_hooks fallback', async () => {
   const env = { LEAKWATCH_DISABLE_V8_SYMBOLS: '1' }
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start()
-    w.on('error', (err) => console.log(JSON.stringify({ error: err.code, message: err.message })))
-    const keepAlive = setInterval(() => {}, 1000)
-    w.on('stats', (s) => {
-      console.log(JSON.stringify({ source: s.source, full: s.num_full_gc }))
-      w.stop()
-      clearInterval(keepAlive)
-    })
-    setTimeout(() => leakwatch.gc(), 50)
-  `, { env })
+  const r = await runFixture('lifecycle-no-v8-symbols.js', { env })
   assert.equal(r.code, 0, r.stderr)
   const out = jsonLines(r)
   assert.equal(out[0].error, 'ERR_LEAKWATCH_V8_HOOKS_DISABLED')
@@ -96,14 +48,7 @@ test('V8 symbols unavailable: error event with a code, then perf_hooks fallback'
   assert.deepEqual(out[1], { source: 'perf_hooks', full: 1 })
 
   // Nobody listening for 'error': written once to stderr, the process carries on.
-  const quiet = await runScript(`
-    const leakwatch = require(${PKG})
-    for (let i = 0; i < 3; i++) { leakwatch.start().stop() }
-    const w = leakwatch.start()
-    const keepAlive = setInterval(() => {}, 1000)
-    w.on('stats', () => { console.log('stats'); w.stop(); clearInterval(keepAlive) })
-    setTimeout(() => leakwatch.gc(), 50)
-  `, { env })
+  const quiet = await runFixture('lifecycle-no-v8-symbols-unheard.js', { env })
   assert.equal(quiet.code, 0, quiet.stderr)
   assert.deepEqual(quiet.lines, ['stats'])
   assert.equal(quiet.stderr.match(/ERR_LEAKWATCH_V8_HOOKS_DISABLED/g).length, 1, quiet.stderr)
@@ -111,24 +56,7 @@ test('V8 symbols unavailable: error event with a code, then perf_hooks fallback'
 
 test('exits cleanly with a watcher running through an allocation-heavy workload', async () => {
   // Natural exit with GC callbacks installed: they must be gone before V8's teardown GCs.
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    leakwatch.start({ sampleIntervalMs: 10 }).on('stats', () => {})
-    const ring = new Array(4096)
-    let table = []
-    let chunk = 0
-    function work() {
-      for (let i = 0; i < 20000; i++) {
-        const n = chunk * 20000 + i
-        ring[n & 4095] = { n, tags: [n, n + 1] }
-        if ((n & 7) === 0) table.push({ n, values: [n, n * 2] })
-      }
-      if (table.length > 150000) table = []
-      if (++chunk < 200) setImmediate(work)
-      else console.log('done')
-    }
-    setImmediate(work)
-  `, { nodeArgs: ['--predictable-gc-schedule', '--no-incremental-marking-task',
+  const r = await runFixture('lifecycle-exit-under-allocation.js', { nodeArgs: ['--predictable-gc-schedule', '--no-incremental-marking-task',
     '--min-semi-space-size=1', '--max-semi-space-size=1'] })
   assert.equal(r.signal, null, r.stderr)
   assert.equal(r.code, 0, r.stderr)

@@ -13,6 +13,7 @@ const { execFileSync } = require('node:child_process')
 const { root, runCommand, jsonLines } = require('./helpers')
 
 const fixture = path.join(__dirname, 'fixtures', 'existing-app')
+const scripts = path.join(__dirname, 'fixtures', 'scripts')
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-package-'))
 const INSTALL_TIMEOUT_MS = 600_000
 
@@ -78,29 +79,7 @@ test('an existing Express app installs the tarball: the addon builds, require an
     .packages['node_modules/leakwatch'], 'the lockfile records leakwatch')
 
   // The app's own server with leakwatch added the documented way, over real HTTP.
-  fs.writeFileSync(path.join(app, 'check.cjs'), `
-    const leakwatch = require('leakwatch')
-    const app = require('./server')
-    const watcher = leakwatch.start()
-    const server = app.listen(0, '127.0.0.1', async () => {
-      const base = 'http://127.0.0.1:' + server.address().port
-      const created = await (await fetch(base + '/orders', { method: 'POST',
-        headers: { 'content-type': 'application/json' }, body: '{"item":"tea"}' })).json()
-      const order = await (await fetch(base + '/orders/' + created.id)).json()
-      const stats = await new Promise((resolve) => {
-        watcher.once('stats', resolve)
-        leakwatch.gc()
-      })
-      // The app has neither optional peer installed.
-      const peers = ['prometheus', 'openTelemetry'].map((f) => {
-        try { leakwatch[f](); return null } catch (err) { return [err.code, err.message] }
-      })
-      console.log(JSON.stringify({ order, source: watcher.source, fullGcs: stats.num_full_gc,
-        heap: stats.heap.used, peers }))
-      server.close()
-      leakwatch.stop()
-    })
-  `)
+  fs.copyFileSync(path.join(scripts, 'package-check.cjs'), path.join(app, 'check.cjs'))
   const cjs = await runCommand(process.execPath, ['check.cjs'], { cwd: app })
   assert.equal(cjs.code, 0, cjs.stderr)
   const [out] = jsonLines(cjs)
@@ -111,20 +90,14 @@ test('an existing Express app installs the tarball: the addon builds, require an
   assert.match(out.peers[0][1], /needs prom-client.*npm install prom-client/)
   assert.match(out.peers[1][1], /needs @opentelemetry\/api.*npm install @opentelemetry\/api/)
 
-  fs.writeFileSync(path.join(app, 'check.mjs'), `
-    import leakwatch, { start, writeSnapshot } from 'leakwatch'
-    const w = start({ detection: { mode: 'off' }, attribution: false })
-    console.log(JSON.stringify({ same: leakwatch.current() === w, api: typeof writeSnapshot }))
-    leakwatch.stop()
-  `)
+  fs.copyFileSync(path.join(scripts, 'package-check.mjs'), path.join(app, 'check.mjs'))
   const esm = await runCommand(process.execPath, ['check.mjs'], { cwd: app })
   assert.equal(esm.code, 0, esm.stderr)
   assert.deepEqual(jsonLines(esm), [{ same: true, api: 'function' }])
 
   // The command is installed: a snapshot of the app, analysed with npx.
-  const snap = await runCommand(process.execPath, ['-e', `
-    require('leakwatch').writeSnapshot('app.heapsnapshot').then((i) => console.log(i.path))
-  `], { cwd: app })
+  fs.copyFileSync(path.join(scripts, 'package-snapshot.cjs'), path.join(app, 'snapshot.cjs'))
+  const snap = await runCommand(process.execPath, ['snapshot.cjs'], { cwd: app })
   assert.equal(snap.code, 0, snap.stderr)
   const npx = await runCommand('npx', ['--no-install', 'leakwatch', 'analyze', 'app.heapsnapshot', '--top', '3'], { cwd: app })
   assert.equal(npx.code, 0, npx.stderr)

@@ -2,7 +2,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { PKG, runScript, jsonLines } = require('./helpers')
+const { runFixture, jsonLines } = require('./helpers')
 
 const STATS_KEYS = [
   'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend', 'estimated_base',
@@ -36,27 +36,7 @@ function assertStatsShape(s) {
 }
 
 test('stats event after each full GC carries the memwatch fields and the heap', async () => {
-  const r = await runScript(`
-    const v8 = require('v8')
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start()
-    const events = []
-    w.on('stats', (s) => events.push(s))
-    const keep = []
-    let rounds = 0
-    const timer = setInterval(() => {
-      for (let i = 0; i < 20000; i++) keep.push({ i, s: 'x'.repeat(20) + i })
-      leakwatch.gc()
-      if (++rounds === 6) {
-        clearInterval(timer)
-        setTimeout(() => {
-          console.log(JSON.stringify({ events, pulled: w.stats(),
-            limit: v8.getHeapStatistics().heap_size_limit, source: w.source }))
-          w.stop()
-        }, 100)
-      }
-    }, 20)
-  `)
+  const r = await runFixture('stats-fields.js')
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.equal(out.source, 'v8')
@@ -83,20 +63,7 @@ test('stats event after each full GC carries the memwatch fields and the heap', 
 })
 
 test('a shrinking heap gives a negative usage_trend', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start()
-    let big = []
-    for (let i = 0; i < 12; i++) {
-      for (let j = 0; j < 30000; j++) big.push({ j, pad: 'y'.repeat(32) + j })
-      leakwatch.gc()
-    }
-    for (let i = 0; i < 12; i++) {
-      big = big.slice(0, Math.floor(big.length * 0.6))
-      leakwatch.gc()
-    }
-    setTimeout(() => { console.log(JSON.stringify(w.stats())); w.stop() }, 200)
-  `)
+  const r = await runFixture('stats-shrinking-heap.js')
   assert.equal(r.code, 0, r.stderr)
   const [s] = jsonLines(r)
   assert.ok(s.usage_trend < 0, `usage_trend ${s.usage_trend}`)
@@ -104,14 +71,7 @@ test('a shrinking heap gives a negative usage_trend', async () => {
 })
 
 test('statsIntervalMs throttles events but every GC is counted', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start({ statsIntervalMs: 60000, sampleIntervalMs: 20 })
-    let events = 0
-    w.on('stats', () => events++)
-    for (let i = 0; i < 5; i++) leakwatch.gc()
-    setTimeout(() => { console.log(JSON.stringify({ events, full: w.stats().num_full_gc })); w.stop() }, 300)
-  `)
+  const r = await runFixture('stats-interval.js')
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.equal(out.events, 1)
@@ -119,16 +79,7 @@ test('statsIntervalMs throttles events but every GC is counted', async () => {
 })
 
 test('memwatch drop-in: the first stats listener on the module starts monitoring', async () => {
-  const r = await runScript(`
-    const memwatch = require(${PKG})
-    console.log(JSON.stringify({ before: memwatch.current() === null }))
-    memwatch.on('stats', (s) => {
-      console.log(JSON.stringify({ full: s.num_full_gc, trend: typeof s.usage_trend, base: s.current_base }))
-      memwatch.stop()
-    })
-    console.log(JSON.stringify({ after: memwatch.current() !== null }))
-    memwatch.gc()
-  `)
+  const r = await runFixture('stats-memwatch-drop-in.js')
   assert.equal(r.code, 0, r.stderr)
   const out = jsonLines(r)
   assert.deepEqual(out[0], { before: true })
@@ -139,24 +90,7 @@ test('memwatch drop-in: the first stats listener on the module starts monitoring
 })
 
 test('stats.trend gives each metric growth rate over the window once warm-up is over', async () => {
-  const r = await runScript(`
-    const leakwatch = require(${PKG})
-    const w = leakwatch.start({ attribution: false,
-      detection: { warmupMs: 0, windowMs: 2000, external: false, rss: false } })
-    const before = w.stats().trend
-    const keep = []
-    let rounds = 0
-    const timer = setInterval(() => {
-      for (let i = 0; i < 20000; i++) keep.push({ i, s: 'x'.repeat(20) + i })
-      leakwatch.gc()
-      if (++rounds === 8) {
-        clearInterval(timer)
-        const { trend, current_base } = w.stats()
-        console.log(JSON.stringify({ before, after: trend, base: current_base }))
-        w.stop()
-      }
-    }, 50)
-  `)
+  const r = await runFixture('stats-trend.js')
   assert.equal(r.code, 0, r.stderr)
   const [{ before, after, base }] = jsonLines(r)
   assert.deepEqual(before, { heap: null, external: null, rss: null }, 'no trend before any point')

@@ -6,6 +6,8 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { parseArgs } = require('node:util')
+const { wholeMegabytes } = require('../lib/bytes')
 
 const USAGE = `Usage:
   leakwatch analyze FILE [options]        class summary, largest objects, retainer paths
@@ -28,25 +30,47 @@ function usageError(message) {
   process.exit(2)
 }
 
-function parseArgs(argv) {
-  const opts = { json: false, html: null, top: 20, progress: true, files: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    if (arg === '--json') opts.json = true
-    else if (arg === '--html') {
-      if (i + 1 >= argv.length) usageError('--html needs an output file')
-      opts.html = argv[++i]
-    } else if (arg === '--top') {
-      const n = Number(argv[++i])
-      if (!Number.isInteger(n) || n < 1) usageError('--top needs a positive integer')
-      opts.top = n
-    } else if (arg === '--no-progress') opts.progress = false
-    else if (arg === '-h' || arg === '--help') opts.help = true
-    else if (arg === '-v' || arg === '--version') opts.version = true
-    else if (arg.startsWith('-') && arg !== '-') usageError(`unknown option ${arg}`)
-    else opts.files.push(arg)
+// What a missing or ambiguous value of each option says.
+const NEEDS_VALUE = { html: '--html needs an output file', top: '--top needs a positive integer' }
+
+/** The options and files after the command; bad usage exits 2 with the usage text. */
+function parseOptions(args) {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        html: { type: 'string' },
+        top: { type: 'string' },
+        'no-progress': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    })
+  } catch (err) {
+    const option = (/'-?-?([\w-]+)/.exec(err.message) || [])[1]
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && NEEDS_VALUE[option]) usageError(NEEDS_VALUE[option])
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') usageError(`unknown option ${/'([^']+)'/.exec(err.message)[1]}`)
+    usageError(err.message)
   }
-  return opts
+  const { values, positionals } = parsed
+  let top = 20
+  if (values.top !== undefined) {
+    top = Number(values.top)
+    if (!Number.isInteger(top) || top < 1) usageError(NEEDS_VALUE.top)
+  }
+  return {
+    json: values.json === true,
+    html: values.html ?? null,
+    top,
+    progress: values['no-progress'] !== true,
+    help: values.help,
+    version: values.version,
+    files: positionals,
+  }
 }
 
 function progressReporter(enabled) {
@@ -56,7 +80,7 @@ function progressReporter(enabled) {
     const share = p.bytesTotal > 0 ? Math.floor((100 * p.bytesRead) / p.bytesTotal) : 0
     const line = p.phase === 'reading'
       ? `leakwatch: reading ${p.files > 1 ? `${p.files} snapshots` : 'snapshot'} ${share}% ` +
-        `(${(p.bytesRead / 1e6).toFixed(0)} of ${(p.bytesTotal / 1e6).toFixed(0)} MB)`
+        `(${wholeMegabytes(p.bytesRead)} of ${wholeMegabytes(p.bytesTotal)} MB)`
       : `leakwatch: ${p.phase}…`
     if (line !== last) {
       process.stderr.write(`\r\x1b[K${line}`)
@@ -92,7 +116,7 @@ async function main() {
     process.stdout.write(USAGE)
     return
   }
-  const opts = parseArgs(rest)
+  const opts = parseOptions(rest)
   if (opts.help) {
     process.stdout.write(USAGE)
     return

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Snapshot analysis: analyze() and diff() run the Rust analyser on the libuv threadpool and
@@ -8,14 +9,19 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { fileURLToPath } = require('node:url')
-const native = require('./native')
 const { withCode, invalidArgument, checkCallOptions } = require('./errors')
+const { memwatchSize: humanSize } = require('./bytes')
 
 const ALL = 0xFFFFFFFF
 const LIMITS = ['classes', 'paths', 'largest', 'groups']
 const ANALYZE_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'largest']
 const DIFF_OPTIONS = ['signal', 'onProgress', 'classes', 'groups']
 
+/**
+ * @typedef {{ signal?: AbortSignal, onProgress?: (progress: object) => void } & Record<string, unknown>} CallOptions
+ */
+
+/** @param {string} name @param {unknown} file @returns {string} */
 function toPath(name, file) {
   if (typeof file === 'string' && file.length > 0) return file
   if (file instanceof URL && file.protocol === 'file:') return fileURLToPath(file)
@@ -23,7 +29,9 @@ function toPath(name, file) {
   throw invalidArgument(name, 'a non-empty path (string, Buffer or file: URL)', file)
 }
 
+/** @param {string} fn @param {Record<string, unknown>} options */
 function limits(fn, options) {
+  /** @type {Record<string, number>} */
   const out = {}
   for (const key of LIMITS) {
     const value = options[key]
@@ -40,6 +48,7 @@ function limits(fn, options) {
   return out
 }
 
+/** @param {string} fn @param {any} options @param {string[]} known @returns {CallOptions} */
 function checkOptions(fn, options, known) {
   if (options === undefined) return {}
   checkCallOptions(fn, options, known)
@@ -53,6 +62,7 @@ function checkOptions(fn, options, known) {
   return options
 }
 
+/** @param {AbortSignal} [signal] */
 function abortError(signal) {
   const err = withCode(Error, 'ERR_LEAKWATCH_ABORTED', 'leakwatch: the analysis was aborted')
   err.name = 'AbortError'
@@ -61,6 +71,7 @@ function abortError(signal) {
 }
 
 /** Turns the native `{ error }` into an Error with the same code and details. */
+/** @param {{ code: string, message: string, file?: string, offset?: number | null, errno?: string }} error */
 function analysisError(error) {
   const err = withCode(Error, error.code, `leakwatch: ${error.message}`)
   if (error.file) err.file = error.file
@@ -69,6 +80,7 @@ function analysisError(error) {
   return err
 }
 
+/** @param {string} json @param {AbortSignal} [signal] */
 function unwrap(json, signal) {
   const result = JSON.parse(json)
   if (result.error) {
@@ -81,6 +93,10 @@ function unwrap(json, signal) {
 /**
  * Progress as `{ phase, files, bytesRead, bytesTotal }`: polled every 100 ms while a job
  * runs, and once when it ends.
+ */
+/**
+ * @param {import('../binding').AnalysisJob} job
+ * @param {((progress: object) => void) | undefined} onProgress
  */
 function watchProgress(job, onProgress) {
   if (!onProgress) return () => {}
@@ -98,7 +114,12 @@ function watchProgress(job, onProgress) {
   }
 }
 
-function runJob(start, options) {
+/**
+ * @param {import('./native').Binding} native
+ * @param {(job: import('../binding').AnalysisJob) => Promise<string>} start
+ * @param {CallOptions} options
+ */
+function runJob(native, start, options) {
   const { signal, onProgress } = options
   if (signal && signal.aborted) return Promise.reject(abortError(signal))
   const job = new native.AnalysisJob()
@@ -131,12 +152,13 @@ function runJob(start, options) {
  * Analyses one .heapsnapshot off the JS thread. Resolves with
  * `{ summary, classes, largest }` (see index.d.ts).
  */
-function analyze(file, options) {
+/** @param {import('./native').Binding} native @param {unknown} file @param {unknown} options */
+function analyze(native, file, options) {
   try {
     const filePath = toPath('analyze(file)', file)
     const opts = checkOptions('analyze', options, ANALYZE_OPTIONS)
     const lim = limits('analyze', opts)
-    return runJob((job) => native.analyzeSnapshot(filePath, lim, job), opts)
+    return runJob(native, (job) => native.analyzeSnapshot(filePath, lim, job), opts)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -146,7 +168,11 @@ function analyze(file, options) {
  * Compares two or three snapshots of one process off the JS thread:
  * `diff(before, after, options?)` or `diff(first, second, third, options?)`.
  */
-function diff(a, b, c, options) {
+/**
+ * @param {import('./native').Binding} native
+ * @param {unknown} a @param {unknown} b @param {unknown} c @param {unknown} options
+ */
+function diff(native, a, b, c, options) {
   try {
     let files
     let opts
@@ -162,7 +188,7 @@ function diff(a, b, c, options) {
     }
     const checked = checkOptions('diff', opts, DIFF_OPTIONS)
     const lim = limits('diff', checked)
-    return runJob((job) => native.diffSnapshots(files, lim, job), checked)
+    return runJob(native, (job) => native.diffSnapshots(files, lim, job), checked)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -170,18 +196,7 @@ function diff(a, b, c, options) {
 
 let heapDiffCount = 0
 
-function humanSize(bytes) {
-  const sign = bytes < 0 ? '-' : ''
-  let n = Math.abs(bytes)
-  for (const unit of ['bytes', 'kb', 'mb', 'gb']) {
-    if (n < 1024 || unit === 'gb') {
-      return unit === 'bytes' ? `${sign}${n} bytes` : `${sign}${n.toFixed(2)} ${unit}`
-    }
-    n /= 1024
-  }
-  return `${sign}${n} tb`
-}
-
+/** @param {string} tag */
 function writeTemp(tag) {
   const file = path.join(os.tmpdir(),
     `leakwatch-heapdiff-${process.pid}-${process.hrtime.bigint()}-${heapDiffCount++}-${tag}.heapsnapshot`)
@@ -189,6 +204,7 @@ function writeTemp(tag) {
   return file
 }
 
+/** @param {string} file */
 function removeQuietly(file) {
   try {
     fs.unlinkSync(file)
@@ -203,16 +219,21 @@ function removeQuietly(file) {
  * written and compared); the temporary snapshots are removed.
  */
 class HeapDiff {
+  /** @type {import('./native').Binding} */
+  #native
   #before
   #time
   #ended = false
 
-  constructor() {
+  /** @param {import('./native').Binding} native */
+  constructor(native) {
+    this.#native = native
     this.#time = new Date()
     this.#before = writeTemp('before')
   }
 
   end() {
+    const native = this.#native
     if (this.#ended) {
       throw withCode(Error, 'ERR_LEAKWATCH_HEAPDIFF_ENDED', 'leakwatch: end() was already called on this HeapDiff')
     }
@@ -223,7 +244,7 @@ class HeapDiff {
       after = writeTemp('after')
       const report = unwrap(native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 }))
       const [first, second] = report.snapshots
-      const side = (s, time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })
+      const side = (/** @type {any} */ s, /** @type {Date} */ time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })
       const change = second.totalSize - first.totalSize
       return {
         before: side(first, this.#time),
@@ -233,7 +254,7 @@ class HeapDiff {
           size: humanSize(change),
           freed_nodes: report.totals.removedCount,
           allocated_nodes: report.totals.addedCount,
-          details: report.classes.map((row) => ({
+          details: report.classes.map((/** @type {any} */ row) => ({
             what: row.name,
             size_bytes: row.sizeDelta,
             size: humanSize(row.sizeDelta),
@@ -249,4 +270,4 @@ class HeapDiff {
   }
 }
 
-module.exports = { analyze, diff, HeapDiff, humanSize }
+module.exports = { analyze, diff, HeapDiff }

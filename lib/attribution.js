@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Allocation sites for `leak` events: V8's sampling heap profiler, driven in-process through
@@ -12,10 +13,21 @@
 
 const inspector = require('node:inspector')
 
+/**
+ * A sampling heap profile as the inspector returns it (the fields leakwatch reads).
+ * @typedef {{ callFrame: CallFrame, id: number, children?: ProfileNode[] }} ProfileNode
+ * @typedef {{ functionName: string, url: string, lineNumber: number, columnNumber: number }} CallFrame
+ * @typedef {{ head: ProfileNode, samples: { nodeId: number, size: number, ordinal: number }[] }} Profile
+ */
+
 class Attribution {
+  /** @type {inspector.Session | null} */
   #session = null
+  /** @type {'ok' | 'off' | 'busy' | 'unavailable'} */
   #status = 'ok'
+  /** @type {string | undefined} */
   #message = undefined
+  /** @type {{ time: number, ordinal: number }[]} */
   #marks = []
   #keepMs
   #top
@@ -46,6 +58,7 @@ class Attribution {
   /**
    * The allocation stacks of sampled memory allocated since `start` and still alive,
    * largest first. Never throws: on failure, an empty list and a status that says why.
+   * @param {Date} start
    */
   sites(start) {
     if (!this.#session) return { sites: [], ...this.state }
@@ -74,11 +87,14 @@ class Attribution {
   }
 
   // In-process sessions answer synchronously; anything else counts as unavailable.
+  /** @param {string} method @param {object} [params] @returns {any} */
   #call(method, params) {
     let answered = false
+    /** @type {Error | null} */
     let error = null
+    /** @type {unknown} */
     let result
-    this.#session.post(method, params, (err, res) => {
+    /** @type {inspector.Session} */ (this.#session).post(method, params, (err, res) => {
       answered = true
       error = err
       result = res
@@ -88,6 +104,7 @@ class Attribution {
     return result
   }
 
+  /** @param {Profile} profile */
   #noteOrdinal(profile) {
     let ordinal = this.#marks.length ? this.#marks[this.#marks.length - 1].ordinal : 0
     for (const s of profile.samples) if (s.ordinal > ordinal) ordinal = s.ordinal
@@ -97,6 +114,7 @@ class Attribution {
   }
 
   // The highest ordinal noted at or before `time` (0 when the window predates every mark).
+  /** @param {number} time */
   #ordinalAt(time) {
     let ordinal = 0
     for (const m of this.#marks) {
@@ -108,6 +126,7 @@ class Attribution {
 
   // Another inspector client (DevTools, a profiler) stopped or owns the sampling profiler,
   // or the inspector is missing from this Node.js build.
+  /** @param {any} err */
   #fail(err) {
     const message = err && err.message ? err.message : String(err)
     this.#status = /not started|already|another/i.test(message) ? 'busy' : 'unavailable'
@@ -122,11 +141,14 @@ class Attribution {
 }
 
 /** Groups live samples newer than `sinceOrdinal` by allocation stack; the `top` largest. */
+/** @param {Profile} profile @param {number} sinceOrdinal @param {number} top */
 function topSites(profile, sinceOrdinal, top) {
+  /** @type {Map<number | null, { frame: CallFrame, parent: number | null }>} */
   const nodes = new Map()
+  /** @type {{ node: ProfileNode, parent: number | null }[]} */
   const stack = [{ node: profile.head, parent: null }]
   while (stack.length) {
-    const { node, parent } = stack.pop()
+    const { node, parent } = /** @type {{ node: ProfileNode, parent: number | null }} */ (stack.pop())
     nodes.set(node.id, { frame: node.callFrame, parent })
     for (const child of node.children || []) stack.push({ node: child, parent: node.id })
   }
@@ -157,4 +179,4 @@ function topSites(profile, sinceOrdinal, top) {
     })
 }
 
-module.exports = { Attribution, topSites }
+module.exports = { Attribution }

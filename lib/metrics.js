@@ -1,26 +1,34 @@
+// @ts-check
 'use strict'
 
 // The instruments leakwatch exports, independent of the metrics library: one list read by the
 // Prometheus (lib/prometheus.js) and OpenTelemetry (lib/opentelemetry.js) adapters. Each
 // instrument reads its samples from a view of this isolate taken once per scrape: the running
-// watcher's latest stats (null when none runs) and the counters of lib/counters.js.
+// watcher's latest stats (null when none runs) and the facade's counters (lib/counters.js).
 //
 // Names follow each system's conventions (base units: bytes, seconds): Prometheus
 // `leakwatch_heap_used_bytes`, `…_total` for counters; OpenTelemetry `leakwatch.heap.used`
 // with unit `By`. Label keys are the same in both.
 
 const v8 = require('node:v8')
-const watcher = require('./watcher')
-const { counts, GC_TYPES } = require('./counters')
-
-const METRICS = ['heap', 'external', 'rss']
+const { GC_KINDS, METRICS, TRIGGERS, SKIP_REASONS } = require('./names')
 
 /**
- * What the instruments read: one consistent view per scrape. `levels`: the watcher's latest
- * figures, or read now when no watcher runs (so memory levels are never a made-up 0).
+ * One consistent reading of this isolate for every instrument of a scrape.
+ * @typedef {{ stats: any, levels: { used: number, limit: number, external: number, rss: number },
+ *   counts: import('./counters').Counters['counts'] }} View
+ * @typedef {() => View} ViewSource
+ * @typedef {[Record<string, string>, number]} Sample labels and value
  */
-function takeView() {
-  const running = watcher.current()
+
+/**
+ * What the instruments read. `stats`: the running watcher's latest stats, or null. `levels`:
+ * its figures, or read now when no watcher runs (so memory levels are never a made-up 0).
+ * @param {{ stats(): any } | null} running
+ * @param {import('./counters').Counters['counts']} counts
+ * @returns {View}
+ */
+function takeView(running, counts) {
   const stats = running ? running.stats() : null
   let levels
   if (stats) {
@@ -33,18 +41,26 @@ function takeView() {
   return { stats, levels, counts }
 }
 
-const perMetric = (fn) => (stats) => METRICS.map((metric) => [{ metric }, fn(stats, metric)])
-  .filter(([, value]) => value !== null)
-const fromStats = (fn) => ({ stats }) => (stats ? fn(stats) : [])
-const single = (fn) => (view) => [[{}, fn(view)]]
+/** @param {(stats: any, metric: string) => number | null} fn */
+const perMetric = (fn) => (/** @type {any} */ stats) => /** @type {Sample[]} */ (METRICS
+  .map((metric) => [{ metric }, fn(stats, metric)])
+  .filter(([, value]) => value !== null))
+/** @param {(stats: any) => Sample[]} fn */
+const fromStats = (fn) => (/** @type {View} */ { stats }) => (stats ? fn(stats) : [])
+/** @param {(view: View) => number} fn */
+const single = (fn) => (/** @type {View} */ view) => /** @type {Sample[]} */ ([[{}, fn(view)]])
+/** @param {Map<string, number>} map @param {string} key @returns {Sample[]} */
 const fromMap = (map, key) => [...map].map(([k, v]) => [{ [key]: k }, v])
-const gcTotal = (stats, type, field) =>
+/** @param {View} view @param {string} type @param {'count' | 'pauseMs'} field */
+const gcTotal = ({ stats, counts }, type, field) =>
   counts.gcCarry[type][field] + (stats ? stats.byType[type][field] : 0)
 
 /**
  * The instruments. `kind`: 'gauge' (a level) or 'counter' (monotonic total). `read(view)`
  * returns `[labels, value]` pairs; a gauge with nothing to report (no watcher, no trend yet)
  * returns none.
+ * @type {{ prom: string, otel: string, unit: string, kind: 'gauge' | 'counter',
+ *   labels: string[], help: string, read: (view: View) => Sample[] }[]}
  */
 const INSTRUMENTS = [
   {
@@ -127,7 +143,7 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: ['type'],
     help: 'Garbage collections of this isolate by type.',
-    read: ({ stats }) => GC_TYPES.map((type) => [{ type }, gcTotal(stats, type, 'count')]),
+    read: (view) => GC_KINDS.map((type) => [{ type }, gcTotal(view, type, 'count')]),
   },
   {
     prom: 'leakwatch_gc_pause_seconds_total',
@@ -136,7 +152,7 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: ['type'],
     help: 'Time the isolate spent paused in garbage collections, by type.',
-    read: ({ stats }) => GC_TYPES.map((type) => [{ type }, gcTotal(stats, type, 'pauseMs') / 1000]),
+    read: (view) => GC_KINDS.map((type) => [{ type }, gcTotal(view, type, 'pauseMs') / 1000]),
   },
   {
     prom: 'leakwatch_confirmation_gcs_total',
@@ -145,7 +161,7 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: [],
     help: 'Full GCs leakwatch requested to confirm growth between V8\'s own full GCs.',
-    read: single(({ stats }) => counts.requestedGcsCarry + (stats ? stats.requestedGcs : 0)),
+    read: single(({ stats, counts }) => counts.requestedGcsCarry + (stats ? stats.requestedGcs : 0)),
   },
   {
     prom: 'leakwatch_leaks_total',
@@ -154,7 +170,7 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: ['metric'],
     help: 'leak events, per metric.',
-    read: () => METRICS.map((metric) => [{ metric }, counts.leaks[metric]]),
+    read: ({ counts }) => METRICS.map((metric) => [{ metric }, counts.leaks[metric]]),
   },
   {
     prom: 'leakwatch_snapshots_written_total',
@@ -162,8 +178,8 @@ const INSTRUMENTS = [
     unit: '{snapshot}',
     kind: 'counter',
     labels: ['trigger'],
-    help: 'Heap snapshots written, by trigger (leak, heap-used, rss, signal, api, near-heap-limit).',
-    read: () => fromMap(counts.snapshotsWritten, 'trigger'),
+    help: `Heap snapshots written, by trigger (${TRIGGERS.join(', ')}).`,
+    read: ({ counts }) => fromMap(counts.snapshotsWritten, 'trigger'),
   },
   {
     prom: 'leakwatch_snapshot_written_bytes_total',
@@ -172,7 +188,7 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: [],
     help: 'Bytes of heap snapshots written.',
-    read: single(() => counts.snapshotBytes),
+    read: single(({ counts }) => counts.snapshotBytes),
   },
   {
     prom: 'leakwatch_snapshots_skipped_total',
@@ -180,8 +196,8 @@ const INSTRUMENTS = [
     unit: '{snapshot}',
     kind: 'counter',
     labels: ['reason'],
-    help: 'Heap snapshots not written, by reason (memory, disk, cooldown).',
-    read: () => fromMap(counts.snapshotsSkipped, 'reason'),
+    help: `Heap snapshots not written, by reason (${SKIP_REASONS.join(', ')}).`,
+    read: ({ counts }) => fromMap(counts.snapshotsSkipped, 'reason'),
   },
   {
     prom: 'leakwatch_errors_total',
@@ -190,19 +206,22 @@ const INSTRUMENTS = [
     kind: 'counter',
     labels: ['code'],
     help: 'Runtime faults by code (error events and failed writeSnapshot() calls).',
-    read: () => fromMap(counts.errors, 'code'),
+    read: ({ counts }) => fromMap(counts.errors, 'code'),
   },
 ]
 
 /**
  * A view shared by every instrument read in the same turn of the event loop (one scrape reads
  * all instruments synchronously), so the figures of one scrape agree with each other.
+ * @param {ViewSource} take
+ * @returns {ViewSource}
  */
-function sharedView() {
+function sharedView(take) {
+  /** @type {View | null} */
   let view = null
   return () => {
     if (!view) {
-      view = takeView()
+      view = take()
       setImmediate(() => { view = null }).unref()
     }
     return view

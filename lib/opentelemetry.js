@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // `leakwatch.openTelemetry({ meterProvider, api })`: leakwatch's instruments (lib/metrics.js)
@@ -5,7 +6,7 @@
 // global meter provider by default. One batch callback reads all of them from one view per
 // collection. @opentelemetry/api is an optional peer dependency.
 
-const { INSTRUMENTS, takeView } = require('./metrics')
+const { INSTRUMENTS } = require('./metrics')
 const { invalidArgument, checkCallOptions } = require('./errors')
 const { loadPeer } = require('./peer')
 const { version } = require('../package.json')
@@ -17,8 +18,10 @@ const registered = new WeakMap()
  * (`metrics.getMeterProvider()`), so call this after the SDK has registered its provider.
  * `api`: the @opentelemetry/api module, when it cannot be resolved from here. Returns
  * `{ names, shutdown() }`.
+ * @param {{ meterProvider?: any, api?: any }} options
+ * @param {import('./metrics').ViewSource} takeView this facade's view of the isolate
  */
-function openTelemetry(options = {}) {
+function openTelemetry(options = {}, takeView) {
   checkCallOptions('openTelemetry', options, ['meterProvider', 'api'])
   let provider = options.meterProvider
   if (provider === undefined) {
@@ -44,7 +47,7 @@ function openTelemetry(options = {}) {
     const create = instrument.kind === 'counter' ? 'createObservableCounter' : 'createObservableGauge'
     return meter[create](instrument.otel, { description: instrument.help, unit: instrument.unit })
   })
-  const callback = (result) => {
+  const callback = (/** @type {{ observe(observable: any, value: number, labels: object): void }} */ result) => {
     const view = takeView()
     INSTRUMENTS.forEach((instrument, i) => {
       for (const [labels, value] of instrument.read(view)) result.observe(observables[i], value, labels)

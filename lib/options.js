@@ -1,30 +1,62 @@
+// @ts-check
 'use strict'
 
+// Every public option of start(): its default, its check, its description and unit, once.
+// resolveOptions() validates with it; scripts/options-doc.js writes the table of
+// docs/options.md from it.
+
 const { invalidType, outOfRange, unknownOption } = require('./errors')
+const { KiB, MiB, GiB } = require('./bytes')
 
-const MiB = 1024 * 1024
+/**
+ * Validates one value (`name`: its full path, for the message) and returns it resolved.
+ * `range`: the bounds of a numeric check; `spec`: the entries of a group (both for the docs).
+ * @typedef {((name: string, value: any) => any) & {
+ *   range?: { min: number, max: number, integer: boolean }, spec?: Spec }} Check
+ */
+/**
+ * One option. `unit`: of the value and its bounds ('ms', 'bytes', '%'). `table`: how the
+ * docs show a group: one row ('row'), its own row and one per option ('rows'), or one per
+ * option only ('options').
+ * @typedef {{ default: any, check: Check, description: string, unit?: 'ms' | 'bytes' | '%',
+ *   table?: 'row' | 'rows' | 'options' }} Entry
+ * @typedef {Record<string, Entry>} Spec
+ */
 
+/**
+ * @param {number} min @param {number} max @param {{ integer: boolean }} kind
+ * @returns {Check}
+ */
 function numeric(min, max, { integer }) {
   const expected = `${integer ? 'an integer' : 'a number'} between ${min} and ${max}`
-  return (name, value) => {
+  /** @type {Check} */
+  const check = (name, value) => {
     if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType(name, expected, value)
     const fits = integer ? Number.isInteger(value) : Number.isFinite(value)
     if (!fits || value < min || value > max) throw outOfRange(name, expected, value)
     return value
   }
+  check.range = { min, max, integer }
+  return check
 }
 
-const integer = (min, max) => numeric(min, max, { integer: true })
-const number = (min, max) => numeric(min, max, { integer: false })
+const integer = (/** @type {number} */ min, /** @type {number} */ max) => numeric(min, max, { integer: true })
+const number = (/** @type {number} */ min, /** @type {number} */ max) => numeric(min, max, { integer: false })
 
-// `null` (off) or what `check` accepts.
-const orNull = (check) => (name, value) => (value === null ? null : check(name, value))
+/**
+ * `null` (off) or what `check` accepts.
+ * @param {Check} check @returns {Check}
+ */
+const orNull = (check) => Object.assign((/** @type {string} */ name, /** @type {any} */ value) =>
+  (value === null ? null : check(name, value)), { range: check.range })
 
+/** @param {string} name @param {any} value */
 function boolean(name, value) {
   if (typeof value !== 'boolean') throw invalidType(name, 'a boolean', value)
   return value
 }
 
+/** @param {string} name @param {any} value */
 function nonEmptyString(name, value) {
   if (typeof value !== 'string' || value.length === 0) throw invalidType(name, 'a non-empty string', value)
   return value
@@ -34,6 +66,7 @@ function nonEmptyString(name, value) {
 const RESERVED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGKILL', 'SIGSTOP', 'SIGUSR1',
   'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGCHLD', 'SIGPIPE', 'SIGTSTP']
 
+/** @param {string} name @param {any} value */
 function signalName(name, value) {
   const known = Object.keys(require('node:os').constants.signals)
   if (typeof value !== 'string') throw invalidType(name, 'a signal name such as "SIGUSR2" or null', value)
@@ -43,17 +76,22 @@ function signalName(name, value) {
   return value
 }
 
+/** @param {string[]} choices @returns {Check} */
 function oneOf(choices) {
   const list = choices.map((c) => JSON.stringify(c)).join(' or ')
-  return (name, value) => {
+  return (/** @type {string} */ name, /** @type {any} */ value) => {
     if (typeof value !== 'string') throw invalidType(name, list, value)
     if (!choices.includes(value)) throw outOfRange(name, list, value)
     return value
   }
 }
 
-// An object of options with its own spec; `orFalse` also accepts `false` (turned off).
+/**
+ * An object of options with its own spec; `orFalse` also accepts `false` (turned off).
+ * @param {Spec} spec @returns {Check}
+ */
 function group(spec, { orFalse = false } = {}) {
+  /** @type {Check} */
   const check = (name, value) => {
     if (orFalse && value === false) return null
     if (value === undefined || value === null) value = {}
@@ -66,6 +104,7 @@ function group(spec, { orFalse = false } = {}) {
         throw unknownOption(name ? `${name}.${key}` : key, known)
       }
     }
+    /** @type {Record<string, any>} */
     const resolved = {}
     for (const key of known) {
       const given = value[key]
@@ -74,16 +113,30 @@ function group(spec, { orFalse = false } = {}) {
     }
     return Object.freeze(resolved)
   }
+  check.spec = spec
   return check
 }
 
-const metric = (minGrowthBytes, minGrowthRatio) => ({
+/**
+ * @param {string} description @param {number} minGrowthBytes @param {number} minGrowthRatio
+ * @returns {Entry}
+ */
+const metric = (description, minGrowthBytes, minGrowthRatio) => ({
   default: {},
+  description,
+  table: 'row',
   check: group({
-    // Least growth over the window for a leak, bytes.
-    minGrowthBytes: { default: minGrowthBytes, check: integer(0, Number.MAX_SAFE_INTEGER) },
-    // Least growth relative to the level at the window start (0.1 = 10 %).
-    minGrowthRatio: { default: minGrowthRatio, check: number(0, 100) },
+    minGrowthBytes: {
+      default: minGrowthBytes,
+      check: integer(0, Number.MAX_SAFE_INTEGER),
+      unit: 'bytes',
+      description: 'Least growth over the window for a leak.',
+    },
+    minGrowthRatio: {
+      default: minGrowthRatio,
+      check: number(0, 100),
+      description: 'Least growth relative to the level at the window start (0.1 = 10 %).',
+    },
   }, { orFalse: true }),
 })
 
@@ -91,99 +144,189 @@ const MINUTE = 60_000
 
 // The `snapshot` block.
 function SNAPSHOT_SPEC() {
-  return {
-    // Directory of automatic dumps and of `writeSnapshot()` without a path; null = Node's
-    // diagnostic directory (`--diagnostic-dir`, else the working directory) at start().
-    dir: { default: null, check: orNull(nonEmptyString) },
-    // Dump when a `leak` is reported.
-    onLeak: { default: true, check: boolean },
-    // Dump when the heap after a full GC uses this percentage of the heap limit; null = off.
-    heapUsedPercent: { default: null, check: orNull(number(1, 100)) },
-    // Dump when RSS reaches this many bytes; null = off.
-    rssBytes: { default: null, check: orNull(integer(1, Number.MAX_SAFE_INTEGER)) },
-    // One dump just before the isolate runs out of heap (fires once).
-    nearHeapLimit: { default: false, check: boolean },
-    // Dump on this signal (main thread only); null = off.
-    signal: { default: null, check: orNull(signalName) },
-    // Least time between two automatic dumps (leak, heapUsedPercent, rssBytes), ms.
-    cooldownMs: { default: 10 * MINUTE, check: integer(0, 7 * 24 * 60 * MINUTE) },
-    // leakwatch dumps kept in `dir`; the oldest beyond this are removed.
-    maxFiles: { default: 5, check: integer(1, 10_000) },
-    // Free disk space that must remain after a dump, bytes.
-    minFreeDiskBytes: { default: 1024 * MiB, check: integer(0, Number.MAX_SAFE_INTEGER) },
-    // Memory this process may use in total (RSS) while dumping; null = the cgroup limit and
-    // the system's available memory only.
-    memoryLimitBytes: { default: null, check: orNull(integer(1, Number.MAX_SAFE_INTEGER)) },
+  /** @type {Spec} */
+  const spec = {
+    dir: {
+      default: null,
+      check: orNull(nonEmptyString),
+      description: 'Directory of dumps; `null` = `--diagnostic-dir`, else the working directory at `start()`.',
+    },
+    onLeak: { default: true, check: boolean, description: 'Dump on each `leak` event.' },
+    heapUsedPercent: {
+      default: null,
+      check: orNull(number(1, 100)),
+      unit: '%',
+      description: 'Dump when the heap after a full GC reaches this share of the heap limit; `null` = off.',
+    },
+    rssBytes: {
+      default: null,
+      check: orNull(integer(1, Number.MAX_SAFE_INTEGER)),
+      unit: 'bytes',
+      description: 'Dump when RSS reaches this many bytes; `null` = off.',
+    },
+    nearHeapLimit: {
+      default: false,
+      check: boolean,
+      description: 'One dump just before the isolate runs out of heap (fires once).',
+    },
+    signal: {
+      default: null,
+      check: orNull(signalName),
+      description: 'Dump the main thread on this signal, e.g. `\'SIGUSR2\'`; `null` = off. Signals used ' +
+        `for process control (${RESERVED_SIGNALS.slice(0, 7).join(', ')}, …) are refused.`,
+    },
+    cooldownMs: {
+      default: 10 * MINUTE,
+      check: integer(0, 7 * 24 * 60 * MINUTE),
+      unit: 'ms',
+      description: 'Least time between two automatic dumps (leak, heapUsedPercent, rssBytes).',
+    },
+    maxFiles: {
+      default: 5,
+      check: integer(1, 10_000),
+      description: 'leakwatch dumps kept in `dir`; the oldest beyond this are removed.',
+    },
+    minFreeDiskBytes: {
+      default: GiB,
+      check: integer(0, Number.MAX_SAFE_INTEGER),
+      unit: 'bytes',
+      description: 'Free disk space that must remain after a dump.',
+    },
+    memoryLimitBytes: {
+      default: null,
+      check: orNull(integer(1, Number.MAX_SAFE_INTEGER)),
+      unit: 'bytes',
+      description: 'Memory this process may use in total (RSS) while dumping; `null` = the cgroup ' +
+        'limit and the system\'s available memory only.',
+    },
   }
+  return spec
 }
 
-// Every public option of start(), with its default and its check.
+/** Every public option of start(). @type {Spec} */
 const SPEC = {
-  // How often the background thread samples RSS and drains pending GC records, ms.
-  sampleIntervalMs: { default: 1000, check: integer(10, 3_600_000) },
-  // Minimum time between two `stats` events, ms; 0 = after every full GC (as memwatch).
-  statsIntervalMs: { default: 0, check: integer(0, 86_400_000) },
-  // 'auto': V8 GC callbacks, falling back to perf_hooks if the V8 symbols are missing;
-  // 'perf_hooks': always use perf_hooks GC entries.
-  gcSource: { default: 'auto', check: oneOf(['auto', 'perf_hooks']) },
-  // Allocation sites on `leak` events: V8's sampling heap profiler through an in-process
-  // inspector session; false = no session, no profiler.
-  attribution: {
-    default: {},
-    check: group({
-      // Mean bytes allocated between two samples.
-      samplingIntervalBytes: { default: 512 * 1024, check: integer(1024, 1024 * MiB) },
-      // Stacks listed per leak.
-      top: { default: 5, check: integer(1, 100) },
-    }, { orFalse: true }),
+  sampleIntervalMs: {
+    default: 1000,
+    check: integer(10, 3_600_000),
+    unit: 'ms',
+    description: 'How often the background thread samples RSS (`/proc/self/statm`) and drains pending GC records.',
   },
-  // Heap snapshots written by leakwatch (see lib/snapshot.js); false = no automatic dumps
-  // (`writeSnapshot()` still works, with these defaults).
-  snapshot: {
-    default: false,
-    check: group(SNAPSHOT_SPEC(), { orFalse: true }),
+  statsIntervalMs: {
+    default: 0,
+    check: integer(0, 86_400_000),
+    unit: 'ms',
+    description: 'Minimum time between two `stats` events; GCs in between are still counted. ' +
+      '`0` = after every full GC, as memwatch.',
+  },
+  gcSource: {
+    default: 'auto',
+    check: oneOf(['auto', 'perf_hooks']),
+    description: '`\'auto\'`: V8 GC callbacks, falling back to perf_hooks if they cannot be used. ' +
+      '`\'perf_hooks\'`: always perf_hooks GC entries plus `v8.getHeapStatistics()`.',
   },
   detection: {
     default: {},
+    table: 'options',
+    description: 'Leak detection.',
     check: group({
-      // 'trend' (default), 'consecutive' (memwatch's rule) or 'off'.
-      mode: { default: 'trend', check: oneOf(['trend', 'consecutive', 'off']) },
-      // consecutive mode: growing full-GC baselines that make a leak.
-      consecutiveGcs: { default: 5, check: integer(2, 1000) },
-      // trend mode: sliding window, ms.
-      windowMs: { default: 120_000, check: integer(1000, 86_400_000) },
-      // trend mode: no verdict this long after start, ms.
-      warmupMs: { default: 10_000, check: integer(0, 86_400_000) },
-      // trend mode: fewest points in the window for a verdict.
-      minPoints: { default: 5, check: integer(3, 10_000) },
-      // trend mode: least Mann-Kendall share of increasing pairs (1 = strictly increasing).
-      minConsistency: { default: 0.6, check: number(0, 1) },
-      // trend mode: recent-third slope / window slope below this = levelling off, no leak.
-      plateauRatio: { default: 0.5, check: number(0, 1) },
-      // after a leak, the level must rise this fraction more before the next one.
-      rearmRatio: { default: 0.25, check: number(0, 100) },
-      // trend mode: when V8's own full GCs are rare, request one (incremental, paced by V8)
-      // once the heap after a GC, external memory or RSS has grown since the last full GC by
-      // a share of what a verdict needs; false = wait for V8's full GCs only.
+      mode: {
+        default: 'trend',
+        check: oneOf(['trend', 'consecutive', 'off']),
+        description: '`\'trend\'`, `\'consecutive\'` (memwatch\'s rule) or `\'off\'`.',
+      },
+      consecutiveGcs: {
+        default: 5,
+        check: integer(2, 1000),
+        description: 'consecutive mode: growing full-GC baselines that make a leak.',
+      },
+      windowMs: {
+        default: 120_000,
+        check: integer(1000, 86_400_000),
+        unit: 'ms',
+        description: 'trend: sliding window.',
+      },
+      warmupMs: {
+        default: 10_000,
+        check: integer(0, 86_400_000),
+        unit: 'ms',
+        description: 'trend: no verdict this long after start (caches warming up).',
+      },
+      minPoints: {
+        default: 5,
+        check: integer(3, 10_000),
+        description: 'trend: fewest points in the window for a verdict.',
+      },
+      minConsistency: {
+        default: 0.6,
+        check: number(0, 1),
+        description: 'trend: least Mann–Kendall share of increasing pairs (1 = strictly increasing).',
+      },
+      plateauRatio: {
+        default: 0.5,
+        check: number(0, 1),
+        description: 'trend: recent-third slope ÷ window slope below this = levelling off, no leak.',
+      },
+      rearmRatio: {
+        default: 0.25,
+        check: number(0, 100),
+        description: 'After a `leak`, the further relative rise needed before the next one of that metric.',
+      },
       confirm: {
         default: {},
+        table: 'row',
+        description: 'trend: when V8\'s own full GCs are rare, request one (incremental, paced by V8) ' +
+          'once a metric has grown since the last full GC by a share of what a verdict needs ' +
+          '(see [Confirmation GCs](detection.md#confirmation-gcs)); `false` = wait for V8\'s full GCs only.',
         check: group({
-          // Largest share of wall time spent in requested full GCs (0.01 = 1 %).
-          maxPauseRatio: { default: 0.01, check: number(0.0001, 0.5) },
-          // Least time between a full GC and a request, ms.
-          minIntervalMs: { default: 1000, check: integer(100, 86_400_000) },
+          maxPauseRatio: {
+            default: 0.01,
+            check: number(0.0001, 0.5),
+            description: 'Largest share of wall time spent in requested full GCs (0.01 = 1 %).',
+          },
+          minIntervalMs: {
+            default: 1000,
+            check: integer(100, 86_400_000),
+            unit: 'ms',
+            description: 'Least time between a full GC and a request.',
+          },
         }, { orFalse: true }),
       },
-      heap: metric(8 * MiB, 0.1),
-      external: metric(8 * MiB, 0.1),
-      rss: metric(32 * MiB, 0.2),
+      heap: metric('Thresholds for the heap after full GCs, or `false`.', 8 * MiB, 0.1),
+      external: metric('Thresholds for external memory after full GCs, or `false`.', 8 * MiB, 0.1),
+      rss: metric('Thresholds for sampled memory outside the heap, or `false`.', 32 * MiB, 0.2),
     }),
+  },
+  attribution: {
+    default: {},
+    table: 'row',
+    description: 'Allocation sites on `leak` events: V8\'s sampling heap profiler through an ' +
+      'in-process inspector session; `false` = no session, no profiler.',
+    check: group({
+      samplingIntervalBytes: {
+        default: 512 * KiB,
+        check: integer(KiB, GiB),
+        unit: 'bytes',
+        description: 'Mean bytes allocated between two samples.',
+      },
+      top: { default: 5, check: integer(1, 100), description: 'Stacks listed per leak.' },
+    }, { orFalse: true }),
+  },
+  snapshot: {
+    default: false,
+    table: 'rows',
+    description: 'Automatic heap snapshots (see [Heap snapshots](snapshots.md)); `{}` = the ' +
+      'defaults below; `false` = none (`writeSnapshot()` still works, with these defaults).',
+    check: group(SNAPSHOT_SPEC(), { orFalse: true }),
   },
 }
 
 const resolveTop = group(SPEC)
 
-/** Validates `options` and returns a complete, frozen options object. */
+/**
+ * Validates `options` and returns a complete, frozen options object.
+ * @param {unknown} options
+ * @returns {Options}
+ */
 function resolveOptions(options) {
   if (options !== undefined && options !== null &&
     (typeof options !== 'object' || Array.isArray(options))) {
@@ -192,8 +335,23 @@ function resolveOptions(options) {
   return resolveTop('', options)
 }
 
+/**
+ * Resolved options (the shape of `leakwatch.defaults`; index.d.ts documents each field).
+ * @typedef {{ sampleIntervalMs: number, statsIntervalMs: number, gcSource: string,
+ *   detection: DetectionOptions, attribution: { samplingIntervalBytes: number, top: number } | null,
+ *   snapshot: SnapshotOptions | null }} Options
+ * @typedef {{ mode: string, consecutiveGcs: number, windowMs: number, warmupMs: number,
+ *   minPoints: number, minConsistency: number, plateauRatio: number, rearmRatio: number,
+ *   confirm: { maxPauseRatio: number, minIntervalMs: number } | null,
+ *   heap: Thresholds | null, external: Thresholds | null, rss: Thresholds | null }} DetectionOptions
+ * @typedef {{ minGrowthBytes: number, minGrowthRatio: number }} Thresholds
+ * @typedef {{ dir: string | null, onLeak: boolean, heapUsedPercent: number | null,
+ *   rssBytes: number | null, nearHeapLimit: boolean, signal: string | null, cooldownMs: number,
+ *   maxFiles: number, minFreeDiskBytes: number, memoryLimitBytes: number | null }} SnapshotOptions
+ */
+
 const DEFAULTS = resolveOptions({})
-// What `writeSnapshot()` uses when no watcher has a `snapshot` block.
+/** What `writeSnapshot()` uses when no watcher has a `snapshot` block. @type {SnapshotOptions} */
 const SNAPSHOT_DEFAULTS = group(SNAPSHOT_SPEC())('snapshot', {})
 
-module.exports = { resolveOptions, DEFAULTS, SNAPSHOT_DEFAULTS }
+module.exports = { SPEC, resolveOptions, DEFAULTS, SNAPSHOT_DEFAULTS }

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Optional peer dependencies (prom-client, @opentelemetry/api) are the application's own
@@ -8,6 +9,7 @@ const path = require('node:path')
 const { createRequire } = require('node:module')
 const { withCode } = require('./errors')
 
+/** @param {string} name @param {string} caller what needs it, for the message */
 function loadPeer(name, caller) {
   const bases = [__filename]
   if (require.main && require.main.filename) bases.push(require.main.filename)

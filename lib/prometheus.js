@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // `leakwatch.prometheus({ register, client })`: leakwatch's instruments (lib/metrics.js) as
@@ -16,8 +17,10 @@ const registered = new WeakMap()
  * Registers leakwatch's metrics. `register`: a prom-client Registry (default: the client's
  * global registry). `client`: the prom-client module, when it cannot be resolved from here
  * (bundled or linked applications). Returns `{ names, unregister() }`.
+ * @param {{ register?: any, client?: any }} options
+ * @param {import('./metrics').ViewSource} takeView this facade's view of the isolate
  */
-function prometheus(options = {}) {
+function prometheus(options = {}, takeView) {
   checkCallOptions('prometheus', options, ['register', 'client'])
   const client = options.client ?? loadPeer('prom-client', 'leakwatch.prometheus()')
   if (!client || typeof client.Gauge !== 'function' || typeof client.Counter !== 'function') {
@@ -31,7 +34,7 @@ function prometheus(options = {}) {
   const existing = registered.get(register)
   if (existing) return existing
 
-  const view = sharedView()
+  const view = sharedView(takeView)
   const taken = INSTRUMENTS.filter((i) => register.getSingleMetric(i.prom))
   if (taken.length > 0) {
     throw withCode(Error, 'ERR_LEAKWATCH_METRIC_EXISTS',

@@ -1,16 +1,22 @@
+// @ts-check
 'use strict'
 
 // A self-contained HTML page for an analysis report: no external files, no network. Tables
 // and SVG charts are rendered here; a small inline script only sorts tables on click.
 
-const { bytes, signedBytes, count, edgeText } = require('./report-text')
+const { signedBytes, count, edgeText } = require('./report-text')
+const { formatBytes: bytes } = require('./bytes')
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({
-  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
-}[c]))
+/** @type {Record<string, string>} */
+const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+const esc = (/** @type {unknown} */ s) => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c])
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563']
 
+/**
+ * @param {string} title @param {{ label: string, value: number }[]} items
+ * @param {(n: number) => string} format
+ */
 function barChart(title, items, format) {
   if (items.length === 0) return ''
   const rowH = 22
@@ -31,6 +37,10 @@ function barChart(title, items, format) {
     `<text x="0" y="14" class="ctitle">${esc(title)}</text>${rows}</svg></figure>`
 }
 
+/**
+ * @param {string} title @param {string[]} labels
+ * @param {{ label: string, values: number[] }[]} lines
+ */
 function lineChart(title, labels, lines) {
   if (lines.length === 0 || labels.length < 2) return ''
   const w = 760
@@ -40,8 +50,8 @@ function lineChart(title, labels, lines) {
   const top = 30
   const bottom = 40
   const max = Math.max(...lines.flatMap((l) => l.values), 1)
-  const x = (i) => left + (i * (w - left - right)) / (labels.length - 1)
-  const y = (v) => top + (h - top - bottom) * (1 - v / max)
+  const x = (/** @type {number} */ i) => left + (i * (w - left - right)) / (labels.length - 1)
+  const y = (/** @type {number} */ v) => top + (h - top - bottom) * (1 - v / max)
   const grid = [0, 0.25, 0.5, 0.75, 1].map((f) =>
     `<line x1="${left}" x2="${w - right}" y1="${y(max * f)}" y2="${y(max * f)}" class="grid"/>` +
     `<text x="${left - 6}" y="${y(max * f) + 4}" text-anchor="end">${esc(bytes(max * f))}</text>`).join('')
@@ -60,6 +70,7 @@ function lineChart(title, labels, lines) {
     `<text x="0" y="16" class="ctitle">${esc(title)}</text>${grid}${xs}${series}</svg></figure>`
 }
 
+/** @param {import('../index').RetainerPath} path */
 function pathHtml(path) {
   if (path.unreachable) return '<p class="path">(no retainer path: only weakly reachable)</p>'
   const steps = path.steps.map((s) =>
@@ -68,6 +79,10 @@ function pathHtml(path) {
   return `<p class="path">${path.truncated ? '… ' : ''}${steps.join('<span class="arrow"> → </span>')}</p>`
 }
 
+/**
+ * @param {string} id @param {{ label: string, num?: boolean }[]} headers
+ * @param {{ text: string, num?: number }[][]} rows
+ */
 function tableHtml(id, headers, rows) {
   const head = headers.map((h, i) =>
     `<th data-col="${i}" data-type="${h.num ? 'num' : 'text'}">${esc(h.label)}</th>`).join('')
@@ -112,6 +127,7 @@ const SCRIPT = `
 })();
 `
 
+/** @param {string} title @param {string} subtitle @param {string} content */
 function page(title, subtitle, content) {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -122,10 +138,12 @@ ${content}
 `
 }
 
+/** @param {string} label @param {string} value */
 function card(label, value) {
   return `<div class="card"><span class="muted">${esc(label)}</span><b>${esc(value)}</b></div>`
 }
 
+/** @param {import('../index').AnalyzeReport} report */
 function analyzeHtml(report) {
   const s = report.summary
   const cards = `<div class="cards">${card('Heap', bytes(s.totalSize))}${card('Objects', count(s.nodeCount))}` +
@@ -143,11 +161,12 @@ function analyzeHtml(report) {
     report.largest.map((o) => [{ text: `${o.name} @${o.id}` }, { text: o.type },
       { num: o.selfSize, text: bytes(o.selfSize) }, { num: o.retainedSize, text: bytes(o.retainedSize) }]))
   const paths = report.classes.filter((c) => c.path).map((c) =>
-    `<div class="group"><h3>${esc(c.name)} <span class="muted">retains ${esc(bytes(c.retainedSize))} in ${esc(count(c.count))} objects</span></h3>${pathHtml(c.path)}</div>`).join('')
+    `<div class="group"><h3>${esc(c.name)} <span class="muted">retains ${esc(bytes(c.retainedSize))} in ${esc(count(c.count))} objects</span></h3>${pathHtml(/** @type {import('../index').RetainerPath} */ (c.path))}</div>`).join('')
   return page(`Heap snapshot: ${s.file}`, 'leakwatch analyze — sizes as Chrome DevTools computes them',
     `${cards}${chart}<h2>Classes</h2>${classes}<h2>Largest objects</h2>${largest}<h2>Retainer paths</h2>${paths}`)
 }
 
+/** @param {import('../index').DiffReport} report */
 function diffHtml(report) {
   const snaps = report.snapshots
   const first = snaps[0]

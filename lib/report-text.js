@@ -1,24 +1,21 @@
+// @ts-check
 'use strict'
 
 // Plain-text rendering of analysis reports for the CLI.
 
-function bytes(n) {
-  const sign = n < 0 ? '-' : ''
-  let v = Math.abs(n)
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let i = 0
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${sign}${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
-}
+const { formatBytes: bytes } = require('./bytes')
 
-const signedBytes = (n) => (n > 0 ? '+' : '') + bytes(n)
-const count = (n) => n.toLocaleString('en-US')
-const signedCount = (n) => (n > 0 ? '+' : '') + count(n)
+/** @typedef {import('../index').AnalyzeReport} AnalyzeReport */
+/** @typedef {import('../index').DiffReport} DiffReport */
+/** @typedef {import('../index').RetainerPath} RetainerPath */
+/** @typedef {import('../index').RetainerStep} RetainerStep */
+/** @typedef {import('../index').SnapshotSummary} SnapshotSummary */
 
-/** One step of a retainer path the way DevTools writes edges. */
+const signedBytes = (/** @type {number} */ n) => (n > 0 ? '+' : '') + bytes(n)
+const count = (/** @type {number} */ n) => n.toLocaleString('en-US')
+const signedCount = (/** @type {number} */ n) => (n > 0 ? '+' : '') + count(n)
+
+/** One step of a retainer path the way DevTools writes edges. @param {RetainerStep} step */
 function edgeText(step) {
   const name = step.edge
   switch (step.edgeType) {
@@ -36,6 +33,7 @@ function edgeText(step) {
   }
 }
 
+/** @param {RetainerPath} path @param {string} indent */
 function pathLines(path, indent) {
   if (path.unreachable) return [`${indent}(no retainer path: only weakly reachable)`]
   const parts = path.steps.map((s) => `${s.holder}${edgeText(s)}`)
@@ -56,20 +54,26 @@ function pathLines(path, indent) {
   return lines
 }
 
+/**
+ * @param {string[]} headers @param {(string | number)[][]} rows
+ * @param {('l' | 'r')[]} align
+ */
 function table(headers, rows, align) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-  const fmt = (cells) => cells.map((c, i) => {
+  const fmt = (/** @type {(string | number)[]} */ cells) => cells.map((c, i) => {
     const s = String(c)
     return align[i] === 'r' ? s.padStart(widths[i]) : s.padEnd(widths[i])
   }).join('  ').trimEnd()
   return [fmt(headers), ...rows.map(fmt)].map((l) => `  ${l}`)
 }
 
+/** @param {SnapshotSummary} s */
 function summaryLine(s) {
   return `${s.file}: ${count(s.nodeCount)} nodes, ${count(s.edgeCount)} edges, ` +
     `heap ${bytes(s.totalSize)} (file ${bytes(s.fileBytes)})`
 }
 
+/** @param {AnalyzeReport} report @param {{ top?: number }} [options] */
 function analyzeText(report, options = {}) {
   const top = options.top ?? 20
   const out = [summaryLine(report.summary), '']
@@ -88,12 +92,13 @@ function analyzeText(report, options = {}) {
     out.push('', 'Retainer paths (largest instance of each top class)')
     for (const c of withPaths) {
       out.push(`  ${c.name} — retains ${bytes(c.retainedSize)} in ${count(c.count)} objects`)
-      out.push(...pathLines(c.path, '    '))
+      out.push(...pathLines(/** @type {RetainerPath} */ (c.path), '    '))
     }
   }
   return out.join('\n') + '\n'
 }
 
+/** @param {DiffReport} report @param {{ top?: number }} [options] */
 function diffText(report, options = {}) {
   const top = options.top ?? 20
   const snaps = report.snapshots
@@ -120,4 +125,4 @@ function diffText(report, options = {}) {
   return out.join('\n') + '\n'
 }
 
-module.exports = { analyzeText, diffText, bytes, signedBytes, count, edgeText }
+module.exports = { analyzeText, diffText, signedBytes, count, edgeText }

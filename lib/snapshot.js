@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Heap snapshots: the guarded dump (native, lib/../src/snapshot), its triggers and events.
@@ -12,10 +13,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
-const native = require('./native')
 const { withCode, invalidArgument } = require('./errors')
 const { SNAPSHOT_DEFAULTS } = require('./options')
-const counters = require('./counters')
+const { TRIGGER, AUTOMATIC_TRIGGERS } = require('./names')
+const { wholeMiB } = require('./bytes')
 
 /** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
 function defaultDir() {
@@ -28,7 +29,17 @@ function defaultDir() {
   return process.cwd()
 }
 
-function runDump({ dir, file, trigger, options }) {
+/**
+ * @typedef {{ dir?: string, file?: string }} Where a directory (generated name) or a file
+ * @typedef {{ reason: string, trigger: string, needBytes?: any, haveBytes?: any,
+ *   bound?: string, aborted?: boolean, message?: string }} Skip the `snapshot-skipped` payload
+ */
+
+/**
+ * @param {import('./native').Binding} native
+ * @param {Where & { trigger: string, options: import('./options').SnapshotOptions }} request
+ */
+function runDump(native, { dir, file, trigger, options }) {
   const heap = v8.getHeapStatistics()
   return native.writeHeapSnapshot({
     dir: dir || undefined,
@@ -42,7 +53,10 @@ function runDump({ dir, file, trigger, options }) {
   })
 }
 
-/** The public `snapshot` payload and `writeSnapshot()` result. */
+/**
+ * The public `snapshot` payload and `writeSnapshot()` result.
+ * @param {import('./native').OutcomeFields} outcome
+ */
 function infoOf(outcome) {
   return {
     path: outcome.path,
@@ -54,8 +68,12 @@ function infoOf(outcome) {
   }
 }
 
-/** The public `snapshot-skipped` payload. */
+/**
+ * The public `snapshot-skipped` payload.
+ * @param {import('./native').OutcomeFields} outcome
+ */
 function skipOf(outcome) {
+  /** @type {Skip} */
   const skip = { reason: outcome.reason, trigger: outcome.trigger }
   if (outcome.needBytes !== undefined) skip.needBytes = outcome.needBytes
   if (outcome.haveBytes !== undefined) skip.haveBytes = outcome.haveBytes
@@ -65,8 +83,9 @@ function skipOf(outcome) {
   return skip
 }
 
+/** @param {Skip} skip */
 function describeSkip(skip) {
-  const mb = (b) => `${(b / 1048576).toFixed(0)} MB`
+  const mb = wholeMiB
   const what = skip.aborted ? 'abandoned as RSS approached the limit' : 'skipped'
   const need = skip.reason === 'disk'
     ? `${mb(skip.needBytes)} of free disk (the file and minFreeDiskBytes)`
@@ -74,6 +93,7 @@ function describeSkip(skip) {
   return `leakwatch: heap snapshot (${skip.trigger}) ${what}: needs ${need}, ${skip.bound} leaves ${mb(skip.haveBytes)}`
 }
 
+/** @param {import('./native').OutcomeFields} outcome */
 function errorOf(outcome) {
   const err = withCode(Error, outcome.code || 'ERR_LEAKWATCH_SNAPSHOT_INTERNAL', `leakwatch: ${outcome.message}`)
   if (outcome.errno) err.errno = outcome.errno
@@ -83,9 +103,12 @@ function errorOf(outcome) {
 }
 
 /** Triggers that share `cooldownMs`. */
-const AUTOMATIC = new Set(['leak', 'heap-used', 'rss'])
+const AUTOMATIC = new Set(AUTOMATIC_TRIGGERS)
 
-/** Where `writeSnapshot(p)` writes: a directory (generated name) or exactly a file. */
+/**
+ * Where `writeSnapshot(p)` writes: a directory (generated name) or exactly a file.
+ * @param {unknown} p @param {string} dir @returns {Where}
+ */
 function target(p, dir) {
   if (p === undefined) return { dir }
   if (typeof p !== 'string' || p.length === 0) {
@@ -104,50 +127,70 @@ function target(p, dir) {
  * watcher's listeners.
  */
 class Snapshots {
+  /** @type {import('./options').SnapshotOptions & { dir: string }} */
   #options
+  /** @type {import('./native').Binding} */
+  #native
+  /** @type {import('./counters').Counters} */
+  #counters
+  /** @type {(event: string, payload: object) => void} */
   #emit
+  /** @type {(err: Error & { code: string }) => void} */
   #emitError
   #lastAuto = -Infinity
+  /** @type {Set<string>} */
   #cooldownNoted = new Set()
+  /** @type {import('../binding').NearHeapLimitHook | null} */
   #hook = null
+  /** @type {(() => void) | null} */
   #onSignal = null
   #pending = false
 
-  constructor(options, emit, emitError) {
+  /**
+   * @param {import('./options').SnapshotOptions} options
+   * @param {{ native: import('./native').Binding, counters: import('./counters').Counters }} context
+   * @param {(event: string, payload: object) => void} emit
+   * @param {(err: Error & { code: string }) => void} emitError
+   */
+  constructor(options, { native, counters }, emit, emitError) {
     this.#options = { ...options, dir: options.dir ? path.resolve(options.dir) : defaultDir() }
+    this.#native = native
+    this.#counters = counters
     this.#emit = emit
     this.#emitError = emitError
     if (options.nearHeapLimit) this.#armNearHeapLimit()
     if (options.signal && isMainThread) {
-      this.#onSignal = () => this.#defer('signal')
+      this.#onSignal = () => this.#defer(TRIGGER.signal)
       process.on(options.signal, this.#onSignal)
     }
   }
 
-  get options() {
-    return this.#options
-  }
-
   /** Called for every `leak` event. */
   onLeak() {
-    if (this.#options.onLeak) this.#auto('leak')
+    if (this.#options.onLeak) this.#auto(TRIGGER.leak)
   }
 
-  /** Called for every `stats` event. */
+  /**
+   * Called for every `stats` event.
+   * @param {{ heap: { used: number, limit: number }, rss: number }} stats
+   */
   onStats(stats) {
     const { heapUsedPercent, rssBytes } = this.#options
     if (heapUsedPercent != null && stats.heap.limit > 0 &&
       (stats.heap.used / stats.heap.limit) * 100 >= heapUsedPercent) {
-      this.#auto('heap-used')
+      this.#auto(TRIGGER.heapUsed)
     } else if (rssBytes != null && stats.rss >= rssBytes) {
-      this.#auto('rss')
+      this.#auto(TRIGGER.rss)
     }
   }
 
-  /** A dump on request: guarded; settles with the info or the skip / failure. */
+  /**
+   * A dump on request: guarded; settles with the info or the skip / failure.
+   * @param {unknown} p
+   */
   write(p) {
     const where = target(p, this.#options.dir)
-    return this.#run('api', where)
+    return this.#run(TRIGGER.api, where)
   }
 
   stop() {
@@ -156,12 +199,13 @@ class Snapshots {
       this.#hook = null
     }
     if (this.#onSignal) {
-      process.removeListener(this.#options.signal, this.#onSignal)
+      process.removeListener(/** @type {string} */ (this.#options.signal), this.#onSignal)
       this.#onSignal = null
     }
   }
 
   #armNearHeapLimit() {
+    const native = this.#native
     try {
       this.#hook = new native.NearHeapLimitHook({
         dir: this.#options.dir,
@@ -179,12 +223,13 @@ class Snapshots {
   }
 
   // Automatic triggers share the cooldown; the first skip per cooldown period is reported.
+  /** @param {string} trigger */
   #auto(trigger) {
     const since = Date.now() - this.#lastAuto
     if (since < this.#options.cooldownMs) {
       if (!this.#cooldownNoted.has(trigger)) {
         this.#cooldownNoted.add(trigger)
-        counters.snapshotSkipped({ reason: 'cooldown' })
+        this.#counters.snapshotSkipped({ reason: 'cooldown' })
         this.#emit('snapshot-skipped', {
           reason: 'cooldown', trigger, retryInMs: this.#options.cooldownMs - since,
           message: `leakwatch: heap snapshot (${trigger}) skipped: cooldown`,
@@ -196,6 +241,7 @@ class Snapshots {
   }
 
   // After the current event's listeners ran: the dump blocks this thread.
+  /** @param {string} trigger */
   #defer(trigger) {
     if (this.#pending) return
     this.#pending = true
@@ -205,10 +251,12 @@ class Snapshots {
     })
   }
 
+  /** @param {string} trigger @param {Where} where */
   #run(trigger, where) {
+    /** @type {import('./native').SnapshotOutcome} */
     let outcome
     try {
-      outcome = runDump({ ...where, trigger, options: this.#options })
+      outcome = runDump(this.#native, { ...where, trigger, options: this.#options })
     } catch (err) {
       outcome = { status: 'failed', trigger, code: 'ERR_LEAKWATCH_SNAPSHOT_INTERNAL', message: err.message }
     }
@@ -217,8 +265,9 @@ class Snapshots {
   }
 
   // Emits what happened; returns the info (written) or an Error (skipped, failed).
+  /** @param {import('./native').OutcomeFields} outcome @param {Where} where */
   #report(outcome, where = { dir: this.#options.dir }) {
-    const auto = outcome.trigger !== 'api'
+    const auto = outcome.trigger !== TRIGGER.api
     // Every automatic attempt starts the cooldown, whatever its outcome: one event per period,
     // not one per GC while a threshold stays crossed and the disk stays full.
     if (AUTOMATIC.has(outcome.trigger)) {
@@ -226,25 +275,27 @@ class Snapshots {
       this.#cooldownNoted.clear()
     }
     if (outcome.status === 'written') {
-      if (where.dir && outcome.trigger !== 'near-heap-limit') this.#prune(where.dir)
+      if (where.dir && outcome.trigger !== TRIGGER.nearHeapLimit) this.#prune(where.dir)
       const info = infoOf(outcome)
-      counters.snapshotWritten(info)
+      this.#counters.snapshotWritten(info)
       this.#emit('snapshot', info)
       return info
     }
     if (outcome.status === 'skipped') {
       const skip = skipOf(outcome)
-      counters.snapshotSkipped(skip)
+      this.#counters.snapshotSkipped(skip)
       this.#emit('snapshot-skipped', skip)
-      return Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', skip.message), skip)
+      return Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', /** @type {string} */ (skip.message)), skip)
     }
     const err = errorOf(outcome)
     if (auto) this.#emitError(err)
-    else counters.error(err.code)
+    else this.#counters.error(err.code)
     return err
   }
 
+  /** @param {string} dir */
   #prune(dir) {
+    const native = this.#native
     try {
       native.pruneSnapshots(dir, this.#options.maxFiles)
     } catch (err) {
@@ -260,8 +311,13 @@ class Snapshots {
  * rejects with `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` (and `reason`, `needBytes`, `haveBytes`) when
  * the guard says it does not fit, or with the write error.
  */
-async function writeSnapshot(p, snapshots) {
-  return (snapshots || new Snapshots(SNAPSHOT_DEFAULTS, () => {}, () => {})).write(p)
+/**
+ * @param {unknown} p
+ * @param {Snapshots | null} snapshots the running watcher's, if it has a `snapshot` block
+ * @param {{ native: import('./native').Binding, counters: import('./counters').Counters }} context
+ */
+async function writeSnapshot(p, snapshots, context) {
+  return (snapshots || new Snapshots(SNAPSHOT_DEFAULTS, context, () => {}, () => {})).write(p)
 }
 
-module.exports = { Snapshots, writeSnapshot, defaultDir }
+module.exports = { Snapshots, writeSnapshot }

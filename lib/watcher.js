@@ -1,35 +1,51 @@
+// @ts-check
 'use strict'
 
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
-const native = require('./native')
 const { resolveOptions } = require('./options')
 const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
 const { Attribution } = require('./attribution')
 const { Snapshots } = require('./snapshot')
-const counters = require('./counters')
+const { METRICS } = require('./names')
 
-// Module state is per isolate: each worker thread loads its own copy of this file.
-let running = null
-// Codes already written to stderr because nobody listened for 'error'.
-const reportedToStderr = new Set()
+/**
+ * What a facade shares with its watchers: the native binding, its counters, and the error
+ * codes already written to stderr because nobody listened for 'error'.
+ * @typedef {{ native: import('./native').Binding, counters: import('./counters').Counters,
+ *   reportedToStderr: Set<string> }} FacadeContext
+ */
 
 /**
  * Monitors this isolate. Created by `leakwatch.start()`; one per isolate (main thread and
  * each worker) while running.
  */
 class Watcher extends EventEmitter {
+  /** @type {import('./native').Monitor} */
   #native
+  /** @type {(() => void) | null} */
   #stopObserver = null
+  /** @type {InstanceType<typeof Attribution> | null} */
   #attribution = null
+  /** @type {InstanceType<typeof Snapshots> | null} */
   #snapshots = null
+  /** @type {EventEmitter | null} */
   #forward
+  /** @type {FacadeContext} */
+  #context
 
-  constructor(options, forward) {
+  /**
+   * @param {import('./options').Options} options resolved options
+   * @param {EventEmitter | null} forward also receives every event (the module itself)
+   * @param {FacadeContext} context
+   */
+  constructor(options, forward, context) {
     super()
+    const { native } = context
     this.options = options
     this.#forward = forward
+    this.#context = context
     const useV8Hooks = options.gcSource === 'auto'
     try {
       this.#native = new native.NativeMonitor(
@@ -59,7 +75,7 @@ class Watcher extends EventEmitter {
       this.#attribution = new Attribution(options.attribution, options.detection.windowMs)
     }
     if (options.snapshot) {
-      this.#snapshots = new Snapshots(options.snapshot,
+      this.#snapshots = new Snapshots(options.snapshot, context,
         (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err))
     }
     if (this.#native.source === 'perf_hooks') {
@@ -96,20 +112,20 @@ class Watcher extends EventEmitter {
     }
     const wasRunning = this.#native.running
     this.#native.stop()
-    if (wasRunning) counters.retire(this.stats())
+    if (wasRunning) this.#context.counters.retire(this.stats())
     if (this.#attribution) this.#attribution.stop()
     if (this.#snapshots) this.#snapshots.stop()
-    if (running === this) running = null
     return this
   }
 
+  /** @param {string} event @param {any} payload the binding's, decorated here */
   #dispatch(event, payload) {
     // Events still queued when stop() ran are dropped: nothing is emitted after stop().
     if (!this.#native.running || event === 'gc-requested') return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     if (event === 'leak') {
-      counters.leak(payload.metric)
+      this.#context.counters.leak(payload.metric)
       this.#attribute(payload)
     }
     this.#emitSafely(event, payload)
@@ -125,6 +141,7 @@ class Watcher extends EventEmitter {
   }
 
   // Allocation stacks of memory allocated during the window and still alive.
+  /** @param {any} leak */
   #attribute(leak) {
     if (!this.#attribution) {
       leak.attribution = { status: 'off' }
@@ -137,6 +154,7 @@ class Watcher extends EventEmitter {
 
   // A throwing listener behaves as in any EventEmitter used from a timer: the exception
   // reaches 'uncaughtException'. It never unwinds into the native layer.
+  /** @param {string} event @param {unknown} payload */
   #emitSafely(event, payload) {
     for (const target of [this, this.#forward]) {
       if (!target || target.listenerCount(event) === 0) continue
@@ -148,48 +166,64 @@ class Watcher extends EventEmitter {
     }
   }
 
+  /** @param {Error & { code: string }} err */
   #emitError(err) {
-    counters.error(err.code)
+    this.#context.counters.error(err.code)
     const listened = this.listenerCount('error') > 0 ||
       (this.#forward && this.#forward.listenerCount('error') > 0)
     if (listened) {
       this.#emitSafely('error', err)
-    } else if (!reportedToStderr.has(err.code)) {
-      reportedToStderr.add(err.code)
+    } else if (!this.#context.reportedToStderr.has(err.code)) {
+      this.#context.reportedToStderr.add(err.code)
       process.stderr.write(`${err.message} (${err.code})\n`)
     }
   }
 }
 
+/** @param {any} raw the binding's leak payload */
 function decorateLeak(raw) {
   raw.start = new Date(raw.start)
   raw.end = new Date(raw.end)
   return raw
 }
 
+/** @param {any} raw the binding's stats payload */
 function decorateStats(raw) {
   const usage = process.memoryUsage()
   raw.heap.arrayBuffers = usage.arrayBuffers
   if (raw.rss == null) raw.rss = usage.rss
   // The native layer leaves out metrics without a trend; the contract says null.
-  for (const metric of ['heap', 'external', 'rss']) raw.trend[metric] ??= null
+  for (const metric of METRICS) raw.trend[metric] ??= null
   raw.time = new Date(raw.time)
   return raw
 }
 
 /**
- * Starts monitoring this isolate, or returns the watcher already running here (its options
- * stay as they were; the new ones are still validated).
+ * The watchers of one facade: at most one runs at a time (one facade per isolate; each worker
+ * thread loads its own).
+ * @param {FacadeContext} context
  */
-function start(options, forward) {
-  const resolved = resolveOptions(options)
-  if (running && running.running) return running
-  running = new Watcher(resolved, forward)
-  return running
+function createWatchers(context) {
+  /** @type {Watcher | null} */
+  let running = null
+  return {
+    /**
+     * Starts monitoring this isolate, or returns the watcher already running here (its
+     * options stay as they were; the new ones are still validated).
+     * @param {unknown} options
+     * @param {EventEmitter} forward
+     */
+    start(options, forward) {
+      const resolved = resolveOptions(options)
+      if (running && running.running) return running
+      running = new Watcher(resolved, forward, context)
+      return running
+    },
+    /** The running watcher, or null. */
+    current() {
+      return running && running.running ? running : null
+    },
+  }
 }
 
-function current() {
-  return running && running.running ? running : null
-}
-
-module.exports = { Watcher, start, current }
+module.exports = { Watcher, createWatchers }

@@ -9,3 +9,12 @@ mod watcher;
 pub use analysis::*;
 pub use snapshot::*;
 pub use watcher::*;
+
+use napi_derive::napi;
+
+/// The shape of this binding as the JavaScript facade (lib/) expects it. Bump it whenever an
+/// exported class, function, argument or payload changes, and the facade's
+/// `BINDING_API_VERSION` with it: a stale build then fails at `require()` with
+/// ERR_LEAKWATCH_BINDING_MISMATCH instead of misbehaving.
+#[napi]
+pub const BINDING_API_VERSION: u32 = 1;

@@ -1,0 +1,337 @@
+'use strict'
+
+// The JavaScript facade on a fake binding: no child process, no native addon. What the
+// facade itself decides — option validation, snapshot triggers and cooldowns, how a dump's
+// outcome becomes events and promises, metric values, payload decoration — is checked here
+// directly; what depends on the process's lifetime runs in child processes elsewhere.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const client = require('prom-client')
+const { createLeakwatch } = require('../lib/leakwatch')
+const { fakeBinding, rawStats, GC_KINDS } = require('./fakes/native-binding')
+
+const MiB = 1024 * 1024
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-facade-'))
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** A facade on a fake binding, with every event it emits recorded. */
+function facade(options) {
+  const fake = fakeBinding(options)
+  const lw = createLeakwatch(fake.binding)
+  const events = []
+  // Listening for 'stats' or 'leak' starts a watcher with the defaults (memwatch's model)
+  // unless one runs: this one, without the inspector session of attribution.
+  lw.start({ attribution: false })
+  for (const name of ['stats', 'leak', 'leak-stopped', 'snapshot', 'snapshot-skipped', 'error']) {
+    lw.on(name, (payload) => events.push([name, payload]))
+  }
+  lw.stop()
+  return { lw, events, ...fake }
+}
+
+const written = (extra) => ({
+  status: 'written', path: path.join(dir, 'x.heapsnapshot'), bytes: 5 * MiB, durationMs: 40,
+  peakRss: 90 * MiB, estimatedMemoryBytes: 30 * MiB, estimatedFileBytes: 6 * MiB, ...extra,
+})
+
+test('the binding API version is checked when the facade is built', () => {
+  for (const version of [0, 2, '1', undefined]) {
+    const { binding } = fakeBinding()
+    binding.BINDING_API_VERSION = version
+    assert.throws(() => createLeakwatch(binding), (err) => {
+      assert.equal(err.code, 'ERR_LEAKWATCH_BINDING_MISMATCH')
+      assert.match(err.message, new RegExp(`version ${version}, this JavaScript expects 1.*rebuild`))
+      return true
+    })
+  }
+  assert.equal(typeof createLeakwatch(fakeBinding().binding).start, 'function')
+})
+
+test('bad options throw TypeError / RangeError with ERR_LEAKWATCH_* codes before anything starts', () => {
+  const { lw, calls } = facade()
+  const cases = [
+    [{ sampleIntervalMs: '1000' }, TypeError, 'ERR_LEAKWATCH_INVALID_OPTION', /"sampleIntervalMs" must be an integer between 10 and 3600000; received the string "1000"/],
+    [{ sampleIntervalMs: 5 }, RangeError, 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', /received the number 5/],
+    [{ detection: { heap: { minGrowthRatio: -1 } } }, RangeError, 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', /"detection\.heap\.minGrowthRatio"/],
+    [{ detection: { windw: 1 } }, TypeError, 'ERR_LEAKWATCH_UNKNOWN_OPTION', /unknown option "detection\.windw"; known options are mode, /],
+    [{ snapshot: { signal: 'SIGINT' } }, RangeError, 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', /not used for process control/],
+    [{ gcSource: 'v8' }, RangeError, 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', /"auto" or "perf_hooks"/],
+    [{ attribution: true }, TypeError, 'ERR_LEAKWATCH_INVALID_OPTION', /an object or false; received a value of type boolean/],
+    [[], TypeError, 'ERR_LEAKWATCH_INVALID_OPTION', /"options" must be an object; received an array/],
+  ]
+  for (const [options, ErrorClass, code, message] of cases) {
+    assert.throws(() => lw.start(options), (err) => {
+      assert.ok(err instanceof ErrorClass, `${JSON.stringify(options)}: ${err.constructor.name}`)
+      assert.equal(err.code, code)
+      assert.match(err.message, message)
+      return true
+    })
+  }
+  assert.equal(calls.monitors.length, 1, 'only the watcher started by the listeners')
+})
+
+test('the native monitor gets the resolved options; metrics turned off are absent', () => {
+  const { lw, calls } = facade()
+  lw.start({ attribution: false, detection: { rss: false, confirm: false, windowMs: 60_000 } })
+  const { options } = calls.monitors.at(-1)
+  assert.equal(options.useV8Hooks, true)
+  assert.equal(options.sampleIntervalMs, 1000)
+  assert.equal(options.detection.windowMs, 60_000)
+  assert.deepEqual(options.detection.heap, { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 })
+  assert.equal(options.detection.rss, undefined)
+  assert.equal(options.detection.confirmMaxPauseRatio, undefined)
+  assert.equal(options.detection.confirmMinIntervalMs, 0)
+  assert.equal(typeof options.referenceHeap.used_heap_size, 'number')
+  lw.stop()
+})
+
+test('a native constructor error keeps the code at the start of its message', () => {
+  const { binding } = fakeBinding({ monitorError: new Error('ERR_LEAKWATCH_V8_LAYOUT: heap statistics differ') })
+  const lw = createLeakwatch(binding)
+  assert.throws(() => lw.start({ attribution: false }), { code: 'ERR_LEAKWATCH_V8_LAYOUT' })
+  const other = createLeakwatch(fakeBinding({ monitorError: new Error('boom') }).binding)
+  assert.throws(() => other.start({ attribution: false }), { code: 'ERR_LEAKWATCH_NATIVE' })
+})
+
+test('payloads are decorated and emitted on the watcher and the module; nothing after stop()', () => {
+  const { lw, events, calls } = facade()
+  const w = lw.start({ attribution: false })
+  const monitor = calls.monitors.at(-1)
+  const onWatcher = []
+  w.on('stats', (s) => onWatcher.push(s))
+  monitor.send('stats', rawStats({ rss: undefined }))
+  monitor.send('gc-requested', {})
+  monitor.send('leak', { metric: 'heap', start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 2), growth: 1 })
+  const [[, stats], [, leak]] = events
+  assert.deepEqual(events.map(([name]) => name), ['stats', 'leak'])
+  assert.equal(onWatcher[0], stats, 'the same object on the watcher and the module')
+  assert.ok(stats.time instanceof Date)
+  assert.deepEqual(stats.trend, { heap: { bytesPerHour: 7200, baseline: 1, current: 2 }, external: null, rss: null })
+  assert.equal(typeof stats.rss, 'number', 'RSS read in JS where the native side has none')
+  assert.equal(typeof stats.heap.arrayBuffers, 'number')
+  assert.deepEqual([leak.start, leak.end], [new Date(Date.UTC(2026, 0, 1)), new Date(Date.UTC(2026, 0, 2))])
+  assert.deepEqual(leak.attribution, { status: 'off' })
+  assert.equal(w.stats().heap.used, 20_000_000)
+  w.stop()
+  monitor.send('stats', rawStats())
+  assert.equal(events.length, 2)
+  assert.equal(lw.current(), null)
+})
+
+test('a V8 hook failure becomes an asynchronous error event', async () => {
+  const { binding } = fakeBinding({ hookFailure: { code: 'ERR_LEAKWATCH_V8_SYMBOLS', message: 'symbol missing' } })
+  const lw = createLeakwatch(binding)
+  const w = lw.start({ attribution: false })
+  const errors = []
+  w.on('error', (err) => errors.push(err))
+  await tick()
+  assert.equal(errors.length, 1)
+  assert.equal(errors[0].code, 'ERR_LEAKWATCH_V8_SYMBOLS')
+  assert.equal(errors[0].message, 'leakwatch: symbol missing')
+  w.stop()
+})
+
+test('automatic snapshot triggers share cooldownMs; one skip event per trigger and period', async (t) => {
+  // The clock the cooldown reads, moved by hand (mock.timers is experimental on Node 20).
+  let now = 1_000_000
+  t.mock.method(Date, 'now', () => now)
+  const advance = (ms) => { now += ms }
+  const { lw, events, calls, outcomes } = facade()
+  lw.start({ attribution: false, snapshot: { dir, cooldownMs: 60_000, heapUsedPercent: 50, rssBytes: 1 } })
+  const monitor = calls.monitors.at(-1)
+  const hot = rawStats({ heap: { ...rawStats().heap, used: 60_000_000 } })
+  const skips = () => events.filter(([name]) => name === 'snapshot-skipped').map(([, p]) => p)
+
+  outcomes.push(written())
+  monitor.send('leak', { metric: 'heap', start: 0, end: 0 })
+  monitor.send('stats', hot) // the same turn: one dump is pending, a second is not queued
+  await tick()
+  assert.deepEqual(calls.snapshots.map((r) => r.trigger), ['leak'])
+  assert.equal(calls.snapshots[0].guard, true)
+
+  advance(10_000)
+  monitor.send('stats', hot)
+  monitor.send('stats', hot)
+  monitor.send('leak', { metric: 'heap', start: 0, end: 0 })
+  await tick()
+  assert.equal(calls.snapshots.length, 1, 'no dump within the cooldown')
+  assert.deepEqual(skips().map((s) => [s.trigger, s.reason, s.retryInMs]),
+    [['heap-used', 'cooldown', 50_000], ['leak', 'cooldown', 50_000]])
+  assert.equal(skips()[0].message, 'leakwatch: heap snapshot (heap-used) skipped: cooldown')
+
+  // heapUsedPercent is checked before rssBytes: below it, rssBytes triggers.
+  advance(50_000)
+  outcomes.push(written())
+  monitor.send('stats', rawStats())
+  await tick()
+  assert.deepEqual(calls.snapshots.map((r) => r.trigger), ['leak', 'rss'])
+
+  // A failed automatic attempt starts the cooldown as well.
+  advance(60_000)
+  outcomes.push({ status: 'failed', code: 'ERR_LEAKWATCH_SNAPSHOT_WRITE', message: 'no space' })
+  monitor.send('stats', hot)
+  await tick()
+  monitor.send('stats', hot)
+  await tick()
+  assert.equal(calls.snapshots.length, 3)
+  assert.deepEqual(skips().map((s) => s.trigger), ['heap-used', 'leak', 'heap-used'])
+  lw.stop()
+})
+
+test('outcomes: written → snapshot event and info, pruned to maxFiles', async () => {
+  const { lw, events, calls, outcomes } = facade()
+  const w = lw.start({ attribution: false, snapshot: { dir, maxFiles: 3, onLeak: false } })
+  outcomes.push(written({ trigger: 'api' }))
+  const info = await lw.writeSnapshot()
+  assert.deepEqual(info, {
+    path: path.join(dir, 'x.heapsnapshot'), reason: 'api', bytes: 5 * MiB, durationMs: 40, peakRss: 90 * MiB,
+    estimate: { memoryBytes: 30 * MiB, fileBytes: 6 * MiB },
+  })
+  assert.deepEqual(events, [['snapshot', info]])
+  assert.deepEqual(calls.pruned, [[dir, 3]])
+  assert.equal(calls.snapshots[0].dir, dir)
+  assert.equal(calls.snapshots[0].minFreeDiskBytes, 1024 * MiB)
+
+  // An explicit file path: written exactly there, nothing pruned.
+  outcomes.push((request) => written({ trigger: request.trigger, path: request.path }))
+  const file = path.join(dir, 'mine.heapsnapshot')
+  assert.equal((await lw.writeSnapshot(file)).path, file)
+  assert.equal(calls.pruned.length, 1)
+  w.stop()
+})
+
+test('outcomes: skipped → snapshot-skipped event and a rejection with ERR_LEAKWATCH_SNAPSHOT_SKIPPED', async () => {
+  const { lw, events, outcomes } = facade()
+  lw.start({ attribution: false, snapshot: { dir } })
+  outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 512 * MiB, haveBytes: 100 * MiB, bound: 'cgroup' })
+  const message = 'leakwatch: heap snapshot (api) skipped: needs 512 MB of memory, cgroup leaves 100 MB'
+  await assert.rejects(lw.writeSnapshot(), (err) => {
+    assert.equal(err.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
+    assert.equal(err.message, message)
+    assert.deepEqual([err.reason, err.trigger, err.needBytes, err.haveBytes, err.bound],
+      ['memory', 'api', 512 * MiB, 100 * MiB, 'cgroup'])
+    return true
+  })
+  assert.deepEqual(events, [['snapshot-skipped', {
+    reason: 'memory', trigger: 'api', needBytes: 512 * MiB, haveBytes: 100 * MiB, bound: 'cgroup', message,
+  }]])
+
+  outcomes.push({ status: 'skipped', reason: 'disk', needBytes: 2048 * MiB, haveBytes: 0, bound: 'disk', aborted: true })
+  await assert.rejects(lw.writeSnapshot(), {
+    message: 'leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 2048 MB of free disk ' +
+      '(the file and minFreeDiskBytes), disk leaves 0 MB',
+  })
+  lw.stop()
+})
+
+test('outcomes: failed → error event for automatic triggers, rejection for writeSnapshot()', async () => {
+  const { lw, events, calls, outcomes } = facade()
+  lw.start({ attribution: false, snapshot: { dir } })
+  outcomes.push({ status: 'failed', code: 'ERR_LEAKWATCH_SNAPSHOT_WRITE', message: 'write failed: ENOSPC', errno: 'ENOSPC', syscall: 'write' })
+  calls.monitors.at(-1).send('leak', { metric: 'heap', start: 0, end: 0 })
+  await tick()
+  const [name, err] = events.at(-1)
+  assert.equal(name, 'error')
+  assert.deepEqual([err.code, err.message, err.errno, err.syscall, err.trigger],
+    ['ERR_LEAKWATCH_SNAPSHOT_WRITE', 'leakwatch: write failed: ENOSPC', 'ENOSPC', 'write', 'leak'])
+
+  const before = events.length
+  outcomes.push(() => { throw new Error('unexpected') })
+  await assert.rejects(lw.writeSnapshot(), { code: 'ERR_LEAKWATCH_SNAPSHOT_INTERNAL', message: 'leakwatch: unexpected' })
+  assert.equal(events.length, before, 'a failed writeSnapshot() call rejects; no error event')
+  lw.stop()
+})
+
+test('writeSnapshot() without a watcher uses the snapshot defaults; bad paths are refused', async () => {
+  const { lw, calls, outcomes } = facade()
+  outcomes.push(written({ trigger: 'api' }))
+  await lw.writeSnapshot(dir)
+  assert.equal(calls.snapshots[0].dir, dir)
+  assert.equal(calls.snapshots[0].memoryLimitBytes, undefined)
+  await assert.rejects(lw.writeSnapshot(''), { code: 'ERR_LEAKWATCH_INVALID_ARGUMENT' })
+})
+
+test('metrics: values read from the watcher\'s stats and the counters; GC totals carried over stop()', async () => {
+  const { lw, calls, outcomes } = facade()
+  const register = new client.Registry()
+  const handle = lw.prometheus({ client, register })
+  assert.equal(lw.prometheus({ client, register }), handle, 'one registration per registry')
+  const read = async () => {
+    const values = new Map()
+    for (const metric of await register.getMetricsAsJSON()) {
+      for (const v of metric.values) values.set(`${metric.name}${JSON.stringify(v.labels)}`, v.value)
+    }
+    return values
+  }
+
+  lw.start({ attribution: false, snapshot: { dir } })
+  const monitor = calls.monitors.at(-1)
+  monitor.send('stats', rawStats({ leak: { heap: true, external: false, rss: false } }))
+  monitor.send('leak', { metric: 'heap', start: 0, end: 0 })
+  outcomes.push(written())
+  await tick()
+
+  let v = await read()
+  assert.equal(v.get('leakwatch_running{}'), 1)
+  assert.equal(v.get('leakwatch_heap_used_bytes{}'), 20_000_000)
+  assert.equal(v.get('leakwatch_heap_limit_bytes{}'), 100_000_000)
+  assert.equal(v.get('leakwatch_heap_baseline_bytes{}'), 10_000_000)
+  assert.equal(v.get('leakwatch_resident_memory_bytes{}'), 80_000_000)
+  assert.equal(v.get('leakwatch_growth_rate_bytes_per_second{"metric":"heap"}'), 2)
+  assert.equal(v.has('leakwatch_growth_rate_bytes_per_second{"metric":"rss"}'), false)
+  assert.equal(v.get('leakwatch_leak_suspected{"metric":"heap"}'), 1)
+  assert.equal(v.get('leakwatch_leaks_total{"metric":"heap"}'), 1)
+  assert.equal(v.get('leakwatch_snapshots_written_total{"trigger":"leak"}'), 1)
+  assert.equal(v.get('leakwatch_snapshots_written_total{"trigger":"near-heap-limit"}'), 0)
+  assert.equal(v.get('leakwatch_snapshot_written_bytes_total{}'), 5 * MiB)
+  assert.equal(v.get('leakwatch_gc_collections_total{"type":"markSweepCompact"}'), 3)
+  assert.equal(v.get('leakwatch_gc_pause_seconds_total{"type":"processWeakCallbacks"}'), 0.05)
+  assert.equal(v.get('leakwatch_confirmation_gcs_total{}'), 2)
+
+  lw.stop()
+  lw.start({ attribution: false })
+  calls.monitors.at(-1).send('stats', rawStats())
+  await tick()
+  v = await read()
+  assert.equal(v.get('leakwatch_running{}'), 1)
+  for (const [i, kind] of GC_KINDS.entries()) {
+    assert.equal(v.get(`leakwatch_gc_collections_total{"type":"${kind}"}`), 2 * (i + 1), kind)
+  }
+  assert.equal(v.get('leakwatch_confirmation_gcs_total{}'), 4)
+  assert.equal(v.get('leakwatch_leaks_total{"metric":"heap"}'), 1, 'counters are not reset by a restart')
+
+  lw.stop()
+  await tick()
+  v = await read()
+  assert.equal(v.get('leakwatch_running{}'), 0)
+  assert.equal(v.get('leakwatch_gc_collections_total{"type":"scavenge"}'), 2)
+  handle.unregister()
+  assert.deepEqual(await register.getMetricsAsJSON(), [])
+})
+
+test('analyze() and diff() map the binding\'s results and error codes', async () => {
+  const { lw } = facade()
+  assert.deepEqual(await lw.analyze('a.heapsnapshot'), { summary: { file: 'a.heapsnapshot' } })
+  await assert.rejects(lw.analyze('bad.heapsnapshot'), {
+    code: 'ERR_LEAKWATCH_SNAPSHOT_TRUNCATED', file: 'bad.heapsnapshot', offset: 12,
+    message: 'leakwatch: bad.heapsnapshot: the file ends',
+  })
+  assert.deepEqual(await lw.diff('a', 'b', 'c'), { files: ['a', 'b', 'c'] })
+  await assert.rejects(lw.analyze('a', { top: 1 }), { code: 'ERR_LEAKWATCH_UNKNOWN_OPTION' })
+  await assert.rejects(lw.analyze('a', { signal: AbortSignal.abort() }), { code: 'ERR_LEAKWATCH_ABORTED', name: 'AbortError' })
+})
+
+test('each facade has its own state: watchers and counters are per binding', () => {
+  const a = facade()
+  const b = facade()
+  const w = a.lw.start({ attribution: false })
+  assert.equal(a.lw.current(), w)
+  assert.equal(b.lw.current(), null)
+  assert.equal(b.calls.monitors.length, 1)
+  w.stop()
+})
