@@ -38,7 +38,6 @@ function runDump({ dir, file, trigger, options }) {
     heapUsed: heap.used_heap_size,
     memoryLimitBytes: options.memoryLimitBytes ?? undefined,
     minFreeDiskBytes: options.minFreeDiskBytes,
-    guard: true,
   })
 }
 
@@ -171,8 +170,7 @@ class Snapshots {
         maxFiles: this.#options.maxFiles,
       }, (outcome) => this.#report(outcome))
     } catch (err) {
-      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
-      const code = match ? match[1] : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
+      const code = String(err.code).startsWith('ERR_LEAKWATCH_') ? err.code : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
       process.nextTick(() => this.#emitError(withCode(Error, code,
         `leakwatch: the near-heap-limit snapshot is unavailable: ${err.message}`)))
     }
@@ -248,7 +246,7 @@ class Snapshots {
     try {
       native.pruneSnapshots(dir, this.#options.maxFiles)
     } catch (err) {
-      this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message.replace(/^ERR_LEAKWATCH_[A-Z_]+: /, '')}`))
+      this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message}`))
     }
   }
 }

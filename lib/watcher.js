@@ -32,7 +32,7 @@ class Watcher extends EventEmitter {
     this.#forward = forward
     const useV8Hooks = options.gcSource === 'auto'
     try {
-      this.#native = new native.NativeMonitor(
+      this.#native = new native.NativeWatcher(
         {
           sampleIntervalMs: options.sampleIntervalMs,
           statsIntervalMs: options.statsIntervalMs,
@@ -50,9 +50,9 @@ class Watcher extends EventEmitter {
         },
         (args) => this.#dispatch(args[0], args[1]))
     } catch (err) {
-      // Native errors carry their code at the start of the message.
-      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
-      err.code = match ? match[1] : 'ERR_LEAKWATCH_NATIVE'
+      // The addon's errors carry their ERR_LEAKWATCH_* code; napi-rs's own (a bad argument)
+      // do not.
+      if (!String(err.code).startsWith('ERR_LEAKWATCH_')) err.code = 'ERR_LEAKWATCH_NATIVE'
       throw err
     }
     if (options.attribution && options.detection.mode !== 'off') {
@@ -105,7 +105,7 @@ class Watcher extends EventEmitter {
 
   #dispatch(event, payload) {
     // Events still queued when stop() ran are dropped: nothing is emitted after stop().
-    if (!this.#native.running || event === 'gc-requested') return
+    if (!this.#native.running) return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     if (event === 'leak') {

@@ -11,9 +11,9 @@ use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use leakwatch_analysis::Control;
 use leakwatch_analysis::Limits;
 use leakwatch_analysis::{AnalysisError, Kind};
+use leakwatch_analysis::{Control, Phase};
 
 /// How much of a report to produce. Omitted fields take the defaults below; `0xFFFFFFFF`
 /// means "all".
@@ -43,11 +43,44 @@ fn limits(l: &AnalysisLimits) -> Limits {
   }
 }
 
+/// What a running analysis is doing.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalysisPhase {
+  #[napi(value = "reading")]
+  Reading,
+  #[napi(value = "graph")]
+  Graph,
+  #[napi(value = "dominators")]
+  Dominators,
+  #[napi(value = "classes")]
+  Classes,
+  #[napi(value = "paths")]
+  Paths,
+  #[napi(value = "diff")]
+  Diff,
+  #[napi(value = "done")]
+  Done,
+}
+
+impl From<Phase> for AnalysisPhase {
+  fn from(phase: Phase) -> Self {
+    match phase {
+      Phase::Reading => AnalysisPhase::Reading,
+      Phase::Graph => AnalysisPhase::Graph,
+      Phase::Dominators => AnalysisPhase::Dominators,
+      Phase::Classes => AnalysisPhase::Classes,
+      Phase::Paths => AnalysisPhase::Paths,
+      Phase::Diff => AnalysisPhase::Diff,
+      Phase::Done => AnalysisPhase::Done,
+    }
+  }
+}
+
 /// Progress of a running job.
 #[napi(object)]
 pub struct AnalysisProgress {
-  /// "reading", "graph", "dominators", "classes", "paths", "diff" or "done".
-  pub phase: String,
+  pub phase: AnalysisPhase,
   /// Number of snapshot files read.
   pub files: u32,
   /// Bytes read so far, all files together.
@@ -81,7 +114,7 @@ impl AnalysisJob {
   pub fn progress(&self) -> AnalysisProgress {
     let p = self.control.progress();
     AnalysisProgress {
-      phase: p.phase.name().to_string(),
+      phase: p.phase.into(),
       files: p.files as u32,
       bytes_read: p.bytes_read as f64,
       bytes_total: p.bytes_total as f64,

@@ -2,6 +2,8 @@
 //! addon's Rust types and the shapes JavaScript sees. Nothing below this module knows napi.
 
 mod analysis;
+mod env_cleanup;
+mod error;
 mod payloads;
 mod snapshot;
 mod watcher;

@@ -139,7 +139,6 @@ impl NearLimitHook {
       heap_used,
       memory_limit: self.config.memory_limit,
       min_free_disk: self.config.min_free_disk,
-      guard: true,
     };
     // SAFETY: forwarded.
     let outcome = unsafe { attempt(self.api, self.isolate, &request) };
