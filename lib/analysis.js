@@ -1,8 +1,8 @@
 'use strict'
 
 // Snapshot analysis: analyze() and diff() run the Rust analyser on the libuv threadpool and
-// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side returns JSON
-// text ({ ok } or { error }); errors become Error objects with a stable code.
+// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side resolves with
+// the report objects and rejects with Errors carrying a stable code (and file, offset, errno).
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -60,24 +60,6 @@ function abortError(signal) {
   return err
 }
 
-/** Turns the native `{ error }` into an Error with the same code and details. */
-function analysisError(error) {
-  const err = withCode(Error, error.code, `leakwatch: ${error.message}`)
-  if (error.file) err.file = error.file
-  if (error.offset !== null && error.offset !== undefined) err.offset = error.offset
-  if (error.errno) err.errno = error.errno
-  return err
-}
-
-function unwrap(json, signal) {
-  const result = JSON.parse(json)
-  if (result.error) {
-    if (result.error.code === 'ERR_LEAKWATCH_ABORTED') throw abortError(signal)
-    throw analysisError(result.error)
-  }
-  return result.ok
-}
-
 /**
  * Progress as `{ phase, files, bytesRead, bytesTotal }`: polled every 100 ms while a job
  * runs, and once when it ends.
@@ -113,16 +95,12 @@ function runJob(start, options) {
       stopProgress()
       if (signal) signal.removeEventListener('abort', onAbort)
     }
-    start(job).then((json) => {
+    start(job).then((report) => {
       settle()
-      try {
-        resolve(unwrap(json, signal))
-      } catch (err) {
-        reject(err)
-      }
+      resolve(report)
     }, (err) => {
       settle()
-      reject(err)
+      reject(err.code === 'ERR_LEAKWATCH_ABORTED' ? abortError(signal) : err)
     })
   })
 }
@@ -221,7 +199,7 @@ class HeapDiff {
     let after
     try {
       after = writeTemp('after')
-      const report = unwrap(native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 }))
+      const report = native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 })
       const [first, second] = report.snapshots
       const side = (s, time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })
       const change = second.totalSize - first.totalSize

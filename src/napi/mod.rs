@@ -5,6 +5,7 @@ mod analysis;
 mod env_cleanup;
 mod error;
 mod payloads;
+mod reports;
 mod snapshot;
 mod watcher;
 

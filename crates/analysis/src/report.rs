@@ -33,8 +33,8 @@ pub struct ClassRow {
   pub key: String,
   pub count: u64,
   pub self_size: u64,
-  pub retained_size: Option<u64>,
-  pub distance: Option<i32>,
+  pub retained_size: u64,
+  pub distance: i32,
   /// Retainer path of the class's largest instance.
   #[serde(skip_serializing_if = "Option::is_none")]
   pub path: Option<RetainerPath>,
@@ -131,8 +131,10 @@ pub fn class_rows(g: &Graph, limits: &Limits) -> Vec<ClassRow> {
         key,
         count: a.count,
         self_size: a.self_size,
-        retained_size: g.full.as_ref().map(|_| a.retained_size),
-        distance: g.full.as_ref().map(|_| a.distance),
+        // Class rows come from `analyze`, whose graph always has retained sizes and
+        // distances (Depth::Full).
+        retained_size: a.retained_size,
+        distance: a.distance,
         path,
       }
     })
