@@ -2,8 +2,8 @@
 'use strict'
 
 // Snapshot analysis: analyze() and diff() run the Rust analyser on the libuv threadpool and
-// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side returns JSON
-// text ({ ok } or { error }); errors become Error objects with a stable code.
+// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side resolves with
+// the report objects and rejects with Errors carrying a stable code (and file, offset, errno).
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -70,26 +70,6 @@ function abortError(signal) {
   return err
 }
 
-/** Turns the native `{ error }` into an Error with the same code and details. */
-/** @param {{ code: string, message: string, file?: string, offset?: number | null, errno?: string }} error */
-function analysisError(error) {
-  const err = withCode(Error, error.code, `leakwatch: ${error.message}`)
-  if (error.file) err.file = error.file
-  if (error.offset !== null && error.offset !== undefined) err.offset = error.offset
-  if (error.errno) err.errno = error.errno
-  return err
-}
-
-/** @param {string} json @param {AbortSignal} [signal] */
-function unwrap(json, signal) {
-  const result = JSON.parse(json)
-  if (result.error) {
-    if (result.error.code === 'ERR_LEAKWATCH_ABORTED') throw abortError(signal)
-    throw analysisError(result.error)
-  }
-  return result.ok
-}
-
 /**
  * Progress as `{ phase, files, bytesRead, bytesTotal }`: polled every 100 ms while a job
  * runs, and once when it ends.
@@ -116,7 +96,7 @@ function watchProgress(job, onProgress) {
 
 /**
  * @param {import('./native').Binding} native
- * @param {(job: import('../binding').AnalysisJob) => Promise<string>} start
+ * @param {(job: import('../binding').AnalysisJob) => Promise<unknown>} start
  * @param {CallOptions} options
  */
 function runJob(native, start, options) {
@@ -134,16 +114,12 @@ function runJob(native, start, options) {
       stopProgress()
       if (signal) signal.removeEventListener('abort', onAbort)
     }
-    start(job).then((json) => {
+    start(job).then((report) => {
       settle()
-      try {
-        resolve(unwrap(json, signal))
-      } catch (err) {
-        reject(err)
-      }
+      resolve(report)
     }, (err) => {
       settle()
-      reject(err)
+      reject(err.code === 'ERR_LEAKWATCH_ABORTED' ? abortError(signal) : err)
     })
   })
 }
@@ -242,7 +218,7 @@ class HeapDiff {
     let after
     try {
       after = writeTemp('after')
-      const report = unwrap(native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 }))
+      const report = native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 })
       const [first, second] = report.snapshots
       const side = (/** @type {any} */ s, /** @type {Date} */ time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })
       const change = second.totalSize - first.totalSize

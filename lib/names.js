@@ -4,14 +4,14 @@
 // The fixed vocabularies of leakwatch's payloads and metrics labels, defined once.
 
 /** What asked for a heap snapshot (`reason` of `snapshot`, `trigger` of `snapshot-skipped`). */
-const TRIGGER = Object.freeze({
+const TRIGGER = Object.freeze(/** @type {const} */ ({
   leak: 'leak',
   heapUsed: 'heap-used',
   rss: 'rss',
   signal: 'signal',
   api: 'api',
   nearHeapLimit: 'near-heap-limit',
-})
+}))
 
 /** Every trigger, in the order the metrics list them. */
 const TRIGGERS = Object.freeze(Object.values(TRIGGER))
@@ -23,13 +23,13 @@ const AUTOMATIC_TRIGGERS = Object.freeze([TRIGGER.leak, TRIGGER.heapUsed, TRIGGE
 const SKIP_REASONS = Object.freeze(['memory', 'disk', 'cooldown'])
 
 /** Garbage collection kinds (`byType` keys of `stats`, `type` label of the GC metrics). */
-const GC_KIND = Object.freeze({
+const GC_KIND = Object.freeze(/** @type {const} */ ({
   scavenge: 'scavenge',
   minorMarkCompact: 'minorMarkCompact',
   markSweepCompact: 'markSweepCompact',
   incrementalMarking: 'incrementalMarking',
   processWeakCallbacks: 'processWeakCallbacks',
-})
+}))
 
 const GC_KINDS = Object.freeze(Object.values(GC_KIND))
 

@@ -9,7 +9,7 @@
  * The native binding (napi build writes binding.js and binding.d.ts).
  * @typedef {typeof import('../binding')} Binding
  */
-/** One isolate's native monitor. @typedef {import('../binding').NativeMonitor} Monitor */
+/** One isolate's native watcher. @typedef {import('../binding').NativeWatcher} Monitor */
 /** How a native dump ended. @typedef {import('../binding').SnapshotOutcome} SnapshotOutcome */
 /**
  * A dump's outcome read by its status: which fields are present depends on `status`, which

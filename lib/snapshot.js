@@ -37,7 +37,7 @@ function defaultDir() {
 
 /**
  * @param {import('./native').Binding} native
- * @param {Where & { trigger: string, options: import('./options').SnapshotOptions }} request
+ * @param {Where & { trigger: import('../binding').SnapshotTrigger, options: import('./options').SnapshotOptions }} request
  */
 function runDump(native, { dir, file, trigger, options }) {
   const heap = v8.getHeapStatistics()
@@ -49,7 +49,6 @@ function runDump(native, { dir, file, trigger, options }) {
     heapUsed: heap.used_heap_size,
     memoryLimitBytes: options.memoryLimitBytes ?? undefined,
     minFreeDiskBytes: options.minFreeDiskBytes,
-    guard: true,
   })
 }
 
@@ -215,15 +214,14 @@ class Snapshots {
         maxFiles: this.#options.maxFiles,
       }, (outcome) => this.#report(outcome))
     } catch (err) {
-      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
-      const code = match ? match[1] : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
+      const code = String(err.code).startsWith('ERR_LEAKWATCH_') ? err.code : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
       process.nextTick(() => this.#emitError(withCode(Error, code,
         `leakwatch: the near-heap-limit snapshot is unavailable: ${err.message}`)))
     }
   }
 
   // Automatic triggers share the cooldown; the first skip per cooldown period is reported.
-  /** @param {string} trigger */
+  /** @param {import('../binding').SnapshotTrigger} trigger */
   #auto(trigger) {
     const since = Date.now() - this.#lastAuto
     if (since < this.#options.cooldownMs) {
@@ -241,7 +239,7 @@ class Snapshots {
   }
 
   // After the current event's listeners ran: the dump blocks this thread.
-  /** @param {string} trigger */
+  /** @param {import('../binding').SnapshotTrigger} trigger */
   #defer(trigger) {
     if (this.#pending) return
     this.#pending = true
@@ -251,7 +249,7 @@ class Snapshots {
     })
   }
 
-  /** @param {string} trigger @param {Where} where */
+  /** @param {import('../binding').SnapshotTrigger} trigger @param {Where} where */
   #run(trigger, where) {
     /** @type {import('./native').SnapshotOutcome} */
     let outcome
@@ -299,7 +297,7 @@ class Snapshots {
     try {
       native.pruneSnapshots(dir, this.#options.maxFiles)
     } catch (err) {
-      this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message.replace(/^ERR_LEAKWATCH_[A-Z_]+: /, '')}`))
+      this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message}`))
     }
   }
 }

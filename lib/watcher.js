@@ -48,7 +48,7 @@ class Watcher extends EventEmitter {
     this.#context = context
     const useV8Hooks = options.gcSource === 'auto'
     try {
-      this.#native = new native.NativeMonitor(
+      this.#native = new native.NativeWatcher(
         {
           sampleIntervalMs: options.sampleIntervalMs,
           statsIntervalMs: options.statsIntervalMs,
@@ -57,6 +57,8 @@ class Watcher extends EventEmitter {
           // A metric turned off is absent for the native layer.
           detection: {
             ...options.detection,
+            // Validated by lib/options.js against the same three names.
+            mode: /** @type {import('../binding').DetectionMode} */ (options.detection.mode),
             confirmMaxPauseRatio: options.detection.confirm ? options.detection.confirm.maxPauseRatio : undefined,
             confirmMinIntervalMs: options.detection.confirm ? options.detection.confirm.minIntervalMs : 0,
             heap: options.detection.heap || undefined,
@@ -66,9 +68,9 @@ class Watcher extends EventEmitter {
         },
         (args) => this.#dispatch(args[0], args[1]))
     } catch (err) {
-      // Native errors carry their code at the start of the message.
-      const match = /^(ERR_LEAKWATCH_[A-Z0-9_]+): /.exec(err.message)
-      err.code = match ? match[1] : 'ERR_LEAKWATCH_NATIVE'
+      // The addon's errors carry their ERR_LEAKWATCH_* code; napi-rs's own (a bad argument)
+      // do not.
+      if (!String(err.code).startsWith('ERR_LEAKWATCH_')) err.code = 'ERR_LEAKWATCH_NATIVE'
       throw err
     }
     if (options.attribution && options.detection.mode !== 'off') {
@@ -121,7 +123,7 @@ class Watcher extends EventEmitter {
   /** @param {string} event @param {any} payload the binding's, decorated here */
   #dispatch(event, payload) {
     // Events still queued when stop() ran are dropped: nothing is emitted after stop().
-    if (!this.#native.running || event === 'gc-requested') return
+    if (!this.#native.running) return
     if (event === 'stats') payload = decorateStats(payload)
     else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
     if (event === 'leak') {

@@ -1,5 +1,6 @@
-//! One error type with stable codes; it reaches JavaScript as an `Error` whose `code` is
-//! `ERR_LEAKWATCH_*`.
+//! One error type with stable codes, free of napi types. `src/napi/error.rs` turns it into a
+//! napi-rs error whose status is the code, so it reaches JavaScript as an `Error` whose `code`
+//! is `ERR_LEAKWATCH_*` and whose message is the message alone.
 
 use std::fmt;
 
@@ -19,6 +20,10 @@ pub enum ErrorCode {
   SnapshotWrite,
   /// A snapshot was abandoned for an internal reason (nothing left behind).
   SnapshotInternal,
+  /// The near-heap-limit snapshot could not be set up (a Node-API call failed).
+  SnapshotUnavailable,
+  /// A Node-API call failed while starting to watch the isolate.
+  Native,
 }
 
 impl ErrorCode {
@@ -31,7 +36,16 @@ impl ErrorCode {
       ErrorCode::ThreadSpawn => "ERR_LEAKWATCH_THREAD_SPAWN",
       ErrorCode::SnapshotWrite => "ERR_LEAKWATCH_SNAPSHOT_WRITE",
       ErrorCode::SnapshotInternal => "ERR_LEAKWATCH_SNAPSHOT_INTERNAL",
+      ErrorCode::SnapshotUnavailable => "ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE",
+      ErrorCode::Native => "ERR_LEAKWATCH_NATIVE",
     }
+  }
+}
+
+/// The code as a napi-rs status: napi-rs makes it the JS error's `code`.
+impl AsRef<str> for ErrorCode {
+  fn as_ref(&self) -> &str {
+    self.as_str()
   }
 }
 
@@ -58,16 +72,6 @@ impl fmt::Display for LeakwatchError {
 
 impl std::error::Error for LeakwatchError {}
 
-impl From<LeakwatchError> for napi::Error {
-  fn from(err: LeakwatchError) -> Self {
-    // napi-rs sets the JS error's `code` from the status string.
-    napi::Error::new(
-      napi::Status::GenericFailure,
-      format!("{}: {}", err.code.as_str(), err.message),
-    )
-  }
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
@@ -82,6 +86,8 @@ mod tests {
       ErrorCode::ThreadSpawn,
       ErrorCode::SnapshotWrite,
       ErrorCode::SnapshotInternal,
+      ErrorCode::SnapshotUnavailable,
+      ErrorCode::Native,
     ];
     let mut seen = std::collections::HashSet::new();
     for code in all {

@@ -42,7 +42,7 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
   /** @type {any[]} */
   const outcomes = []
 
-  class NativeMonitor {
+  class NativeWatcher {
     constructor(options, dispatch) {
       if (monitorError) throw monitorError
       this.options = options
@@ -93,7 +93,7 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
 
   const binding = {
     BINDING_API_VERSION: version,
-    NativeMonitor,
+    NativeWatcher,
     NearHeapLimitHook,
     AnalysisJob,
     fullGc: () => true,
@@ -107,11 +107,20 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
       calls.pruned.push([dir, keep])
       return []
     },
-    analyzeSnapshot: async (file) => JSON.stringify(file.includes('bad')
-      ? { error: { code: 'ERR_LEAKWATCH_SNAPSHOT_TRUNCATED', message: `${file}: the file ends`, file, offset: 12 } }
-      : { ok: { summary: { file } } }),
-    diffSnapshots: async (files) => JSON.stringify({ ok: { files } }),
-    diffSnapshotsSync: () => JSON.stringify({ ok: {} }),
+    // The addon resolves with the report object, or rejects with an Error carrying `code`,
+    // `file`, `offset` and `errno` (src/napi/analysis.rs).
+    analyzeSnapshot: async (file) => {
+      if (file.includes('bad')) {
+        throw Object.assign(new Error(`leakwatch: ${file}: the file ends`),
+          { code: 'ERR_LEAKWATCH_SNAPSHOT_TRUNCATED', file, offset: 12 })
+      }
+      if (file.includes('cancelled')) {
+        throw Object.assign(new Error('leakwatch: analysis cancelled'), { code: 'ERR_LEAKWATCH_ABORTED' })
+      }
+      return { summary: { file } }
+    },
+    diffSnapshots: async (files) => ({ files }),
+    diffSnapshotsSync: () => ({}),
   }
   return { binding, calls, outcomes }
 }

@@ -1,19 +1,21 @@
 //! The napi surface for snapshot analysis: jobs on the libuv threadpool (`AsyncTask`) and
-//! synchronous twins for `HeapDiff`. Results and errors come back as JSON text — errors as
-//! data with their code, file, offset and errno — and the facade (lib/analysis.js) turns
-//! them into objects and `Error`s. A panic inside the analysis is caught here and reported
-//! as ERR_LEAKWATCH_ANALYSIS_INTERNAL; it never unwinds into Node.
+//! a synchronous twin for `HeapDiff`. Reports resolve as objects (`napi/reports.rs`); a
+//! failure rejects (or throws) an `Error` with its `code`, and `file`, `offset` and `errno`
+//! when known. A panic inside the analysis is caught here and reported as
+//! ERR_LEAKWATCH_ANALYSIS_INTERNAL; it never unwinds into Node.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, JsObjectValue, JsValue};
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use leakwatch_analysis::Control;
 use leakwatch_analysis::Limits;
 use leakwatch_analysis::{AnalysisError, Kind};
+use leakwatch_analysis::{Control, Phase};
+
+use crate::napi::reports::{AnalyzeReport, DiffReport};
 
 /// How much of a report to produce. Omitted fields take the defaults below; `0xFFFFFFFF`
 /// means "all".
@@ -43,11 +45,44 @@ fn limits(l: &AnalysisLimits) -> Limits {
   }
 }
 
+/// What a running analysis is doing.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnalysisPhase {
+  #[napi(value = "reading")]
+  Reading,
+  #[napi(value = "graph")]
+  Graph,
+  #[napi(value = "dominators")]
+  Dominators,
+  #[napi(value = "classes")]
+  Classes,
+  #[napi(value = "paths")]
+  Paths,
+  #[napi(value = "diff")]
+  Diff,
+  #[napi(value = "done")]
+  Done,
+}
+
+impl From<Phase> for AnalysisPhase {
+  fn from(phase: Phase) -> Self {
+    match phase {
+      Phase::Reading => AnalysisPhase::Reading,
+      Phase::Graph => AnalysisPhase::Graph,
+      Phase::Dominators => AnalysisPhase::Dominators,
+      Phase::Classes => AnalysisPhase::Classes,
+      Phase::Paths => AnalysisPhase::Paths,
+      Phase::Diff => AnalysisPhase::Diff,
+      Phase::Done => AnalysisPhase::Done,
+    }
+  }
+}
+
 /// Progress of a running job.
 #[napi(object)]
 pub struct AnalysisProgress {
-  /// "reading", "graph", "dominators", "classes", "paths", "diff" or "done".
-  pub phase: String,
+  pub phase: AnalysisPhase,
   /// Number of snapshot files read.
   pub files: u32,
   /// Bytes read so far, all files together.
@@ -81,7 +116,7 @@ impl AnalysisJob {
   pub fn progress(&self) -> AnalysisProgress {
     let p = self.control.progress();
     AnalysisProgress {
-      phase: p.phase.name().to_string(),
+      phase: p.phase.into(),
       files: p.files as u32,
       bytes_read: p.bytes_read as f64,
       bytes_total: p.bytes_total as f64,
@@ -89,98 +124,125 @@ impl AnalysisJob {
   }
 }
 
-fn error_json(e: &AnalysisError) -> String {
-  serde_json::json!({
-    "error": {
-      "code": e.kind.code(),
-      "message": e.to_string(),
-      "file": e.file,
-      "offset": e.offset,
-      "errno": e.errno,
+/// The JS `Error` an analysis failure rejects with: `code`, the message, and `file`,
+/// `offset` and `errno` when known (absent otherwise).
+fn rejection(env: &Env, e: &AnalysisError) -> napi::Error {
+  let build = || -> napi::Result<napi::Error> {
+    let mut err = env.create_error(napi::Error::from_reason(format!("leakwatch: {e}")))?;
+    err.set_named_property("code", e.kind.code())?;
+    if let Some(file) = &e.file {
+      err.set_named_property("file", file.as_str())?;
     }
-  })
-  .to_string()
+    if let Some(offset) = e.offset {
+      err.set_named_property("offset", offset as f64)?;
+    }
+    if let Some(errno) = e.errno {
+      err.set_named_property("errno", errno)?;
+    }
+    Ok(napi::Error::from(err.to_unknown()))
+  };
+  // Building the object fails only while the environment is torn down.
+  build().unwrap_or_else(|failure| failure)
 }
 
-/// Runs `work` and renders `{"ok": report}` or `{"error": {...}}`, catching panics.
-fn run<R: serde::Serialize>(work: impl FnOnce() -> Result<R, AnalysisError>) -> String {
-  match catch_unwind(AssertUnwindSafe(work)) {
-    Ok(Ok(report)) => match serde_json::to_string(&report) {
-      Ok(json) => format!("{{\"ok\":{json}}}"),
-      Err(e) => error_json(&internal(&e.to_string())),
-    },
-    Ok(Err(e)) => error_json(&e),
-    Err(panic) => {
-      let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-      error_json(&internal(&what))
-    }
-  }
+/// Runs `work`, catching panics as ERR_LEAKWATCH_ANALYSIS_INTERNAL.
+fn run<R>(work: impl FnOnce() -> Result<R, AnalysisError>) -> Result<R, AnalysisError> {
+  catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+    let what = panic
+      .downcast_ref::<&str>()
+      .map(|s| s.to_string())
+      .or_else(|| panic.downcast_ref::<String>().cloned())
+      .unwrap_or_else(|| "unknown panic".into());
+    Err(internal(&what))
+  })
 }
 
 fn internal(what: &str) -> AnalysisError {
   AnalysisError::new(Kind::Internal, format!("internal analysis failure: {what}"))
 }
 
-pub enum Job {
-  Analyze(String),
-  Diff(Vec<String>),
+fn analyze_report(
+  file: &str,
+  limits: &Limits,
+  control: &Control,
+) -> Result<AnalyzeReport, AnalysisError> {
+  run(|| leakwatch_analysis::analyze(file, limits, control).map(AnalyzeReport::from))
 }
 
-pub struct AnalysisTask {
-  job: Job,
+fn diff_report(
+  files: &[String],
+  limits: &Limits,
+  control: &Control,
+) -> Result<DiffReport, AnalysisError> {
+  run(|| {
+    let report = leakwatch_analysis::diff(files, limits, control)?;
+    DiffReport::try_from(report).map_err(|basis| internal(&format!("unknown growth basis {basis}")))
+  })
+}
+
+/// `analyze` on the threadpool: the report is built there, the JS objects on the JS thread.
+pub struct AnalyzeTask {
+  file: String,
   limits: Limits,
   control: Arc<Control>,
 }
 
-impl AnalysisTask {
-  fn execute(&self) -> String {
-    match &self.job {
-      Job::Analyze(file) => run(|| leakwatch_analysis::analyze(file, &self.limits, &self.control)),
-      Job::Diff(files) => run(|| leakwatch_analysis::diff(files, &self.limits, &self.control)),
-    }
+impl Task for AnalyzeTask {
+  type Output = Result<AnalyzeReport, AnalysisError>;
+  type JsValue = AnalyzeReport;
+
+  fn compute(&mut self) -> napi::Result<Self::Output> {
+    Ok(analyze_report(&self.file, &self.limits, &self.control))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<AnalyzeReport> {
+    output.map_err(|e| rejection(&env, &e))
   }
 }
 
-impl Task for AnalysisTask {
-  type Output = String;
-  type JsValue = String;
+/// `diff` on the threadpool.
+pub struct DiffTask {
+  files: Vec<String>,
+  limits: Limits,
+  control: Arc<Control>,
+}
 
-  fn compute(&mut self) -> napi::Result<String> {
-    Ok(self.execute())
+impl Task for DiffTask {
+  type Output = Result<DiffReport, AnalysisError>;
+  type JsValue = DiffReport;
+
+  fn compute(&mut self) -> napi::Result<Self::Output> {
+    Ok(diff_report(&self.files, &self.limits, &self.control))
   }
 
-  fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
-    Ok(output)
+  fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<DiffReport> {
+    output.map_err(|e| rejection(&env, &e))
   }
 }
 
-/// Analyses one snapshot on the threadpool; resolves to JSON text (`{ok}` or `{error}`).
-#[napi(ts_return_type = "Promise<string>")]
+/// Analyses one snapshot on the threadpool; rejects with an `Error` carrying `code`.
+#[napi]
 pub fn analyze_snapshot(
   file: String,
   limits: AnalysisLimits,
   job: &AnalysisJob,
-) -> AsyncTask<AnalysisTask> {
-  AsyncTask::new(AnalysisTask {
-    job: Job::Analyze(file),
+) -> AsyncTask<AnalyzeTask> {
+  AsyncTask::new(AnalyzeTask {
+    file,
     limits: self::limits(&limits),
     control: job.control.clone(),
   })
 }
 
 /// Compares two or three snapshots of one process on the threadpool.
-#[napi(ts_return_type = "Promise<string>")]
+#[napi]
 pub fn diff_snapshots(
   files: Vec<String>,
   limits: AnalysisLimits,
   job: &AnalysisJob,
-) -> AsyncTask<AnalysisTask> {
-  AsyncTask::new(AnalysisTask {
-    job: Job::Diff(files),
+) -> AsyncTask<DiffTask> {
+  AsyncTask::new(DiffTask {
+    files,
     limits: self::limits(&limits),
     control: job.control.clone(),
   })
@@ -188,11 +250,10 @@ pub fn diff_snapshots(
 
 /// `diffSnapshots` on the calling thread (memwatch's synchronous `HeapDiff.end()`).
 #[napi]
-pub fn diff_snapshots_sync(files: Vec<String>, limits: AnalysisLimits) -> String {
-  AnalysisTask {
-    job: Job::Diff(files),
-    limits: self::limits(&limits),
-    control: Arc::new(Control::default()),
-  }
-  .execute()
+pub fn diff_snapshots_sync(
+  env: Env,
+  files: Vec<String>,
+  limits: AnalysisLimits,
+) -> napi::Result<DiffReport> {
+  diff_report(&files, &self::limits(&limits), &Control::default()).map_err(|e| rejection(&env, &e))
 }

@@ -2,7 +2,10 @@
 //! addon's Rust types and the shapes JavaScript sees. Nothing below this module knows napi.
 
 mod analysis;
+mod env_cleanup;
+mod error;
 mod payloads;
+mod reports;
 mod snapshot;
 mod watcher;
 

@@ -2,16 +2,96 @@
 //! (memwatch's snake_case names are kept where memwatch had them); the JS facade adds
 //! `heap.arrayBuffers` and turns `time` into a `Date`.
 
-use napi::bindgen_prelude::{ToNapiValue, TypeName, ValidateNapiValue};
-use napi::sys;
+use napi::Either;
 use napi_derive::napi;
 
 use crate::monitor::gc_kind::GcKind;
 use crate::monitor::stats::KindTotals;
-use crate::monitor::{Event, StatsReport};
-use leakwatch_detection::{LeakReport, TrendNow};
+use crate::monitor::{Source, StatsReport};
+use leakwatch_detection::{LeakReport, Metric, TrendNow};
 
 const NS_PER_MS: f64 = 1_000_000.0;
+
+/// A GC kind as JavaScript names it (`stats.gcType`, the kind `recordGc` is fed).
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcType {
+  #[napi(value = "scavenge")]
+  Scavenge,
+  #[napi(value = "minorMarkCompact")]
+  MinorMarkCompact,
+  #[napi(value = "markSweepCompact")]
+  MarkSweepCompact,
+  #[napi(value = "incrementalMarking")]
+  IncrementalMarking,
+  #[napi(value = "processWeakCallbacks")]
+  ProcessWeakCallbacks,
+}
+
+impl From<GcKind> for GcType {
+  fn from(kind: GcKind) -> Self {
+    match kind {
+      GcKind::Scavenge => GcType::Scavenge,
+      GcKind::MinorMarkCompact => GcType::MinorMarkCompact,
+      GcKind::MarkSweepCompact => GcType::MarkSweepCompact,
+      GcKind::IncrementalMarking => GcType::IncrementalMarking,
+      GcKind::ProcessWeakCallbacks => GcType::ProcessWeakCallbacks,
+    }
+  }
+}
+
+impl From<GcType> for GcKind {
+  fn from(kind: GcType) -> Self {
+    match kind {
+      GcType::Scavenge => GcKind::Scavenge,
+      GcType::MinorMarkCompact => GcKind::MinorMarkCompact,
+      GcType::MarkSweepCompact => GcKind::MarkSweepCompact,
+      GcType::IncrementalMarking => GcKind::IncrementalMarking,
+      GcType::ProcessWeakCallbacks => GcKind::ProcessWeakCallbacks,
+    }
+  }
+}
+
+/// Where GC records come from: V8's GC callbacks, or `perf_hooks` entries (the fallback).
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcSource {
+  #[napi(value = "v8")]
+  V8,
+  #[napi(value = "perf_hooks")]
+  PerfHooks,
+}
+
+impl From<Source> for GcSource {
+  fn from(source: Source) -> Self {
+    match source {
+      Source::V8Hooks => GcSource::V8,
+      Source::PerfHooks => GcSource::PerfHooks,
+    }
+  }
+}
+
+/// The metric a `leak` event is about.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakMetric {
+  #[napi(value = "heap")]
+  Heap,
+  #[napi(value = "external")]
+  External,
+  #[napi(value = "rss")]
+  Rss,
+}
+
+impl From<Metric> for LeakMetric {
+  fn from(metric: Metric) -> Self {
+    match metric {
+      Metric::Heap => LeakMetric::Heap,
+      Metric::External => LeakMetric::External,
+      Metric::Rss => LeakMetric::Rss,
+    }
+  }
+}
 
 /// Heap figures in bytes, read with `v8::Isolate::GetHeapStatistics` after the GC.
 #[napi(object)]
@@ -112,8 +192,7 @@ pub struct LeakPayload {
   /// Window start and end, ms since the Unix epoch (the facade makes them Dates).
   pub start: f64,
   pub end: f64,
-  /// "heap", "external" or "rss".
-  pub metric: String,
+  pub metric: LeakMetric,
   pub bytes_per_hour: f64,
   /// Full GCs in the window.
   pub gc_count: f64,
@@ -136,7 +215,7 @@ impl From<&LeakReport> for LeakPayload {
       reason: r.reason.clone(),
       start: epoch_ms(r.start),
       end: epoch_ms(r.end),
-      metric: r.metric.name().to_string(),
+      metric: r.metric.into(),
       bytes_per_hour: r.bytes_per_hour,
       gc_count: r.gc_count as f64,
       window_ms: r.window.as_secs_f64() * 1000.0,
@@ -165,14 +244,14 @@ pub struct StatsPayload {
   pub min: f64,
   pub max: f64,
   /// Kind of the GC these figures follow; null before the first GC.
-  pub gc_type: Option<String>,
+  pub gc_type: Option<GcType>,
   pub forced: bool,
   pub pause_ms: f64,
   pub heap: HeapPayload,
   /// Resident set size, bytes; null where not sampled natively.
   pub rss: Option<f64>,
   pub by_type: GcTypeBreakdown,
-  pub source: String,
+  pub source: GcSource,
   pub dropped: DroppedCounts,
   pub callback_cost: CallbackCost,
   /// Metrics whose growth was reported as a leak and has not stopped.
@@ -204,7 +283,7 @@ impl From<&StatsReport> for StatsPayload {
       current_base: s.current_base as f64,
       min: s.min as f64,
       max: s.max as f64,
-      gc_type: s.gc_type.map(|k| k.name().to_string()),
+      gc_type: s.gc_type.map(GcType::from),
       forced: s.forced,
       pause_ms: s.pause_ns as f64 / NS_PER_MS,
       heap: HeapPayload {
@@ -222,7 +301,7 @@ impl From<&StatsReport> for StatsPayload {
         incremental_marking: by(GcKind::IncrementalMarking),
         process_weak_callbacks: by(GcKind::ProcessWeakCallbacks),
       },
-      source: s.source.name().to_string(),
+      source: s.source.into(),
       dropped: DroppedCounts {
         records: s.dropped_records as f64,
         events: s.dropped_events as f64,
@@ -249,59 +328,41 @@ impl From<&StatsReport> for StatsPayload {
   }
 }
 
-/// The payload handed to the JS dispatcher with the event's name.
-pub enum EventPayload {
-  Stats(Box<StatsPayload>),
-  Leak(LeakPayload),
-  /// `undefined`: internal events that carry nothing.
-  Nothing,
+/// The events the JS dispatcher receives, by name.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatcherEvent {
+  #[napi(value = "stats")]
+  Stats,
+  /// A metric is growing.
+  #[napi(value = "leak")]
+  Leak,
+  /// A metric reported by `leak` stopped growing.
+  #[napi(value = "leak-stopped")]
+  LeakStopped,
 }
 
-impl EventPayload {
+/// A monitor event for JavaScript. GC requests are not among them: they run on the JS thread
+/// without calling into JavaScript (see `napi/watcher.rs`).
+pub enum ForJs {
+  Stats(Box<StatsReport>),
+  Leak(Box<LeakReport>),
+}
+
+impl ForJs {
   /// (event name, payload) as the dispatcher receives them.
-  pub fn from_event(event: Event) -> (String, EventPayload) {
-    match event {
-      Event::Stats(report) => (
-        "stats".to_string(),
-        EventPayload::Stats(Box::new((&*report).into())),
-      ),
-      Event::Leak(report) => (
+  /// The payload: napi-rs converts either shape.
+  pub fn into_args(self) -> (WatcherEvent, Either<StatsPayload, LeakPayload>) {
+    match self {
+      ForJs::Stats(report) => (WatcherEvent::Stats, Either::A((&*report).into())),
+      ForJs::Leak(report) => (
         if report.growing {
-          "leak"
+          WatcherEvent::Leak
         } else {
-          "leak-stopped"
-        }
-        .to_string(),
-        EventPayload::Leak((&*report).into()),
+          WatcherEvent::LeakStopped
+        },
+        Either::B((&*report).into()),
       ),
-      // Handled on the JS thread before dispatch; the facade ignores the name.
-      Event::RequestFullGc => ("gc-requested".to_string(), EventPayload::Nothing),
-    }
-  }
-}
-
-impl TypeName for EventPayload {
-  fn type_name() -> &'static str {
-    "EventPayload"
-  }
-  fn value_type() -> napi::ValueType {
-    napi::ValueType::Object
-  }
-}
-
-impl ValidateNapiValue for EventPayload {}
-
-impl ToNapiValue for EventPayload {
-  unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-    // The caller's contract for `to_napi_value` (a live `env`, on its JS thread) is exactly
-    // the one each inner conversion needs.
-    match val {
-      // SAFETY: see above.
-      EventPayload::Stats(stats) => unsafe { StatsPayload::to_napi_value(env, *stats) },
-      // SAFETY: see above.
-      EventPayload::Leak(leak) => unsafe { LeakPayload::to_napi_value(env, leak) },
-      // SAFETY: see above.
-      EventPayload::Nothing => unsafe { <()>::to_napi_value(env, ()) },
     }
   }
 }

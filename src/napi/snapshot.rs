@@ -3,20 +3,121 @@
 //! owns the public names, options and events.
 
 use std::cell::RefCell;
-use std::ffi::c_void;
 use std::path::PathBuf;
-use std::rc::Rc;
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::{Env, Status};
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, LeakwatchError};
+use crate::napi::env_cleanup::{EnvCleanup, Shutdown};
+use crate::napi::error::{self, napi_failure};
 use crate::snapshot::attempt::{attempt, Outcome, Request, Target};
 use crate::snapshot::name::prune;
 use crate::snapshot::near_limit::{NearLimitConfig, NearLimitHook};
 use crate::v8::{Isolate, IsolateProfiler, ProfilerApi, V8Api};
+
+/// What asked for a dump (part of the file name and of every snapshot event).
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotTrigger {
+  /// `writeSnapshot()`.
+  #[napi(value = "api")]
+  Api,
+  #[napi(value = "leak")]
+  Leak,
+  #[napi(value = "signal")]
+  Signal,
+  #[napi(value = "heap-used")]
+  HeapUsed,
+  #[napi(value = "rss")]
+  Rss,
+  #[napi(value = "near-heap-limit")]
+  NearHeapLimit,
+}
+
+impl SnapshotTrigger {
+  /// The name the snapshot module uses in file names.
+  fn name(self) -> &'static str {
+    match self {
+      SnapshotTrigger::Api => "api",
+      SnapshotTrigger::Leak => "leak",
+      SnapshotTrigger::Signal => "signal",
+      SnapshotTrigger::HeapUsed => "heap-used",
+      SnapshotTrigger::Rss => "rss",
+      SnapshotTrigger::NearHeapLimit => "near-heap-limit",
+    }
+  }
+}
+
+/// How a dump ended.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotStatus {
+  #[napi(value = "written")]
+  Written,
+  #[napi(value = "skipped")]
+  Skipped,
+  #[napi(value = "failed")]
+  Failed,
+}
+
+/// What a skipped dump lacked.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotSkipReason {
+  #[napi(value = "memory")]
+  Memory,
+  #[napi(value = "disk")]
+  Disk,
+}
+
+impl SnapshotSkipReason {
+  /// From the snapshot module's name (`guard::SkipReason::as_str`, or "memory" at the ceiling).
+  fn from_name(name: &str) -> Option<Self> {
+    match name {
+      "memory" => Some(SnapshotSkipReason::Memory),
+      "disk" => Some(SnapshotSkipReason::Disk),
+      _ => None,
+    }
+  }
+}
+
+/// What bounded the room a skipped dump was compared with.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotBound {
+  /// The operator's `memoryLimitBytes`.
+  #[napi(value = "memoryLimitBytes")]
+  MemoryLimitBytes,
+  /// The cgroup's memory limit.
+  #[napi(value = "cgroup")]
+  Cgroup,
+  /// The system's available memory.
+  #[napi(value = "system")]
+  System,
+  /// Free disk less `minFreeDiskBytes`.
+  #[napi(value = "disk")]
+  Disk,
+  /// RSS reached the ceiling during the dump.
+  #[napi(value = "ceiling")]
+  Ceiling,
+}
+
+impl SnapshotBound {
+  /// From the snapshot module's names (`headroom::MemoryRoom::bound`, the guard, the dump).
+  fn from_name(name: &str) -> Option<Self> {
+    match name {
+      "memoryLimitBytes" => Some(SnapshotBound::MemoryLimitBytes),
+      "cgroup" => Some(SnapshotBound::Cgroup),
+      "system" => Some(SnapshotBound::System),
+      "disk" => Some(SnapshotBound::Disk),
+      "ceiling" => Some(SnapshotBound::Ceiling),
+      _ => None,
+    }
+  }
+}
 
 /// A dump asked for by the facade.
 #[napi(object)]
@@ -25,8 +126,7 @@ pub struct SnapshotRequest {
   pub dir: Option<String>,
   /// Exact file path chosen by the caller.
   pub path: Option<String>,
-  /// Trigger: "api", "leak", "signal", "heap-used", "rss".
-  pub trigger: String,
+  pub trigger: SnapshotTrigger,
   /// `worker_threads.threadId` (part of the name).
   pub thread_id: u32,
   /// `v8.getHeapStatistics().used_heap_size`.
@@ -34,26 +134,24 @@ pub struct SnapshotRequest {
   /// Operator's memory budget for the process, bytes.
   pub memory_limit_bytes: Option<f64>,
   pub min_free_disk_bytes: f64,
-  /// false = no estimate check, no RSS ceiling.
-  pub guard: bool,
 }
 
-/// How a dump ended: `status` is "written", "skipped" or "failed".
+/// How a dump ended.
 #[napi(object)]
 pub struct SnapshotOutcome {
-  pub status: String,
-  pub trigger: String,
+  pub status: SnapshotStatus,
+  pub trigger: SnapshotTrigger,
   pub path: Option<String>,
   pub bytes: Option<f64>,
   pub duration_ms: Option<f64>,
   /// Highest RSS seen during the dump.
   pub peak_rss: Option<f64>,
-  /// Skips: "memory" or "disk".
-  pub reason: Option<String>,
+  /// Skips: what the dump lacked.
+  pub reason: Option<SnapshotSkipReason>,
   pub need_bytes: Option<f64>,
   pub have_bytes: Option<f64>,
-  /// What bounded `have_bytes`: "memoryLimitBytes", "cgroup", "system", "disk", "ceiling".
-  pub bound: Option<String>,
+  /// Skips: what bounded `have_bytes`.
+  pub bound: Option<SnapshotBound>,
   /// Skips: true when the dump started and was given up at the RSS ceiling.
   pub aborted: Option<bool>,
   /// Failures: ERR_LEAKWATCH_* code, OS error name, system call, message.
@@ -66,10 +164,10 @@ pub struct SnapshotOutcome {
 }
 
 impl SnapshotOutcome {
-  fn empty(status: &str, trigger: &str) -> Self {
+  fn empty(status: SnapshotStatus, trigger: SnapshotTrigger) -> Self {
     SnapshotOutcome {
-      status: status.to_string(),
-      trigger: trigger.to_string(),
+      status,
+      trigger,
       path: None,
       bytes: None,
       duration_ms: None,
@@ -88,7 +186,7 @@ impl SnapshotOutcome {
     }
   }
 
-  fn from_outcome(outcome: Outcome, trigger: &str) -> Self {
+  fn from_outcome(outcome: Outcome, trigger: SnapshotTrigger) -> Self {
     match outcome {
       Outcome::Written { dumped, estimate } => SnapshotOutcome {
         path: Some(dumped.path.to_string_lossy().into_owned()),
@@ -97,7 +195,7 @@ impl SnapshotOutcome {
         peak_rss: Some(dumped.peak_rss as f64),
         estimated_memory_bytes: Some(estimate.memory_bytes as f64),
         estimated_file_bytes: Some(estimate.file_bytes as f64),
-        ..Self::empty("written", trigger)
+        ..Self::empty(SnapshotStatus::Written, trigger)
       },
       Outcome::Skipped {
         reason,
@@ -107,14 +205,14 @@ impl SnapshotOutcome {
         aborted,
         estimate,
       } => SnapshotOutcome {
-        reason: Some(reason.to_string()),
+        reason: SnapshotSkipReason::from_name(reason),
         need_bytes: Some(need_bytes as f64),
         have_bytes: Some(have_bytes as f64),
-        bound: Some(bound.to_string()),
+        bound: SnapshotBound::from_name(bound),
         aborted: Some(aborted),
         estimated_memory_bytes: Some(estimate.memory_bytes as f64),
         estimated_file_bytes: Some(estimate.file_bytes as f64),
-        ..Self::empty("skipped", trigger)
+        ..Self::empty(SnapshotStatus::Skipped, trigger)
       },
       Outcome::Failed {
         code,
@@ -128,16 +226,16 @@ impl SnapshotOutcome {
           .map(str::to_string),
         syscall: file.as_ref().map(|f| f.syscall.to_string()),
         message: Some(message),
-        ..Self::empty("failed", trigger)
+        ..Self::empty(SnapshotStatus::Failed, trigger)
       },
     }
   }
 
-  fn failed(err: LeakwatchError, trigger: &str) -> Self {
+  fn failed(err: LeakwatchError, trigger: SnapshotTrigger) -> Self {
     SnapshotOutcome {
       code: Some(err.code.as_str().to_string()),
       message: Some(err.message),
-      ..Self::empty("failed", trigger)
+      ..Self::empty(SnapshotStatus::Failed, trigger)
     }
   }
 }
@@ -164,7 +262,7 @@ fn profiler() -> Result<(&'static ProfilerApi, *mut Isolate), LeakwatchError> {
 pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
   let (api, isolate) = match profiler() {
     Ok(found) => found,
-    Err(e) => return SnapshotOutcome::failed(e, &request.trigger),
+    Err(e) => return SnapshotOutcome::failed(e, request.trigger),
   };
   let target = match (&request.path, &request.dir) {
     (Some(path), _) => Target::Path(PathBuf::from(path)),
@@ -179,21 +277,20 @@ pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
   };
   let req = Request {
     target,
-    trigger: request.trigger.clone(),
+    trigger: request.trigger.name().to_string(),
     heap_used: bytes_option(Some(request.heap_used)).unwrap_or(0),
     memory_limit: bytes_option(request.memory_limit_bytes),
     min_free_disk: bytes_option(Some(request.min_free_disk_bytes)).unwrap_or(0),
-    guard: request.guard,
   };
   // SAFETY: called from JavaScript: on the isolate's thread, outside any GC; the profiler
   // is dropped at the end of this call.
   let outcome = attempt(&unsafe { IsolateProfiler::new(api, isolate) }, &req);
-  SnapshotOutcome::from_outcome(outcome, &request.trigger)
+  SnapshotOutcome::from_outcome(outcome, request.trigger)
 }
 
 /// Removes the oldest leakwatch snapshots in `dir` beyond `keep`; returns removed paths.
 #[napi]
-pub fn prune_snapshots(dir: String, keep: u32) -> napi::Result<Vec<String>> {
+pub fn prune_snapshots(dir: String, keep: u32) -> error::Result<Vec<String>> {
   prune(std::path::Path::new(&dir), keep as usize)
     .map(|v| {
       v.into_iter()
@@ -222,22 +319,20 @@ pub struct NearHeapLimitOptions {
 
 type OutcomeFn = ThreadsafeFunction<SnapshotOutcome, (), SnapshotOutcome, Status, false, true, 4>;
 
-struct HookCell {
-  hook: RefCell<Option<NearLimitHook>>,
-}
+/// The armed hook until it is disarmed or the environment is torn down.
+struct Armed(RefCell<Option<NearLimitHook>>);
 
-unsafe extern "C" fn on_env_cleanup(arg: *mut c_void) {
-  // SAFETY: the Rc leaked at registration; the hook runs once, on the isolate's thread,
-  // while the isolate is alive.
-  let cell = unsafe { Rc::from_raw(arg as *const HookCell) };
-  drop(cell.hook.borrow_mut().take());
+impl Shutdown for Armed {
+  fn shutdown(&self) {
+    drop(self.0.borrow_mut().take());
+  }
 }
 
 /// One snapshot before the isolate runs out of heap; fires once. Disarmed by `disarm()` or
 /// when the environment (main thread or worker) is torn down.
 #[napi]
 pub struct NearHeapLimitHook {
-  cell: Rc<HookCell>,
+  armed: EnvCleanup<Armed>,
 }
 
 #[napi]
@@ -247,14 +342,15 @@ impl NearHeapLimitHook {
     env: Env,
     options: NearHeapLimitOptions,
     on_outcome: Function<SnapshotOutcome, ()>,
-  ) -> napi::Result<Self> {
+  ) -> error::Result<Self> {
     let (api, isolate) = profiler()?;
     let tsfn: OutcomeFn = on_outcome
       .build_threadsafe_function::<SnapshotOutcome>()
       .callee_handled::<false>()
       .weak::<true>()
       .max_queue_size::<4>()
-      .build_callback(|ctx| Ok(ctx.value))?;
+      .build_callback(|ctx| Ok(ctx.value))
+      .map_err(napi_failure(ErrorCode::SnapshotUnavailable))?;
     let config = NearLimitConfig {
       dir: PathBuf::from(&options.dir),
       thread_id: options.thread_id,
@@ -263,44 +359,57 @@ impl NearHeapLimitHook {
       max_files: options.max_files.map(|n| n as usize),
     };
     let notify = Box::new(move |outcome: Outcome| {
-      let payload = SnapshotOutcome::from_outcome(outcome, "near-heap-limit");
+      let payload = SnapshotOutcome::from_outcome(outcome, SnapshotTrigger::NearHeapLimit);
       let _ = tsfn.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
     });
-    // SAFETY: on the isolate's JS thread; the hook, which owns the profiler, is dropped
-    // (disarming) in `disarm()` or
-    // the env cleanup hook, both on this thread while the isolate is alive.
     let hook = NearLimitHook::arm(
+      // SAFETY: a constructor called from JavaScript runs on the isolate's JS thread, outside
+      // any GC. The hook that owns the profiler is dropped (disarming) by `disarm()` or by
+      // the env cleanup hook, both on this thread while the isolate is alive.
       unsafe { IsolateProfiler::new(api, isolate) },
       config,
       notify,
     );
-    let cell = Rc::new(HookCell {
-      hook: RefCell::new(Some(hook)),
-    });
-    let arg = Rc::into_raw(cell.clone()) as *mut c_void;
-    // SAFETY: plain registration; `on_env_cleanup` takes the leaked Rc back.
-    let status = unsafe { sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_cleanup), arg) };
-    if status != sys::Status::napi_ok {
-      // SAFETY: not registered: reclaim the Rc and disarm now.
-      drop(unsafe { Rc::from_raw(arg as *const HookCell) });
-      drop(cell.hook.borrow_mut().take());
-      return Err(napi::Error::new(
-        Status::GenericFailure,
-        "cannot register the environment cleanup hook",
-      ));
-    }
-    Ok(NearHeapLimitHook { cell })
+    let armed = EnvCleanup::register(
+      &env,
+      Armed(RefCell::new(Some(hook))),
+      ErrorCode::SnapshotUnavailable,
+    )?;
+    Ok(NearHeapLimitHook { armed })
   }
 
   /// Whether the hook is still waiting to fire.
   #[napi(getter)]
   pub fn armed(&self) -> bool {
-    self.cell.hook.borrow().as_ref().is_some_and(|h| h.armed())
+    self
+      .armed
+      .get()
+      .0
+      .borrow()
+      .as_ref()
+      .is_some_and(|h| h.armed())
   }
 
-  /// Removes the hook (idempotent). The env cleanup hook stays registered and finds nothing.
+  /// Removes the hook, and the env cleanup hook with it (idempotent).
   #[napi]
   pub fn disarm(&self) {
-    drop(self.cell.hook.borrow_mut().take());
+    self.armed.stop();
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::snapshot::guard::SkipReason;
+
+  #[test]
+  fn every_skip_reason_and_bound_of_the_snapshot_module_has_a_js_name() {
+    for reason in [SkipReason::Memory, SkipReason::Disk] {
+      assert!(SnapshotSkipReason::from_name(reason.as_str()).is_some());
+    }
+    for bound in ["memoryLimitBytes", "cgroup", "system", "disk", "ceiling"] {
+      assert!(SnapshotBound::from_name(bound).is_some(), "{bound}");
+    }
+    assert_eq!(SnapshotBound::from_name("elsewhere"), None);
   }
 }

@@ -1,26 +1,25 @@
-//! The napi surface: one `NativeMonitor` per isolate (the JS facade keeps it unique), plus
-//! `fullGc()` and `nativeInfo()`.
+//! The napi surface: one `NativeWatcher` per isolate (the native half of lib/watcher.js's
+//! `Watcher`; the JS facade keeps it unique), plus `fullGc()`.
 
-use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
-use std::rc::Rc;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::{Either, Env, Status};
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, LeakwatchError};
 use crate::monitor::channel::RecordChannel;
 use crate::monitor::confirm::{ConfirmConfig, Trigger};
 use crate::monitor::cost::HookCost;
-use crate::monitor::gc_kind::GcKind;
 use crate::monitor::record::{GcRecord, HeapFigures};
 use crate::monitor::sampler;
 use crate::monitor::{self, Delivery, Event, EventSink, Monitor, MonitorConfig, Source};
-use crate::napi::payloads::{EventPayload, StatsPayload};
+use crate::napi::env_cleanup::{EnvCleanup, Shutdown};
+use crate::napi::error::{self, napi_failure};
+use crate::napi::payloads::{ForJs, GcSource, GcType, LeakPayload, StatsPayload, WatcherEvent};
 use crate::v8::gc_hooks::{as_requested_gc, GcHooks};
 use crate::v8::V8Api;
 use leakwatch_detection::detector::TrendConfig;
@@ -29,12 +28,26 @@ use leakwatch_detection::{DetectionConfig, Mode};
 /// Events waiting for the JS thread; beyond this they are dropped and counted.
 const EVENT_QUEUE: usize = 256;
 
-/// The JS dispatcher `(event, payload) => void`, called from the background thread.
+/// The JS dispatcher `([event, payload]) => void`, called from the background thread.
 /// Generic parameters: the Rust event sent; the JS return value (ignored); the JS arguments
-/// built from it; the error status type; `CalleeHandled = false` (no error-first argument);
-/// `Weak = true` (never keeps the event loop alive); the queue bound.
-pub type Dispatcher =
-  ThreadsafeFunction<Event, (), (String, EventPayload), Status, false, true, EVENT_QUEUE>;
+/// built from it (one array); the error status type; `CalleeHandled = false` (no error-first
+/// argument); `Weak = true` (never keeps the event loop alive); the queue bound.
+pub type Dispatcher = ThreadsafeFunction<
+  ForJs,
+  (),
+  (WatcherEvent, Either<StatsPayload, LeakPayload>),
+  Status,
+  false,
+  true,
+  EVENT_QUEUE,
+>;
+
+/// Confirmation GCs must be requested on the isolate's thread; a threadsafe function is the
+/// way onto it. Its callback makes the request; the JS function it then calls is a no-op made
+/// here, so no request ever reaches JavaScript. Generic parameters: nothing sent; the JS
+/// return value (ignored); no JS arguments; the error status type; no error-first argument;
+/// weak; the queue bound (as the events', so a request is dropped and counted as often).
+pub type GcRequester = ThreadsafeFunction<(), (), (), Status, false, true, EVENT_QUEUE>;
 
 /// Heap figures in bytes as `v8.getHeapStatistics()` reports them.
 #[napi(object)]
@@ -82,11 +95,24 @@ pub struct MetricThresholds {
   pub min_growth_ratio: f64,
 }
 
+/// How growth is judged. Any other string is refused when the options are converted.
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectionMode {
+  /// Theil–Sen slope over a window.
+  #[napi(value = "trend")]
+  Trend,
+  /// memwatch's rule: consecutive growing full-GC baselines.
+  #[napi(value = "consecutive")]
+  Consecutive,
+  #[napi(value = "off")]
+  Off,
+}
+
 /// Detection settings (validated and defaulted by the facade).
 #[napi(object)]
 pub struct NativeDetection {
-  /// "trend", "consecutive" or "off".
-  pub mode: String,
+  pub mode: DetectionMode,
   pub consecutive_gcs: u32,
   pub window_ms: f64,
   pub warmup_ms: f64,
@@ -108,7 +134,7 @@ impl NativeDetection {
   /// Confirmation GCs serve the trend detectors of heap and external memory.
   fn confirm(&self) -> Option<ConfirmConfig> {
     let ratio = self.confirm_max_pause_ratio?;
-    if self.mode != "trend" || (self.heap.is_none() && self.external.is_none()) {
+    if self.mode != DetectionMode::Trend || (self.heap.is_none() && self.external.is_none()) {
       return None;
     }
     let trigger = |m: &MetricThresholds| {
@@ -139,14 +165,14 @@ impl NativeDetection {
         rearm_ratio: self.rearm_ratio,
       })
     };
-    match self.mode.as_str() {
-      "trend" => DetectionConfig {
+    match self.mode {
+      DetectionMode::Trend => DetectionConfig {
         heap: self.heap.as_ref().map(trend),
         external: self.external.as_ref().map(trend),
         rss: self.rss.as_ref().map(trend),
       },
       // memwatch's rule judges full-GC baselines; RSS samples have none.
-      "consecutive" => DetectionConfig {
+      DetectionMode::Consecutive => DetectionConfig {
         heap: self
           .heap
           .as_ref()
@@ -157,7 +183,7 @@ impl NativeDetection {
           .map(|_| Mode::Consecutive(self.consecutive_gcs)),
         rss: None,
       },
-      _ => DetectionConfig::off(),
+      DetectionMode::Off => DetectionConfig::off(),
     }
   }
 }
@@ -184,16 +210,55 @@ pub struct HookFailure {
   pub message: String,
 }
 
-struct TsfnSink(Dispatcher);
+struct TsfnSink {
+  dispatcher: Dispatcher,
+  /// None without V8's API (perf_hooks): the monitor then asks for no GCs.
+  gc: Option<GcRequester>,
+}
+
+fn delivery(status: Status) -> Delivery {
+  match status {
+    Status::Ok => Delivery::Queued,
+    Status::QueueFull => Delivery::Dropped,
+    _ => Delivery::Closed,
+  }
+}
 
 impl EventSink for TsfnSink {
   fn deliver(&mut self, event: Event) -> Delivery {
-    match self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) {
-      Status::Ok => Delivery::Queued,
-      Status::QueueFull => Delivery::Dropped,
-      _ => Delivery::Closed,
+    let mode = ThreadsafeFunctionCallMode::NonBlocking;
+    match event {
+      Event::Stats(report) => delivery(self.dispatcher.call(ForJs::Stats(report), mode)),
+      Event::Leak(report) => delivery(self.dispatcher.call(ForJs::Leak(report), mode)),
+      Event::RequestFullGc => match &self.gc {
+        Some(gc) => delivery(gc.call((), mode)),
+        None => Delivery::Queued,
+      },
     }
   }
+}
+
+/// The threadsafe function that runs confirmation GCs on this isolate's thread.
+fn gc_requester(env: &Env, api: &'static V8Api) -> error::Result<GcRequester> {
+  env
+    .create_function_from_closure::<(), (), _>("leakwatchConfirmationGc", |_| Ok(()))
+    .and_then(|noop| {
+      noop
+        .build_threadsafe_function::<()>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .max_queue_size::<EVENT_QUEUE>()
+        .build_callback(move |_| {
+          let isolate = api.current_isolate();
+          if !isolate.is_null() {
+            // SAFETY: threadsafe-function callbacks run on the isolate's JS thread, outside
+            // any GC.
+            unsafe { api.request_incremental_full_gc(isolate) };
+          }
+          Ok(())
+        })
+    })
+    .map_err(napi_failure(ErrorCode::Native))
 }
 
 struct Running {
@@ -207,12 +272,9 @@ struct Inner {
   running: RefCell<Option<Running>>,
   /// The final report after `stop()`.
   last: RefCell<Option<crate::monitor::StatsReport>>,
-  /// Set while the env cleanup hook is registered and has not run.
-  cleanup_registered: Cell<bool>,
-  env: sys::napi_env,
 }
 
-impl Inner {
+impl Shutdown for Inner {
   fn shutdown(&self) {
     if let Some(mut running) = self.running.borrow_mut().take() {
       drop(running.hooks.take());
@@ -223,29 +285,23 @@ impl Inner {
   }
 }
 
-unsafe extern "C" fn on_env_cleanup(arg: *mut c_void) {
-  // SAFETY: `arg` is the Rc leaked when the hook was registered; the hook runs once.
-  let inner = unsafe { Rc::from_raw(arg as *const Inner) };
-  inner.cleanup_registered.set(false);
-  inner.shutdown();
-}
-
 /// One isolate's monitor: GC hooks, background thread and event dispatcher.
 #[napi]
-pub struct NativeMonitor {
-  inner: Rc<Inner>,
+pub struct NativeWatcher {
+  /// Stopped by `stop()` or when the environment is torn down.
+  inner: EnvCleanup<Inner>,
   source: Source,
   hook_failure: Option<LeakwatchError>,
 }
 
 #[napi]
-impl NativeMonitor {
+impl NativeWatcher {
   #[napi(constructor)]
   pub fn new(
     env: Env,
     options: NativeOptions,
-    dispatch: Function<(String, EventPayload), ()>,
-  ) -> napi::Result<Self> {
+    dispatch: Function<(WatcherEvent, Either<StatsPayload, LeakPayload>), ()>,
+  ) -> error::Result<Self> {
     let mut config = MonitorConfig {
       sample_interval: Duration::from_millis(u64::from(options.sample_interval_ms.max(1))),
       stats_interval: Duration::from_millis(u64::from(options.stats_interval_ms)),
@@ -272,21 +328,13 @@ impl NativeMonitor {
     };
 
     let dispatcher: Dispatcher = dispatch
-      .build_threadsafe_function::<Event>()
+      .build_threadsafe_function::<ForJs>()
       .callee_handled::<false>()
       .weak::<true>()
       .max_queue_size::<EVENT_QUEUE>()
-      .build_callback(move |ctx| {
-        if let (Event::RequestFullGc, Some(api)) = (&ctx.value, api) {
-          let isolate = api.current_isolate();
-          if !isolate.is_null() {
-            // SAFETY: threadsafe-function callbacks run on the isolate's JS thread, outside
-            // any GC.
-            unsafe { api.request_incremental_full_gc(isolate) };
-          }
-        }
-        Ok(EventPayload::from_event(ctx.value))
-      })?;
+      .build_callback(|ctx| Ok(ctx.value.into_args()))
+      .map_err(napi_failure(ErrorCode::Native))?;
+    let gc = api.map(|api| gc_requester(&env, api)).transpose()?;
 
     let channel = RecordChannel::new();
     let cost = Arc::new(HookCost::default());
@@ -296,7 +344,7 @@ impl NativeMonitor {
       initial,
       channel.clone(),
       cost.clone(),
-      TsfnSink(dispatcher),
+      TsfnSink { dispatcher, gc },
       sampler::resident_set_bytes,
     )
     .map_err(|e| {
@@ -313,28 +361,16 @@ impl NativeMonitor {
       unsafe { GcHooks::install(api, api.current_isolate(), channel.clone(), cost) }
     });
 
-    let inner = Rc::new(Inner {
-      channel,
-      running: RefCell::new(Some(Running { hooks, monitor })),
-      last: RefCell::new(None),
-      cleanup_registered: Cell::new(false),
-      env: env.raw(),
-    });
-    let arg = Rc::into_raw(inner.clone()) as *mut c_void;
-    // SAFETY: plain registration; `on_env_cleanup` takes the leaked Rc back.
-    let status = unsafe { sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_cleanup), arg) };
-    if status == sys::Status::napi_ok {
-      inner.cleanup_registered.set(true);
-    } else {
-      // SAFETY: not registered, so reclaim the Rc here.
-      drop(unsafe { Rc::from_raw(arg as *const Inner) });
-      inner.shutdown();
-      return Err(napi::Error::new(
-        Status::GenericFailure,
-        "cannot register the environment cleanup hook",
-      ));
-    }
-    Ok(NativeMonitor {
+    let inner = EnvCleanup::register(
+      &env,
+      Inner {
+        channel,
+        running: RefCell::new(Some(Running { hooks, monitor })),
+        last: RefCell::new(None),
+      },
+      ErrorCode::Native,
+    )?;
+    Ok(NativeWatcher {
       inner,
       source,
       hook_failure,
@@ -343,8 +379,8 @@ impl NativeMonitor {
 
   /// `"v8"` (GC callbacks) or `"perf_hooks"` (records fed by `recordGc`).
   #[napi(getter)]
-  pub fn source(&self) -> &'static str {
-    self.source.name()
+  pub fn source(&self) -> GcSource {
+    self.source.into()
   }
 
   /// Why V8 hooks could not be used, or null.
@@ -358,29 +394,26 @@ impl NativeMonitor {
 
   #[napi(getter)]
   pub fn running(&self) -> bool {
-    self.inner.running.borrow().is_some()
+    self.inner.get().running.borrow().is_some()
   }
 
   /// The latest stats, as of the background thread's last drain.
   #[napi]
   pub fn stats(&self) -> Option<StatsPayload> {
-    if let Some(running) = self.inner.running.borrow().as_ref() {
+    if let Some(running) = self.inner.get().running.borrow().as_ref() {
       return Some((&running.monitor.shared().latest()).into());
     }
-    self.inner.last.borrow().as_ref().map(Into::into)
+    self.inner.get().last.borrow().as_ref().map(Into::into)
   }
 
   /// Feeds one GC seen by a `perf_hooks` observer (fallback when V8 hooks are unavailable).
   #[napi]
-  pub fn record_gc(&self, kind: String, pause_ms: f64, heap: HeapFiguresInput, forced: bool) {
-    let Some(kind) = GcKind::from_name(&kind) else {
-      return;
-    };
-    if self.inner.running.borrow().is_none() {
+  pub fn record_gc(&self, kind: GcType, pause_ms: f64, heap: HeapFiguresInput, forced: bool) {
+    if self.inner.get().running.borrow().is_none() {
       return;
     }
-    self.inner.channel.push(GcRecord {
-      kind,
+    self.inner.get().channel.push(GcRecord {
+      kind: kind.into(),
       forced,
       pause_ns: (pause_ms.max(0.0) * 1_000_000.0) as u64,
       at: std::time::Instant::now(),
@@ -391,17 +424,7 @@ impl NativeMonitor {
   /// Removes the GC callbacks and joins the background thread. Idempotent.
   #[napi]
   pub fn stop(&self) {
-    self.inner.shutdown();
-    if self.inner.cleanup_registered.replace(false) {
-      let arg = Rc::as_ptr(&self.inner) as *mut c_void;
-      // SAFETY: the hook is registered with exactly this (function, arg) pair.
-      let status =
-        unsafe { sys::napi_remove_env_cleanup_hook(self.inner.env, Some(on_env_cleanup), arg) };
-      if status == sys::Status::napi_ok {
-        // SAFETY: the hook will not run; release the Rc it owned.
-        drop(unsafe { Rc::from_raw(arg as *const Inner) });
-      }
-    }
+    self.inner.stop();
   }
 }
 
@@ -428,36 +451,6 @@ fn usable_api(reference: HeapFigures) -> Result<(&'static V8Api, HeapFigures), L
     ));
   }
   Ok((api, heap))
-}
-
-/// What the native layer found in this process.
-#[napi(object)]
-pub struct NativeInfo {
-  /// `V8::GetVersion()`, or null when the symbol is missing.
-  pub v8_version: Option<String>,
-  /// Whether every V8 symbol leakwatch uses was found.
-  pub v8_symbols: bool,
-  /// Why not, when they were not.
-  pub failure: Option<HookFailure>,
-}
-
-#[napi]
-pub fn native_info() -> NativeInfo {
-  match V8Api::get() {
-    Ok(api) => NativeInfo {
-      v8_version: Some(api.version.clone()),
-      v8_symbols: true,
-      failure: None,
-    },
-    Err(e) => NativeInfo {
-      v8_version: None,
-      v8_symbols: false,
-      failure: Some(HookFailure {
-        code: e.code.as_str().to_string(),
-        message: e.message,
-      }),
-    },
-  }
 }
 
 /// A full, memory-reducing GC of the calling isolate (`Isolate::LowMemoryNotification`).

@@ -39,8 +39,6 @@ pub struct Request {
   pub memory_limit: Option<u64>,
   /// Disk space that must stay free after the file.
   pub min_free_disk: u64,
-  /// false: no estimate check and no RSS ceiling (the caller insists).
-  pub guard: bool,
 }
 
 pub enum Outcome {
@@ -96,29 +94,25 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
   remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
   let est = estimate(req.heap_used, LEARNED.get());
   let rss = resident_set_bytes().unwrap_or(0);
-  let (ceiling, tight) = if req.guard {
-    let memory = memory_room(req.memory_limit, rss);
-    let disk = disk_room(&dir).ok();
-    match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
-      Verdict::Go { ceiling, tight } => (ceiling, tight),
-      Verdict::Skip {
-        reason,
+  let memory = memory_room(req.memory_limit, rss);
+  let disk = disk_room(&dir).ok();
+  let (ceiling, tight) = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
+    Verdict::Go { ceiling, tight } => (ceiling, tight),
+    Verdict::Skip {
+      reason,
+      need_bytes,
+      have_bytes,
+      bound,
+    } => {
+      return Outcome::Skipped {
+        reason: reason.as_str(),
         need_bytes,
         have_bytes,
         bound,
-      } => {
-        return Outcome::Skipped {
-          reason: reason.as_str(),
-          need_bytes,
-          have_bytes,
-          bound,
-          aborted: false,
-          estimate: est,
-        }
+        aborted: false,
+        estimate: est,
       }
     }
-  } else {
-    (None, false)
   };
   // The isolate is blocked for the whole dump: a pause this thread's leak detection leaves
   // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS

@@ -89,7 +89,6 @@ impl NearLimitDump {
       heap_used,
       memory_limit: self.config.memory_limit,
       min_free_disk: self.config.min_free_disk,
-      guard: true,
     };
     let outcome = attempt(profiler, &request);
     callback.remove();

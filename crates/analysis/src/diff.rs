@@ -14,25 +14,39 @@ use super::graph::Graph;
 use super::paths::{retainer_path, RetainerPath, Shapes};
 use super::report::{public_classes, summary, Limits, Summary};
 
+/// One class in a two-snapshot comparison (DevTools' Comparison view).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffRow {
+  /// Class name.
   pub name: String,
+  /// DevTools' class key (name, or allocation site and name).
   pub key: String,
+  /// Objects in the later snapshot only (by id).
   pub added_count: u64,
+  /// Objects in the earlier snapshot only.
   pub removed_count: u64,
+  /// `added_count - removed_count`.
   pub count_delta: i64,
+  /// Self size of the new objects, bytes.
   pub added_size: u64,
+  /// Self size of the deleted objects, bytes.
   pub removed_size: u64,
+  /// `added_size - removed_size`, bytes.
   pub size_delta: i64,
 }
 
+/// New and deleted objects over all classes of a comparison.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
+  /// New objects.
   pub added_count: u64,
+  /// Deleted objects.
   pub removed_count: u64,
+  /// Self size of the new objects, bytes.
   pub added_size: u64,
+  /// Self size of the deleted objects, bytes.
   pub removed_size: u64,
 }
 
@@ -40,9 +54,13 @@ pub struct Totals {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Series {
+  /// Class name.
   pub name: String,
+  /// DevTools' class key.
   pub key: String,
+  /// Live objects of the class, one entry per snapshot.
   pub count: Vec<u64>,
+  /// Their self size, bytes, one entry per snapshot.
   pub self_size: Vec<u64>,
 }
 
@@ -50,8 +68,11 @@ pub struct Series {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
+  /// Class of the objects.
   pub name: String,
+  /// Objects in the group.
   pub count: u64,
+  /// Their self size, bytes.
   pub self_size: u64,
   /// What freeing these objects would free.
   pub retained_size: u64,

@@ -25,9 +25,10 @@ mod types;
 mod weakmap;
 
 pub use control::{Control, Phase, Progress};
-pub use diff::DiffReport;
+pub use diff::{DiffReport, DiffRow, Group, Series, Totals};
 pub use error::{AnalysisError, Kind};
-pub use report::{AnalyzeReport, Limits};
+pub use paths::{RetainerPath, Step};
+pub use report::{AnalyzeReport, ClassRow, Limits, ObjectRow, Summary};
 
 #[cfg(test)]
 mod tests;

@@ -10,11 +10,13 @@ use super::graph::Graph;
 /// Longest path reported; longer ones keep the steps nearest the object.
 pub const MAX_STEPS: usize = 48;
 
+/// One step of a retainer path, from the roots towards the object.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
   /// Class of the holding object.
   pub holder: String,
+  /// Snapshot id of the holding object.
   pub holder_id: u32,
   /// Edge type: "property", "element", "context", "internal", "hidden", "shortcut".
   pub edge_type: String,
@@ -22,12 +24,15 @@ pub struct Step {
   pub edge: String,
 }
 
+/// The shortest path from the GC roots to an object, through retaining edges.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RetainerPath {
+  /// The steps, nearest the roots first.
   pub steps: Vec<Step>,
   /// Class of the retained object at the end of the path.
   pub target: String,
+  /// Snapshot id of the retained object.
   pub target_id: u32,
   /// Steps were dropped near the roots because the path is longer than `MAX_STEPS`.
   pub truncated: bool,

@@ -9,46 +9,65 @@ use super::classes::NO_CLASS;
 use super::graph::Graph;
 use super::paths::{retainer_path, RetainerPath};
 
+/// Totals of one snapshot.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+  /// The snapshot file.
   pub file: String,
+  /// Its size, bytes.
   pub file_bytes: u64,
+  /// Nodes in the graph.
   pub node_count: u64,
+  /// Edges in the graph.
   pub edge_count: u64,
   /// DevTools' total: the root's retained size plus V8's extra native bytes.
   pub total_size: u64,
   /// Sum of all self sizes (after DevTools' shallow-size attribution).
   pub self_size: u64,
+  /// Distinct classes (class keys).
   pub class_count: u64,
   /// Nodes not reachable from the root through retaining edges.
   pub unreachable_nodes: Option<u64>,
 }
 
+/// One class (DevTools' Summary view row).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClassRow {
+  /// Class name.
   pub name: String,
   /// DevTools' class key (",Name" or "script,line,column,Name").
   pub key: String,
+  /// Live objects of the class.
   pub count: u64,
+  /// Their self size, bytes.
   pub self_size: u64,
-  pub retained_size: Option<u64>,
-  pub distance: Option<i32>,
+  /// What freeing them all would free (DevTools' retained size), bytes.
+  pub retained_size: u64,
+  /// Least distance of an instance from the roots (DevTools' distance).
+  pub distance: i32,
   /// Retainer path of the class's largest instance.
   #[serde(skip_serializing_if = "Option::is_none")]
   pub path: Option<RetainerPath>,
 }
 
+/// One of the objects that retain the most.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRow {
+  /// Class name.
   pub name: String,
+  /// Snapshot id.
   pub id: u32,
+  /// V8 node type ("object", "closure", "array", …).
   #[serde(rename = "type")]
   pub node_type: String,
+  /// Self size, bytes.
   pub self_size: u64,
+  /// Retained size, bytes.
   pub retained_size: u64,
+  /// Its retainer path.
   pub path: RetainerPath,
 }
 
@@ -133,8 +152,10 @@ pub fn class_rows(g: &Graph, limits: &Limits) -> Vec<ClassRow> {
         key,
         count: a.count,
         self_size: a.self_size,
-        retained_size: g.full.as_ref().map(|_| a.retained_size),
-        distance: g.full.as_ref().map(|_| a.distance),
+        // Class rows come from `analyze`, whose graph always has retained sizes and
+        // distances (Depth::Full).
+        retained_size: a.retained_size,
+        distance: a.distance,
         path,
       }
     })
