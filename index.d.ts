@@ -388,8 +388,11 @@ declare namespace leakwatch {
     limit: number
     /** Memory held outside the V8 heap by JS objects; includes `arrayBuffers`. */
     external: number
-    /** ArrayBuffers and Buffers (read when the event is delivered). */
-    arrayBuffers: number
+    /**
+     * ArrayBuffers and Buffers (read when the event is delivered). While the process cannot
+     * read it (no file descriptor left), the last reading; null before the first.
+     */
+    arrayBuffers: number | null
     /** Memory V8 itself allocated with malloc. */
     mallocedMemory: number
   }
@@ -419,8 +422,11 @@ declare namespace leakwatch {
     /** Pause of that GC, prologue to epilogue, milliseconds. */
     pauseMs: number
     heap: HeapFigures
-    /** Resident set size of the process. */
-    rss: number
+    /**
+     * Resident set size of the process (sampled natively on Linux, else read with
+     * `process.memoryUsage()`); null only where neither could read it.
+     */
+    rss: number | null
     byType: Record<GcType, GcTypeTotals>
     /** `'v8'` (GC callbacks) or `'perf_hooks'` (fallback). */
     source: 'v8' | 'perf_hooks'

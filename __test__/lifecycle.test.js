@@ -62,3 +62,19 @@ test('exits cleanly with a watcher running through an allocation-heavy workload'
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(r.lines, ['done'])
 })
+
+test('out of file descriptors: stats keep coming, one error event, stop() does not throw', async () => {
+  // ulimit through sh (POSIX), so the descriptors run out after a few dozen opens.
+  const r = await runFixture('lifecycle-fd-exhaustion.js', {
+    prefix: ['sh', '-c', 'ulimit -n 128 && exec "$0" "$@"'],
+  })
+  assert.equal(r.signal, null)
+  assert.equal(r.code, 0, r.stderr)
+  const [result] = jsonLines(r)
+  assert.equal(result.usageThrows, true, 'process.memoryUsage() really failed with EMFILE')
+  assert.ok(result.statsAfterExhaustion >= 3, `stats after exhaustion: ${result.statsAfterExhaustion}`)
+  assert.equal(typeof result.arrayBuffers, 'number', 'the last arrayBuffers reading is kept')
+  assert.deepEqual(result.errors, ['ERR_LEAKWATCH_MEMORY_USAGE'])
+  assert.equal(result.stopThrew, false)
+  assert.equal(result.signalListeners, 0, 'stop() removed the snapshot signal listener')
+})

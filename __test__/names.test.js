@@ -33,3 +33,13 @@ test('every detection mode the options accept is one the binding knows, and no o
   assert.ok(Object.values(binding.DetectionMode).includes(DEFAULTS.detection.mode))
   assert.throws(() => lw.start({ detection: { mode: 'sometimes' } }), { code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE' })
 })
+
+test('detection.minPoints accepts up to what the trend window can reach, and refuses more', () => {
+  const lw = createLeakwatch(binding)
+  const most = binding.TREND_MAX_MIN_POINTS
+  const w = lw.start({ detection: { minPoints: most }, attribution: false })
+  assert.equal(w.options.detection.minPoints, most)
+  w.stop()
+  assert.throws(() => lw.start({ detection: { minPoints: most + 1 } }),
+    { name: 'RangeError', code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE' })
+})

@@ -253,7 +253,9 @@ const SPEC = {
       },
       minPoints: {
         default: 5,
-        check: integer(3, 10_000),
+        // The binding's TREND_MAX_MIN_POINTS: the trend window keeps at most 128 points, at
+        // least 64 when samples come often enough; a larger value could silently never be met.
+        check: integer(3, 64),
         description: 'trend: fewest points in the window for a verdict.',
       },
       minConsistency: {

@@ -34,6 +34,10 @@ class Watcher extends EventEmitter {
   #forward
   /** @type {FacadeContext} */
   #context
+  /** The last `arrayBuffers` reading, kept while process.memoryUsage() fails. @type {number | null} */
+  #lastArrayBuffers = null
+  /** process.memoryUsage() is failing (reported once per failing streak). */
+  #usageFailing = false
 
   /**
    * @param {import('./options').Options} options resolved options
@@ -103,38 +107,97 @@ class Watcher extends EventEmitter {
   /** The latest stats (same shape as the `stats` event); after stop(), the final ones. */
   stats() {
     const raw = this.#native.stats()
-    return raw ? decorateStats(raw) : null
+    return raw ? this.#decorateStats(raw) : null
   }
 
-  /** Removes the GC callbacks and joins the background thread. Idempotent. */
+  /**
+   * Removes the GC callbacks and joins the background thread. Idempotent. Never throws: each
+   * step runs even when an earlier one failed (a failure goes to the `error` event), so the
+   * signal listener and the near-heap-limit hook are always removed.
+   */
   stop() {
-    if (this.#stopObserver) {
-      this.#stopObserver()
-      this.#stopObserver = null
+    const steps = [
+      () => {
+        if (this.#stopObserver) this.#stopObserver()
+        this.#stopObserver = null
+      },
+      () => {
+        const wasRunning = this.#native.running
+        this.#native.stop()
+        if (wasRunning) this.#context.counters.retire(this.stats())
+      },
+      () => this.#attribution && this.#attribution.stop(),
+      () => this.#snapshots && this.#snapshots.stop(),
+    ]
+    for (const step of steps) {
+      try {
+        step()
+      } catch (err) {
+        this.#emitError(internalError('stop()', err))
+      }
     }
-    const wasRunning = this.#native.running
-    this.#native.stop()
-    if (wasRunning) this.#context.counters.retire(this.stats())
-    if (this.#attribution) this.#attribution.stop()
-    if (this.#snapshots) this.#snapshots.stop()
     return this
   }
 
-  /** @param {string} event @param {any} payload the binding's, decorated here */
+  /**
+   * Called by the native dispatcher on this isolate's thread. Nothing may throw from here: an
+   * exception would unwind into the threadsafe-function callback and end the process.
+   * @param {string} event @param {any} payload the binding's, decorated here
+   */
   #dispatch(event, payload) {
-    // Events still queued when stop() ran are dropped: nothing is emitted after stop().
-    if (!this.#native.running) return
-    if (event === 'stats') payload = decorateStats(payload)
-    else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
-    if (event === 'leak') {
-      this.#context.counters.leak(payload.metric)
-      this.#attribute(payload)
+    try {
+      // Events still queued when stop() ran are dropped: nothing is emitted after stop().
+      if (!this.#native.running) return
+      if (event === 'stats') payload = this.#decorateStats(payload)
+      else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
+      if (event === 'leak') {
+        this.#context.counters.leak(payload.metric)
+        this.#attribute(payload)
+      }
+      this.#emitSafely(event, payload)
+      if (this.#snapshots) {
+        if (event === 'leak') this.#snapshots.onLeak()
+        else if (event === 'stats') this.#snapshots.onStats(payload)
+      }
+    } catch (err) {
+      try {
+        this.#emitError(internalError(`the ${event} event`, err))
+      } catch {
+        // Even reporting failed (stderr closed): drop it rather than end the process.
+      }
     }
-    this.#emitSafely(event, payload)
-    if (this.#snapshots) {
-      if (event === 'leak') this.#snapshots.onLeak()
-      else if (event === 'stats') this.#snapshots.onStats(payload)
+  }
+
+  /**
+   * Adds what only JavaScript can read. `process.memoryUsage()` needs a file descriptor on
+   * Linux and throws EMFILE when the process has run out of them: the stats still go out,
+   * with the last `arrayBuffers` reading (null before the first), and one `error` event
+   * (ERR_LEAKWATCH_MEMORY_USAGE) per failing streak.
+   * @param {any} raw the binding's stats payload
+   */
+  #decorateStats(raw) {
+    let usage = null
+    try {
+      usage = process.memoryUsage()
+      this.#usageFailing = false
+    } catch (err) {
+      if (!this.#usageFailing) {
+        this.#usageFailing = true
+        const why = /** @type {any} */ (err).code || /** @type {any} */ (err).message
+        const failure = withCode(Error, 'ERR_LEAKWATCH_MEMORY_USAGE',
+          `leakwatch: process.memoryUsage() failed (${why}); stats keep the last arrayBuffers reading`)
+        failure.cause = err
+        // After this event's listeners: an error listener sees a consistent watcher.
+        process.nextTick(() => this.#emitError(failure))
+      }
     }
+    if (usage) this.#lastArrayBuffers = usage.arrayBuffers
+    raw.heap.arrayBuffers = this.#lastArrayBuffers
+    if (raw.rss == null) raw.rss = usage ? usage.rss : null
+    // The native layer leaves out metrics without a trend; the contract says null.
+    for (const metric of METRICS) raw.trend[metric] ??= null
+    raw.time = new Date(raw.time)
+    return raw
   }
 
   /** The snapshot triggers of this watcher (null without a `snapshot` block). */
@@ -189,15 +252,15 @@ function decorateLeak(raw) {
   return raw
 }
 
-/** @param {any} raw the binding's stats payload */
-function decorateStats(raw) {
-  const usage = process.memoryUsage()
-  raw.heap.arrayBuffers = usage.arrayBuffers
-  if (raw.rss == null) raw.rss = usage.rss
-  // The native layer leaves out metrics without a trend; the contract says null.
-  for (const metric of METRICS) raw.trend[metric] ??= null
-  raw.time = new Date(raw.time)
-  return raw
+/**
+ * A fault inside leakwatch's own JavaScript, for the `error` event.
+ * @param {string} where @param {unknown} cause
+ */
+function internalError(where, cause) {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const err = withCode(Error, 'ERR_LEAKWATCH_INTERNAL', `leakwatch: ${where} failed: ${message}`)
+  err.cause = cause
+  return err
 }
 
 /**

@@ -21,3 +21,9 @@ use napi_derive::napi;
 /// ERR_LEAKWATCH_BINDING_MISMATCH instead of misbehaving.
 #[napi]
 pub const BINDING_API_VERSION: u32 = 1;
+
+/// The largest `detection.minPoints` the trend window can be relied on to reach (see
+/// `leakwatch_detection::detector::MAX_MIN_POINTS`); lib/options.js refuses larger values and
+/// `__test__/names.test.js` keeps the two equal.
+#[napi]
+pub const TREND_MAX_MIN_POINTS: u32 = leakwatch_detection::detector::MAX_MIN_POINTS as u32;

@@ -6,7 +6,7 @@ mod trend;
 
 pub use consecutive::ConsecutiveDetector;
 pub use robust::Point;
-pub use trend::{TrendConfig, TrendDetector};
+pub use trend::{TrendConfig, TrendDetector, MAX_MIN_POINTS, MAX_POINTS};
 
 /// Growth a detector found over its window.
 #[derive(Clone, Debug, PartialEq)]

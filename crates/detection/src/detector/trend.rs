@@ -13,7 +13,13 @@ use super::{Finding, Verdict};
 /// `window / MAX_POINTS` apart; a denser point replaces the newest one without a new verdict.
 /// Without the bound an RSS window at a 10 ms sample interval would hold 12 000 points and
 /// 72 M pairwise slopes per sample.
-const MAX_POINTS: usize = 128;
+pub const MAX_POINTS: usize = 128;
+
+/// The largest `min_points` the window can be relied on to reach: kept points are at least
+/// `window / MAX_POINTS` apart, so samples that arrive at most that far apart keep at least
+/// half of `MAX_POINTS` in the window (a denser sample replaces the newest point, so admitted
+/// points end up between one and two spacings apart).
+pub const MAX_MIN_POINTS: usize = MAX_POINTS / 2;
 
 /// Settings of the trend detector for one metric. Times in seconds, sizes in bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -411,6 +417,30 @@ mod tests {
       span > 100.0,
       "the bound keeps the window's time coverage: {span} s"
     );
+  }
+
+  #[test]
+  fn the_largest_accepted_min_points_is_met_by_samples_one_spacing_apart() {
+    // Samples just under `window / MAX_POINTS` apart (the worst case for admission: every
+    // other one replaces the newest point): MAX_MIN_POINTS is still reached, and a verdict
+    // comes. One more point than the window can hold is never reached.
+    let step = TrendConfig::default().window_s / MAX_POINTS as f64 * 0.96;
+    let pts = series(0.0, step, 2_000, |t| 100.0 * MIB + MIB * t, 0.5 * MIB, 3);
+    let mut d = TrendDetector::new(TrendConfig {
+      min_points: MAX_MIN_POINTS,
+      ..TrendConfig::default()
+    });
+    let found = leaks(&pts.iter().map(|p| d.push(*p)).collect::<Vec<_>>());
+    assert!(
+      !found.is_empty(),
+      "no verdict with min_points = {MAX_MIN_POINTS}"
+    );
+    assert!(found[0].points >= MAX_MIN_POINTS);
+    let mut beyond = TrendDetector::new(TrendConfig {
+      min_points: MAX_POINTS + 2,
+      ..TrendConfig::default()
+    });
+    assert!(leaks(&pts.iter().map(|p| beyond.push(*p)).collect::<Vec<_>>()).is_empty());
   }
 
   #[test]
