@@ -151,6 +151,9 @@ struct Pause {
   clock_start: f64,
 }
 
+/// Pauses kept one by one; a record or sample is never older than the 16th latest dump.
+const KEPT_PAUSES: usize = 16;
+
 /// Detection runs on a clock that leaves out leakwatch's own pauses: a heap snapshot freezes
 /// the application for seconds, and judged on wall time that flat stretch would read as
 /// growth levelling off (a false `leak-stopped`) and the dump's memory as RSS growth.
@@ -159,7 +162,11 @@ pub struct Detection {
   rss_mode: Option<Mode>,
   epoch: Instant,
   epoch_wall: SystemTime,
-  pauses: Vec<Pause>,
+  /// The latest pauses, oldest first (at most `KEPT_PAUSES`).
+  pauses: VecDeque<Pause>,
+  /// Total length of older pauses: detection only sees times after them, for which only their
+  /// sum matters, so a long-lived process with a dump every few minutes stays bounded.
+  folded: Duration,
   /// The start of a pause still under way.
   open_pause: Option<Instant>,
   full_gcs: VecDeque<f64>,
@@ -177,7 +184,8 @@ impl Detection {
       rss_mode: config.rss.clone(),
       epoch: Instant::now(),
       epoch_wall: SystemTime::now(),
-      pauses: Vec::new(),
+      pauses: VecDeque::new(),
+      folded: Duration::ZERO,
       open_pause: None,
       full_gcs: VecDeque::new(),
     }
@@ -190,7 +198,7 @@ impl Detection {
     if let Some(start) = self.open_pause {
       at = at.min(start);
     }
-    let mut excluded = Duration::ZERO;
+    let mut excluded = self.folded;
     for p in &self.pauses {
       if at >= p.end {
         excluded += p.end - p.start;
@@ -205,12 +213,13 @@ impl Detection {
 
   /// Wall-clock time of a detection-clock time (pauses added back).
   fn wall(&self, t: f64) -> SystemTime {
-    let paused: Duration = self
-      .pauses
-      .iter()
-      .filter(|p| p.clock_start < t)
-      .map(|p| p.end - p.start)
-      .sum();
+    let paused: Duration = self.folded
+      + self
+        .pauses
+        .iter()
+        .filter(|p| p.clock_start < t)
+        .map(|p| p.end - p.start)
+        .sum::<Duration>();
     self.epoch_wall + Duration::from_secs_f64(t.max(0.0)) + paused
   }
 
@@ -228,11 +237,16 @@ impl Detection {
     }
     self.open_pause = None;
     let clock_start = self.secs(start);
-    self.pauses.push(Pause {
+    self.pauses.push_back(Pause {
       start,
       end,
       clock_start,
     });
+    while self.pauses.len() > KEPT_PAUSES {
+      if let Some(old) = self.pauses.pop_front() {
+        self.folded += old.end - old.start;
+      }
+    }
     if !self.suspected(Metric::Rss) {
       self.detectors[Metric::Rss as usize] = self.rss_mode.as_ref().map(Detector::new);
     }
@@ -476,6 +490,31 @@ mod tests {
     // Reports give wall-clock times: the pause is added back.
     let wall = d.wall(40.0);
     let expected = d.epoch_wall + Duration::from_secs(60);
+    let off = wall
+      .duration_since(expected)
+      .or_else(|_| expected.duration_since(wall))
+      .unwrap();
+    assert!(off < Duration::from_millis(1), "{off:?}");
+  }
+
+  #[test]
+  fn thousands_of_pauses_keep_the_state_bounded_and_the_clock_right() {
+    let mut d = Detection::new(&DetectionConfig::off());
+    let t0 = d.epoch;
+    // A 1 s dump every 10 s, for 10 000 dumps.
+    for i in 0..10_000u64 {
+      let start = t0 + Duration::from_secs(10 * i + 5);
+      d.pause(start, start + Duration::from_secs(1));
+    }
+    assert!(d.pauses.len() <= KEPT_PAUSES);
+    let now = t0 + Duration::from_secs(100_000);
+    assert_eq!(d.secs(now), 90_000.0, "every pause left out, folded or not");
+    // Inside one of the kept pauses: its start on the detection clock.
+    let last = t0 + Duration::from_secs(10 * 9_999 + 5);
+    assert_eq!(d.secs(last + Duration::from_millis(500)), d.secs(last));
+    // And back to wall time with every pause added.
+    let wall = d.wall(90_000.0);
+    let expected = d.epoch_wall + Duration::from_secs(100_000);
     let off = wall
       .duration_since(expected)
       .or_else(|_| expected.duration_since(wall))
