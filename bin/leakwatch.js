@@ -93,14 +93,20 @@ function progressReporter(enabled) {
   return onProgress
 }
 
+// Written under an unpredictable temporary name opened with O_EXCL (`wx`: it never follows a
+// symlink planted at that name, nor overwrites a file), then renamed over OUT.
 function writeHtml(out, html) {
   const target = path.resolve(out)
-  const tmp = `${target}.${process.pid}.tmp`
+  const tmp = `${target}.${require('node:crypto').randomBytes(8).toString('hex')}.tmp`
+  let created = false
   try {
-    fs.writeFileSync(tmp, html)
+    fs.writeFileSync(tmp, html, { flag: 'wx', mode: 0o644 })
+    created = true
     fs.renameSync(tmp, target)
   } catch (err) {
-    try { fs.unlinkSync(tmp) } catch { /* not created */ }
+    if (created) {
+      try { fs.unlinkSync(tmp) } catch { /* already renamed or removed */ }
+    }
     err.code = err.code || 'ERR_LEAKWATCH_REPORT_WRITE'
     throw err
   }
