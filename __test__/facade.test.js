@@ -11,7 +11,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const client = require('prom-client')
-const { createLeakwatch } = require('../lib/leakwatch')
+const { createLeakwatch, BINDING_API_VERSION } = require('../lib/leakwatch')
 const { fakeBinding, rawStats, GC_KINDS } = require('./fakes/native-binding')
 
 const MiB = 1024 * 1024
@@ -40,12 +40,12 @@ const written = (extra) => ({
 })
 
 test('the binding API version is checked when the facade is built', () => {
-  for (const version of [0, 2, '1', undefined]) {
+  for (const version of [0, BINDING_API_VERSION - 1, BINDING_API_VERSION + 1, String(BINDING_API_VERSION), undefined]) {
     const { binding } = fakeBinding()
     binding.BINDING_API_VERSION = version
     assert.throws(() => createLeakwatch(binding), (err) => {
       assert.equal(err.code, 'ERR_LEAKWATCH_BINDING_MISMATCH')
-      assert.match(err.message, new RegExp(`version ${version}, this JavaScript expects 1.*rebuild`))
+      assert.match(err.message, new RegExp(`version ${version}, this JavaScript expects ${BINDING_API_VERSION}.*rebuild`))
       return true
     })
   }
@@ -192,7 +192,7 @@ test('outcomes: written → snapshot event and info, pruned to maxFiles', async 
     estimate: { memoryBytes: 30 * MiB, fileBytes: 6 * MiB },
   })
   assert.deepEqual(events, [['snapshot', info]])
-  assert.deepEqual(calls.pruned, [[dir, 3]])
+  assert.deepEqual(calls.pruned, [[dir, 3, info.path]], 'the dump just written is never pruned')
   assert.equal(calls.snapshots[0].dir, dir)
   assert.equal(calls.snapshots[0].minFreeDiskBytes, 1024 * MiB)
 

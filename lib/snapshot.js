@@ -273,7 +273,7 @@ class Snapshots {
       this.#cooldownNoted.clear()
     }
     if (outcome.status === 'written') {
-      if (where.dir && outcome.trigger !== TRIGGER.nearHeapLimit) this.#prune(where.dir)
+      if (where.dir && outcome.trigger !== TRIGGER.nearHeapLimit) this.#prune(where.dir, outcome.path)
       const info = infoOf(outcome)
       this.#counters.snapshotWritten(info)
       this.#emit('snapshot', info)
@@ -291,11 +291,11 @@ class Snapshots {
     return err
   }
 
-  /** @param {string} dir */
-  #prune(dir) {
+  /** @param {string} dir @param {string} [justWritten] never removed */
+  #prune(dir, justWritten) {
     const native = this.#native
     try {
-      native.pruneSnapshots(dir, this.#options.maxFiles)
+      native.pruneSnapshots(dir, this.#options.maxFiles, justWritten)
     } catch (err) {
       this.#emitError(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_WRITE', `leakwatch: ${err.message}`))
     }

@@ -94,6 +94,43 @@ pub fn create_private_file(path: &Path) -> io::Result<File> {
     .open(path)
 }
 
+/// Takes an exclusive advisory lock (`flock(2)`) on `file` without waiting: Ok(false) when
+/// another open file holds it. The lock goes with the open file: released when it is closed
+/// or its process dies, whatever pid namespace that process lives in.
+#[cfg(unix)]
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+  use std::os::fd::AsRawFd;
+  // SAFETY: `file` is open for the whole call, so its descriptor is valid; flock passes no
+  // memory.
+  let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+  if rc == 0 {
+    return Ok(true);
+  }
+  let err = io::Error::last_os_error();
+  if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+    Ok(false)
+  } else {
+    Err(err)
+  }
+}
+
+#[cfg(not(unix))]
+pub fn try_lock_exclusive(_file: &File) -> io::Result<bool> {
+  Ok(true)
+}
+
+/// The effective user id of this process (None where there is no such thing).
+#[cfg(unix)]
+pub fn effective_uid() -> Option<u32> {
+  // SAFETY: geteuid has no preconditions and cannot fail.
+  Some(unsafe { libc::geteuid() })
+}
+
+#[cfg(not(unix))]
+pub fn effective_uid() -> Option<u32> {
+  None
+}
+
 /// Closes `file` and returns what `close(2)` said (network filesystems report deferred
 /// write errors there; dropping a `File` ignores them).
 #[cfg(unix)]

@@ -103,8 +103,8 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
       if (!next) throw new Error('fake binding: no outcome queued for writeHeapSnapshot')
       return typeof next === 'function' ? next(request) : { trigger: request.trigger, ...next }
     },
-    pruneSnapshots(dir, keep) {
-      calls.pruned.push([dir, keep])
+    pruneSnapshots(dir, keep, justWritten) {
+      calls.pruned.push([dir, keep, justWritten])
       return []
     },
     // The addon resolves with the report object, or rejects with an Error carrying `code`,

@@ -288,22 +288,31 @@ pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
   SnapshotOutcome::from_outcome(outcome, request.trigger)
 }
 
-/// Removes the oldest leakwatch snapshots in `dir` beyond `keep`; returns removed paths.
+/// Removes the oldest leakwatch snapshots in `dir` beyond `keep`, never `justWritten`;
+/// returns removed paths.
 #[napi]
-pub fn prune_snapshots(dir: String, keep: u32) -> error::Result<Vec<String>> {
-  prune(std::path::Path::new(&dir), keep as usize)
-    .map(|v| {
-      v.into_iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect()
-    })
-    .map_err(|e| {
-      LeakwatchError::new(
-        ErrorCode::SnapshotWrite,
-        format!("cannot prune old snapshots in {dir}: {e}"),
-      )
-      .into()
-    })
+pub fn prune_snapshots(
+  dir: String,
+  keep: u32,
+  just_written: Option<String>,
+) -> error::Result<Vec<String>> {
+  prune(
+    std::path::Path::new(&dir),
+    keep as usize,
+    just_written.as_deref().map(std::path::Path::new),
+  )
+  .map(|v| {
+    v.into_iter()
+      .map(|p| p.to_string_lossy().into_owned())
+      .collect()
+  })
+  .map_err(|e| {
+    LeakwatchError::new(
+      ErrorCode::SnapshotWrite,
+      format!("cannot prune old snapshots in {dir}: {e}"),
+    )
+    .into()
+  })
 }
 
 /// Settings of the near-heap-limit hook.

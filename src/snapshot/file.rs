@@ -63,6 +63,10 @@ impl PartialFile {
     let partial = partial_path(target);
     let file =
       os::create_private_file(&partial).map_err(|e| FileError::new("open", &partial, e))?;
+    // Held until the file is closed: another process cleaning the directory (another pid
+    // namespace on a shared volume sees this pid as dead) leaves a locked partial alone.
+    // A filesystem without locks still has the quiet-period rule.
+    let _ = os::try_lock_exclusive(&file);
     Ok(PartialFile {
       file: Some(file),
       partial,

@@ -167,32 +167,96 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
   era * 146_097 + doe - 719_468
 }
 
-/// The leakwatch snapshots in `dir` beyond the newest `keep`, oldest first (by the time in
-/// their names, then the name).
-pub fn beyond_newest(names: &[String], keep: usize) -> Vec<String> {
-  let mut ours: Vec<(u64, &String)> = names
-    .iter()
-    .filter_map(|n| DumpName::parse(n).map(|d| (d.millis_since_epoch, n)))
-    .collect();
-  ours.sort();
-  let excess = ours.len().saturating_sub(keep);
-  ours
-    .into_iter()
-    .take(excess)
-    .map(|(_, n)| n.clone())
-    .collect()
+/// How far past this host's clock a name's time may lie (clock skew between hosts sharing a
+/// volume) before the file is not taken for a leakwatch dump at all.
+const FUTURE_SLACK: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// One dump found in a directory: its modification time and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+  pub modified: SystemTime,
+  pub name: String,
 }
 
-/// Removes the oldest leakwatch snapshots in `dir` so that at most `keep` remain; returns the
-/// paths removed. Other files are never touched.
-pub fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
-  let names: Vec<String> = std::fs::read_dir(dir)?
-    .filter_map(|e| e.ok())
-    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-    .map(|e| e.file_name().to_string_lossy().into_owned())
-    .collect();
+/// Of `found` (leakwatch dumps in one directory), those to remove so that at most `keep`
+/// remain: the oldest by modification time, never `protect` (the dump just written).
+pub fn beyond_newest(mut found: Vec<Found>, keep: usize, protect: Option<&str>) -> Vec<String> {
+  found.sort();
+  let mut excess = found.len().saturating_sub(keep);
+  let mut out = Vec::new();
+  for f in found {
+    if excess == 0 {
+      break;
+    }
+    if Some(f.name.as_str()) == protect {
+      continue;
+    }
+    out.push(f.name);
+    excess -= 1;
+  }
+  out
+}
+
+/// Whether this process may take `meta`'s file for its own: same owner (where there are
+/// owners).
+fn owned_by_us(meta: &std::fs::Metadata) -> bool {
+  #[cfg(unix)]
+  {
+    use std::os::unix::fs::MetadataExt;
+    crate::os::effective_uid().is_none_or(|uid| meta.uid() == uid)
+  }
+  #[cfg(not(unix))]
+  {
+    let _ = meta;
+    true
+  }
+}
+
+/// The leakwatch dumps in `dir` that pruning may touch: regular files (not symlinks) with a
+/// leakwatch name whose time is not in the future, owned by this process's user. Anyone who
+/// can write to a shared directory could otherwise plant names that make every new dump the
+/// oldest one.
+fn dumps_in(dir: &Path) -> std::io::Result<Vec<Found>> {
+  let latest = SystemTime::now() + FUTURE_SLACK;
+  let mut found = Vec::new();
+  for entry in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+      continue;
+    }
+    let name = entry.file_name().to_string_lossy().into_owned();
+    let Some(parsed) = DumpName::parse(&name) else {
+      continue;
+    };
+    if UNIX_EPOCH + Duration::from_millis(parsed.millis_since_epoch) > latest {
+      continue;
+    }
+    let Ok(meta) = entry.metadata() else {
+      continue;
+    };
+    if !owned_by_us(&meta) {
+      continue;
+    }
+    found.push(Found {
+      modified: meta.modified().unwrap_or(UNIX_EPOCH),
+      name,
+    });
+  }
+  Ok(found)
+}
+
+/// Removes the oldest leakwatch snapshots in `dir` so that at most `keep` remain, never
+/// `just_written`; returns the paths removed. Other files are never touched (see
+/// [`dumps_in`]).
+pub fn prune(
+  dir: &Path,
+  keep: usize,
+  just_written: Option<&Path>,
+) -> std::io::Result<Vec<PathBuf>> {
+  let protect = just_written
+    .and_then(Path::file_name)
+    .map(|n| n.to_string_lossy().into_owned());
   let mut removed = Vec::new();
-  for name in beyond_newest(&names, keep) {
+  for name in beyond_newest(dumps_in(dir)?, keep, protect.as_deref()) {
     let path = dir.join(&name);
     match std::fs::remove_file(&path) {
       Ok(()) => removed.push(path),
@@ -204,9 +268,9 @@ pub fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Removes partial files left in `dir` by leakwatch processes that died mid-write: the
-/// writer's pid no longer exists here and the file has not changed for `quiet`. (A pid from
-/// another pid namespace sharing the directory looks dead; its file would still be written
-/// to, so the quiet period protects it.)
+/// writer's pid no longer exists here, the file has not changed for `quiet`, and no open file
+/// holds its lock (the writer locks it while writing; a writer in another pid namespace
+/// sharing the directory looks dead but still holds the lock).
 pub fn remove_stale_partials(dir: &Path, quiet: Duration) -> Vec<PathBuf> {
   let Ok(entries) = std::fs::read_dir(dir) else {
     return Vec::new();
@@ -214,6 +278,9 @@ pub fn remove_stale_partials(dir: &Path, quiet: Duration) -> Vec<PathBuf> {
   let now = SystemTime::now();
   let mut removed = Vec::new();
   for entry in entries.filter_map(|e| e.ok()) {
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+      continue;
+    }
     let name = entry.file_name().to_string_lossy().into_owned();
     let Some(pid) = partial_pid(&name) else {
       continue;
@@ -225,7 +292,16 @@ pub fn remove_stale_partials(dir: &Path, quiet: Duration) -> Vec<PathBuf> {
       .metadata()
       .and_then(|m| m.modified())
       .is_ok_and(|t| now.duration_since(t).unwrap_or(Duration::ZERO) >= quiet);
-    if old_enough && std::fs::remove_file(entry.path()).is_ok() {
+    if !old_enough {
+      continue;
+    }
+    // Removed while this process holds the lock, so no writer can be mid-way.
+    let Ok(file) = std::fs::File::open(entry.path()) else {
+      continue;
+    };
+    if crate::os::try_lock_exclusive(&file).unwrap_or(false)
+      && std::fs::remove_file(entry.path()).is_ok()
+    {
       removed.push(entry.path());
     }
   }
@@ -285,18 +361,86 @@ mod tests {
   }
 
   #[test]
-  fn keeps_the_newest() {
-    let names: Vec<String> = vec![
-      DumpName::new(at(3000), 1, 0, 2, "leak").file_name(),
-      "notes.txt".into(),
-      DumpName::new(at(1000), 2, 0, 0, "leak").file_name(),
-      DumpName::new(at(2000), 1, 0, 1, "rss").file_name(),
-    ];
-    assert_eq!(
-      beyond_newest(&names, 1),
-      vec![names[2].clone(), names[3].clone()]
+  fn keeps_the_newest_by_modification_time_and_never_the_protected_one() {
+    let found = |secs: u64, name: &str| Found {
+      modified: at(secs * 1000),
+      name: name.to_string(),
+    };
+    let all = vec![found(3, "c"), found(1, "a"), found(2, "b")];
+    assert_eq!(beyond_newest(all.clone(), 1, None), vec!["a", "b"]);
+    assert!(beyond_newest(all.clone(), 3, None).is_empty());
+    // The protected file is kept even when it is the oldest.
+    assert_eq!(beyond_newest(all, 1, Some("a")), vec!["b", "c"]);
+  }
+
+  #[test]
+  fn names_from_the_future_and_files_of_others_are_not_pruned() {
+    let dir = std::env::temp_dir().join(format!("lw-prune-planted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Five planted names dated 9999: before, every new dump sorted first and was deleted.
+    let far = UNIX_EPOCH + Duration::from_secs(253_402_214_400); // 9999-12-31
+    let planted: Vec<PathBuf> = (0..5)
+      .map(|i| dir.join(DumpName::new(far, 1, 0, i, "leak").file_name()))
+      .collect();
+    for p in &planted {
+      std::fs::write(p, "").unwrap();
+    }
+    let older = dir.join(DumpName::new(SystemTime::now(), 2, 0, 0, "leak").file_name());
+    std::fs::write(&older, "{}").unwrap();
+    let written = dir.join(DumpName::new(SystemTime::now(), 2, 0, 1, "leak").file_name());
+    std::fs::write(&written, "{}").unwrap();
+    let removed = prune(&dir, 1, Some(&written)).unwrap();
+    assert_eq!(removed, vec![older.clone()], "only our own older dump goes");
+    assert!(written.exists(), "the dump just written is never pruned");
+    assert!(
+      planted.iter().all(|p| p.exists()),
+      "future names are left alone"
     );
-    assert!(beyond_newest(&names, 3).is_empty());
+    // Even with keep = 0 the file just written stays.
+    assert!(prune(&dir, 0, Some(&written)).unwrap().is_empty());
+    assert!(written.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn another_users_dump_is_not_pruned() {
+    if crate::os::effective_uid() != Some(0) {
+      eprintln!("another_users_dump_is_not_pruned: needs root to chown; not checked");
+      return;
+    }
+    let dir = std::env::temp_dir().join(format!("lw-prune-owner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let theirs = dir.join(DumpName::new(at(1000), 3, 0, 0, "leak").file_name());
+    std::fs::write(&theirs, "{}").unwrap();
+    std::os::unix::fs::chown(&theirs, Some(12_345), None).unwrap();
+    assert!(prune(&dir, 0, None).unwrap().is_empty());
+    assert!(theirs.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+  }
+
+  #[test]
+  fn a_locked_partial_is_never_taken_for_stale() {
+    let dir = std::env::temp_dir().join(format!("lw-partial-lock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A writer in another pid namespace: its pid looks dead here, its file is old, but it
+    // holds the lock (an open file description of its own).
+    let target = dir.join(DumpName::new(at(0), 4_000_001, 0, 0, "leak").file_name());
+    let partial = partial_path(&target);
+    std::fs::write(&partial, "{").unwrap();
+    let writer = std::fs::OpenOptions::new()
+      .write(true)
+      .open(&partial)
+      .unwrap();
+    assert!(crate::os::try_lock_exclusive(&writer).unwrap());
+    assert!(remove_stale_partials(&dir, Duration::ZERO).is_empty());
+    assert!(partial.exists());
+    drop(writer);
+    assert_eq!(
+      remove_stale_partials(&dir, Duration::ZERO),
+      vec![partial.clone()]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
   }
 
   #[test]
@@ -322,7 +466,7 @@ mod tests {
     for n in [&a, &b, &"keep.heapsnapshot".to_string()] {
       std::fs::write(dir.join(n), "{}").unwrap();
     }
-    let removed = prune(&dir, 1).unwrap();
+    let removed = prune(&dir, 1, None).unwrap();
     assert_eq!(removed, vec![dir.join(&a)]);
     assert!(dir.join(&b).exists() && dir.join("keep.heapsnapshot").exists());
 

@@ -93,8 +93,8 @@ impl NearLimitDump {
     let outcome = attempt(profiler, &request);
     callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
-    if let (Outcome::Written { .. }, Some(keep)) = (&outcome, self.config.max_files) {
-      let _ = super::name::prune(&self.config.dir, keep);
+    if let (Outcome::Written { dumped, .. }, Some(keep)) = (&outcome, self.config.max_files) {
+      let _ = super::name::prune(&self.config.dir, keep, Some(&dumped.path));
     }
     profiler.restore_initial_heap_limit(0.95);
     if let Some(notify) = self.notify.borrow_mut().as_mut() {
