@@ -280,6 +280,19 @@ declare namespace leakwatch {
     minIntervalMs?: number
   }
 
+  /**
+   * trend mode: how much sustained growth a first `leak` needs, by the time until the limit at
+   * the current rate (detection.md, "Evidence scaled to urgency"). `false`: the other rules alone.
+   */
+  interface UrgencyOptions {
+    /** Time to the limit at or under which no extra evidence is asked, ms. Default 600 000 (10 min). */
+    urgentMs?: number
+    /** Time to the limit at or over which the full `sustainMs` is asked, ms. Default 3 600 000 (1 h). */
+    relaxedMs?: number
+    /** The longest span of observed growth a first `leak` needs, ms. Default 75 000. */
+    sustainMs?: number
+  }
+
   /** Thresholds of one metric; `false` turns the metric off. */
   interface MetricThresholds {
     /** Least growth over the window for a leak, bytes. Default 8 MiB (heap, external), 32 MiB (rss). */
@@ -307,6 +320,13 @@ declare namespace leakwatch {
     rearmRatio?: number
     /** trend mode: confirmation GCs between V8's own full GCs. */
     confirm?: ConfirmOptions | false
+    /** trend mode: evidence scaled to the time until the limit. */
+    urgency?: UrgencyOptions | false
+    /**
+     * The process's memory budget for time-to-limit, bytes; default null: `snapshot.memoryLimitBytes`
+     * when set, else the cgroup limit and the system's available memory.
+     */
+    memoryLimitBytes?: number | null
     /** Heap used after full GCs. */
     heap?: MetricThresholds | false
     /** External memory (Buffers, ArrayBuffers) after full GCs. */
@@ -318,11 +338,25 @@ declare namespace leakwatch {
     rss?: MetricThresholds | false
   }
 
+  /** What bounds a metric's growth: the level at which it is reached, and what sets it. */
+  interface GrowthLimit {
+    /**
+     * `'heap-limit'`: V8's heap size limit; `'memoryLimitBytes'`: the configured budget;
+     * `'cgroup'`: the container's memory limit; `'system'`: the system's available memory.
+     */
+    kind: 'heap-limit' | 'memoryLimitBytes' | 'cgroup' | 'system'
+    /** The metric's level at which the limit is reached, bytes. */
+    bytes: number
+  }
+
   /** The `leak` and `leak-stopped` payloads. Sizes in bytes. */
   interface LeakInfo {
     /** Growth over the window, bytes (fitted line). */
     growth: number
-    /** e.g. "heap grew 48.2 MB in 21 s over 6 full GCs (8.3 GB/h)". */
+    /**
+     * e.g. "heap grew 48.2 MB in 21 s over 6 full GCs (8.3 GB/h); at this rate the heap limit
+     * is reached in 14.0 min".
+     */
     reason: string
     start: Date
     end: Date
@@ -335,6 +369,10 @@ declare namespace leakwatch {
     baseline: number
     /** Latest level. */
     current: number
+    /** Milliseconds until `limit` at `bytesPerHour`; null when not growing or no limit is known. */
+    timeToLimitMs: number | null
+    /** The limit `timeToLimitMs` refers to; null when none is known. */
+    limit: GrowthLimit | null
     /**
      * `leak` only, when attribution is on: the allocation stacks of sampled memory allocated
      * since `start` and still alive, largest first.
@@ -455,6 +493,10 @@ declare namespace leakwatch {
     baseline: number
     /** Latest level, bytes. */
     current: number
+    /** Milliseconds until `limit` at this rate; null when not growing or no limit is known. */
+    timeToLimitMs: number | null
+    /** The limit `timeToLimitMs` refers to; null when none is known. */
+    limit: GrowthLimit | null
   }
 
   /** A runtime fault reported on the `error` event. */

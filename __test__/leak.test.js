@@ -8,13 +8,15 @@ const assert = require('node:assert/strict')
 const { runFixture, jsonLines } = require('./helpers')
 
 test('a growing heap raises one leak event with the contract payload', async () => {
-  const r = await runFixture('leak-workload.js', { args: ['leaky'] })
+  // A 256 MB heap, as in a small container: ~6 MB/s reaches it within a minute, so the leak
+  // is urgent and reported without waiting for more evidence.
+  const r = await runFixture('leak-workload.js', { args: ['leaky'], nodeArgs: ['--max-old-space-size=256'] })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.ok(out.leaks.length >= 1, JSON.stringify(out))
   const leak = out.leaks[0]
   assert.deepEqual(Object.keys(leak).sort(), ['attribution', 'baseline', 'bytesPerHour', 'current', 'end',
-    'gcCount', 'growth', 'metric', 'reason', 'start', 'topAllocations', 'windowMs'])
+    'gcCount', 'growth', 'limit', 'metric', 'reason', 'start', 'timeToLimitMs', 'topAllocations', 'windowMs'])
   assert.equal(leak.metric, 'heap')
   assert.ok(leak.growth >= 8 * 1024 * 1024, `growth ${leak.growth}`)
   assert.ok(leak.current > leak.baseline)
@@ -23,7 +25,12 @@ test('a growing heap raises one leak event with the contract payload', async () 
   // bytesPerHour agrees with growth over the window.
   const perHour = leak.growth / (leak.windowMs / 3_600_000)
   assert.ok(Math.abs(perHour - leak.bytesPerHour) / leak.bytesPerHour < 0.01)
-  assert.match(leak.reason, /^heap grew [\d.]+ [kMG]B in [\d.]+ s over \d+ full GCs \([\d.]+ [kMGT]?B\/h\)$/)
+  assert.match(leak.reason, /^heap grew [\d.]+ [kMG]B in [\d.]+ s over \d+ full GCs \([\d.]+ [kMGT]?B\/h\); at this rate (the heap limit|the cgroup memory limit|the system's available memory) is reached in [\d.]+ (s|min|h)$/)
+  // Time to the limit: what is left of it at the leak's rate.
+  assert.equal(leak.limit.kind, 'heap-limit')
+  assert.ok(leak.timeToLimitMs < 10 * 60_000, `${leak.timeToLimitMs} ms`)
+  const left = (leak.limit.bytes - leak.current) / (leak.bytesPerHour / 3_600_000)
+  assert.ok(Math.abs(leak.timeToLimitMs - left) < 0.05 * left, `${leak.timeToLimitMs} ms vs ${left}`)
   assert.equal(out.suspected.heap, true)
   // Allocation sites: the retained objects were allocated inside makeOrderBatch.
   assert.deepEqual(leak.attribution, { status: 'ok' })

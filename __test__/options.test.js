@@ -73,6 +73,8 @@ test('defaults are documented values', () => {
       plateauRatio: 0.5,
       rearmRatio: 0.25,
       confirm: { maxPauseRatio: 0.01, minIntervalMs: 1000 },
+      urgency: { urgentMs: 600000, relaxedMs: 3600000, sustainMs: 75000 },
+      memoryLimitBytes: null,
       heap: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
       external: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
       rss: { minGrowthBytes: 32 * MiB, minGrowthRatio: 0.2 },

@@ -100,4 +100,10 @@ test('stats.trend gives each metric growth rate over the window once warm-up is 
   assert.ok(after.heap.bytesPerHour > 1e9, `heap trend ${after.heap.bytesPerHour} B/h`)
   assert.ok(after.heap.current > after.heap.baseline)
   assert.equal(after.heap.current, base, 'the latest level is the heap after the latest full GC')
+  // Time to the limit at that rate: the heap limit, or the memory room when it is nearer.
+  const { timeToLimitMs, limit } = after.heap
+  assert.ok(['heap-limit', 'cgroup', 'system'].includes(limit.kind), limit.kind)
+  assert.ok(limit.bytes > after.heap.current)
+  const expected = (limit.bytes - after.heap.current) / (after.heap.bytesPerHour / 3_600_000)
+  assert.ok(Math.abs(timeToLimitMs - expected) < 0.05 * expected, `${timeToLimitMs} ms, expected ~${expected}`)
 })

@@ -92,6 +92,20 @@ const INSTRUMENTS = [
     read: fromStats(perMetric((s, m) => (s.trend[m] ? s.trend[m].bytesPerHour / 3600 : null))),
   },
   {
+    prom: 'leakwatch_time_to_limit_seconds',
+    otel: 'leakwatch.memory.time_to_limit',
+    unit: 's',
+    kind: 'gauge',
+    labels: ['metric', 'limit'],
+    help: 'Time until the metric reaches its limit at the window\'s growth rate (stats.trend ' +
+      'timeToLimitMs), per metric, labelled with the limit (heap-limit, memoryLimitBytes, cgroup, ' +
+      'system); absent while not growing, warming up, or with no known limit.',
+    read: fromStats(({ trend }) => METRICS.flatMap((m) => {
+      const t = trend[m]
+      return t && t.timeToLimitMs != null && t.limit ? [[{ metric: m, limit: t.limit.kind }, t.timeToLimitMs / 1000]] : []
+    })),
+  },
+  {
     prom: 'leakwatch_heap_baseline_bytes',
     otel: 'leakwatch.heap.baseline',
     unit: 'By',

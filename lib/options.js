@@ -293,6 +293,42 @@ const SPEC = {
           },
         }, { orFalse: true }),
       },
+      urgency: {
+        default: {},
+        table: 'row',
+        description: 'trend: evidence scaled to the time until the limit at the current rate ' +
+          '(see [Evidence scaled to urgency](detection.md#evidence-scaled-to-urgency)): growth ' +
+          'that reaches the limit within `urgentMs` is reported as soon as the rules above allow; ' +
+          'slower growth must first be seen rising for up to `sustainMs`; `false` = the rules above alone.',
+        check: group({
+          urgentMs: {
+            default: 10 * MINUTE,
+            check: integer(0, 7 * 24 * 60 * MINUTE),
+            unit: 'ms',
+            description: 'Time to the limit at or under which no extra evidence is asked.',
+          },
+          relaxedMs: {
+            default: 60 * MINUTE,
+            check: integer(0, 7 * 24 * 60 * MINUTE),
+            unit: 'ms',
+            description: 'Time to the limit at or over which the full `sustainMs` is asked (log scale in between).',
+          },
+          sustainMs: {
+            default: 75_000,
+            check: integer(0, 86_400_000),
+            unit: 'ms',
+            description: 'The longest span of observed growth a first `leak` needs.',
+          },
+        }, { orFalse: true }),
+      },
+      memoryLimitBytes: {
+        default: null,
+        check: orNull(integer(1, Number.MAX_SAFE_INTEGER)),
+        unit: 'bytes',
+        description: 'The process\'s memory budget for time-to-limit (RSS, external memory, and ' +
+          'the heap when nearer than its own limit); `null` = the cgroup limit and the system\'s ' +
+          'available memory.',
+      },
       heap: metric('Thresholds for the heap after full GCs, or `false`.', 8 * MiB, 0.1),
       external: metric('Thresholds for external memory after full GCs, or `false`.', 8 * MiB, 0.1),
       rss: metric('Thresholds for sampled memory outside the heap, or `false`.', 32 * MiB, 0.2),
@@ -345,6 +381,8 @@ function resolveOptions(options) {
  * @typedef {{ mode: string, consecutiveGcs: number, windowMs: number, warmupMs: number,
  *   minPoints: number, minConsistency: number, plateauRatio: number, rearmRatio: number,
  *   confirm: { maxPauseRatio: number, minIntervalMs: number } | null,
+ *   urgency: { urgentMs: number, relaxedMs: number, sustainMs: number } | null,
+ *   memoryLimitBytes: number | null,
  *   heap: Thresholds | null, external: Thresholds | null, rss: Thresholds | null }} DetectionOptions
  * @typedef {{ minGrowthBytes: number, minGrowthRatio: number }} Thresholds
  * @typedef {{ dir: string | null, onLeak: boolean, heapUsedPercent: number | null,

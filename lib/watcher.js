@@ -65,6 +65,10 @@ class Watcher extends EventEmitter {
             mode: /** @type {import('../binding').DetectionMode} */ (options.detection.mode),
             confirmMaxPauseRatio: options.detection.confirm ? options.detection.confirm.maxPauseRatio : undefined,
             confirmMinIntervalMs: options.detection.confirm ? options.detection.confirm.minIntervalMs : 0,
+            urgency: options.detection.urgency || undefined,
+            // The snapshot guard's budget is the process's budget too, unless detection has one.
+            memoryLimitBytes: options.detection.memoryLimitBytes ??
+              (options.snapshot ? options.snapshot.memoryLimitBytes : null) ?? undefined,
             heap: options.detection.heap || undefined,
             external: options.detection.external || undefined,
             rss: options.detection.rss || undefined,

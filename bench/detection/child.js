@@ -39,7 +39,7 @@ const stopped = []
 const watcher = detector === 'leakwatch' ? leakwatch.start(options) : null
 if (watcher) {
   watcher.on('leak', (info) => {
-    found.push({ t: since(), metric: info.metric, reason: info.reason, bytesPerHour: info.bytesPerHour, gcCount: info.gcCount, topAllocations: info.topAllocations })
+    found.push({ t: since(), metric: info.metric, reason: info.reason, bytesPerHour: info.bytesPerHour, gcCount: info.gcCount, windowMs: info.windowMs, timeToLimitMs: info.timeToLimitMs, limit: info.limit, topAllocations: info.topAllocations })
     if (stopOnLeak) finish()
   })
   watcher.on('leak-stopped', (info) => stopped.push({ t: since(), metric: info.metric, reason: info.reason }))

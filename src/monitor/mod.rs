@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use leakwatch_detection::{Detection, DetectionConfig, LeakReport, Metric, TrendNow};
+use leakwatch_detection::{
+  Detection, DetectionConfig, LeakReport, LimitKind, Limits, Metric, TrendNow,
+};
 
 pub mod channel;
 pub mod confirm;
@@ -29,6 +31,8 @@ use pause::PauseLog;
 use record::{GcRecord, HeapFigures};
 use stats::{KindTotals, StatsAccumulator};
 
+use crate::snapshot::headroom::memory_room;
+
 /// Background-thread settings (validated by the JS facade).
 #[derive(Clone, Debug)]
 pub struct MonitorConfig {
@@ -40,7 +44,13 @@ pub struct MonitorConfig {
   pub detection: DetectionConfig,
   /// Confirmation GCs (None: wait for V8's own full GCs).
   pub confirm: Option<ConfirmConfig>,
+  /// The operator's memory budget for the whole process (`memoryLimitBytes`), bytes; the
+  /// cgroup limit and the system's available memory are read as well.
+  pub memory_limit: Option<u64>,
 }
+
+/// How often the memory room (cgroup, /proc/meminfo) is read again for time-to-limit.
+const ROOM_EVERY: Duration = Duration::from_secs(5);
 
 /// Where the numbers came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +196,8 @@ impl Monitor {
       rss: None,
       heap: initial_heap,
       last_stats_event: None,
+      memory_room: None,
+      room_read_at: None,
     };
     let thread = std::thread::Builder::new()
       .name("leakwatch".into())
@@ -230,6 +242,9 @@ struct Worker<S: EventSink> {
   rss: Option<u64>,
   heap: HeapFigures,
   last_stats_event: Option<Instant>,
+  /// Memory the process may still take and what bounds it, as last read.
+  memory_room: Option<(u64, LimitKind)>,
+  room_read_at: Option<Instant>,
 }
 
 impl<S: EventSink> Worker<S> {
@@ -243,6 +258,9 @@ impl<S: EventSink> Worker<S> {
         next_sample = now + self.config.sample_interval;
       }
       let paused = self.apply_pauses();
+      if !paused {
+        self.read_memory_room(now);
+      }
       if !self.drain() {
         break;
       }
@@ -279,10 +297,41 @@ impl<S: EventSink> Worker<S> {
     log.open.is_some()
   }
 
+  /// Reads how much memory the process may still take (every `ROOM_EVERY`), for the time to
+  /// the limit that detection reports and scales its evidence by.
+  fn read_memory_room(&mut self, now: Instant) {
+    if self
+      .room_read_at
+      .is_some_and(|at| now.saturating_duration_since(at) < ROOM_EVERY)
+    {
+      return;
+    }
+    self.room_read_at = Some(now);
+    let rss = self.rss.unwrap_or(0);
+    self.memory_room = memory_room(self.config.memory_limit, rss).and_then(|room| {
+      let kind = match room.bound {
+        "memoryLimitBytes" => LimitKind::MemoryLimitBytes,
+        "cgroup" => LimitKind::Cgroup,
+        "system" => LimitKind::System,
+        _ => return None,
+      };
+      Some((room.bytes, kind))
+    });
+    self.set_limits();
+  }
+
+  fn set_limits(&mut self) {
+    self.detection.set_limits(Limits {
+      heap_limit: (self.heap.limit > 0).then_some(self.heap.limit),
+      memory_room: self.memory_room,
+    });
+  }
+
   /// Feeds every pending record; returns false when the sink is closed.
   fn drain(&mut self) -> bool {
     while let Some(record) = self.shared.channel.pop() {
       self.heap = record.heap;
+      self.set_limits();
       let confirm = self.confirm.as_mut().is_some_and(|c| c.observe(&record));
       if confirm && !self.request_full_gc() {
         return false;
@@ -448,6 +497,7 @@ mod tests {
         stats_interval,
         detection: DetectionConfig::off(),
         confirm: None,
+        memory_limit: None,
       },
       Source::V8Hooks,
       HeapFigures {

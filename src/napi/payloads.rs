@@ -8,7 +8,7 @@ use napi_derive::napi;
 use crate::monitor::gc_kind::GcKind;
 use crate::monitor::stats::KindTotals;
 use crate::monitor::{Source, StatsReport};
-use leakwatch_detection::{LeakReport, Metric, TrendNow};
+use leakwatch_detection::{LeakReport, LimitKind, Metric, TrendNow};
 
 const NS_PER_MS: f64 = 1_000_000.0;
 
@@ -93,6 +93,55 @@ impl From<Metric> for LeakMetric {
   }
 }
 
+/// What bounds a metric's growth (`limit.kind` of `leak` and `stats.trend`).
+#[napi(string_enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrowthLimit {
+  /// V8's heap size limit.
+  #[napi(value = "heap-limit")]
+  HeapLimit,
+  /// The operator's `detection.memoryLimitBytes`.
+  #[napi(value = "memoryLimitBytes")]
+  MemoryLimitBytes,
+  /// The cgroup's (container's) memory limit.
+  #[napi(value = "cgroup")]
+  Cgroup,
+  /// The system's available memory.
+  #[napi(value = "system")]
+  System,
+}
+
+impl From<LimitKind> for GrowthLimit {
+  fn from(kind: LimitKind) -> Self {
+    match kind {
+      LimitKind::HeapLimit => GrowthLimit::HeapLimit,
+      LimitKind::MemoryLimitBytes => GrowthLimit::MemoryLimitBytes,
+      LimitKind::Cgroup => GrowthLimit::Cgroup,
+      LimitKind::System => GrowthLimit::System,
+    }
+  }
+}
+
+/// The limit a time-to-limit refers to.
+#[napi(object)]
+pub struct LimitPayload {
+  pub kind: GrowthLimit,
+  /// The metric's level at which the limit is reached, bytes (for `rss`: memory outside the
+  /// heap plus the room the process has left).
+  pub bytes: f64,
+}
+
+fn limit(limit: Option<(LimitKind, f64)>) -> Option<LimitPayload> {
+  limit.map(|(kind, bytes)| LimitPayload {
+    kind: kind.into(),
+    bytes,
+  })
+}
+
+fn millis(d: Option<std::time::Duration>) -> Option<f64> {
+  d.map(|d| d.as_secs_f64() * 1000.0)
+}
+
 /// Heap figures in bytes, read with `v8::Isolate::GetHeapStatistics` after the GC.
 #[napi(object)]
 pub struct HeapPayload {
@@ -155,7 +204,7 @@ pub struct LeakSuspicion {
 }
 
 /// A metric's current trend in the `stats` payload.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct MetricTrend {
   /// Growth rate over the detection window (Theil–Sen slope); negative when falling.
   pub bytes_per_hour: f64,
@@ -163,6 +212,10 @@ pub struct MetricTrend {
   pub baseline: f64,
   /// Latest level, bytes.
   pub current: f64,
+  /// Milliseconds until `limit` at this rate; null when not growing or no limit is known.
+  pub time_to_limit_ms: Option<f64>,
+  /// The limit `timeToLimitMs` refers to; null when none is known.
+  pub limit: Option<LimitPayload>,
 }
 
 /// Per metric: the current trend, null when the metric is off, in consecutive mode or still
@@ -179,11 +232,13 @@ fn trend(t: Option<TrendNow>) -> Option<MetricTrend> {
     bytes_per_hour: t.bytes_per_second * 3600.0,
     baseline: t.baseline,
     current: t.current,
+    time_to_limit_ms: millis(t.time_to_limit),
+    limit: limit(t.limit),
   })
 }
 
 /// The `leak` and `leak-stopped` payloads. Sizes in bytes.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct LeakPayload {
   /// Growth over the window (fitted), bytes.
   pub growth: f64,
@@ -201,6 +256,10 @@ pub struct LeakPayload {
   pub baseline: f64,
   /// Latest level, bytes.
   pub current: f64,
+  /// Milliseconds until `limit` at this rate; null when not growing or no limit is known.
+  pub time_to_limit_ms: Option<f64>,
+  /// The limit `timeToLimitMs` refers to; null when none is known.
+  pub limit: Option<LimitPayload>,
 }
 
 fn epoch_ms(t: std::time::SystemTime) -> f64 {
@@ -221,6 +280,8 @@ impl From<&LeakReport> for LeakPayload {
       window_ms: r.window.as_secs_f64() * 1000.0,
       baseline: r.baseline,
       current: r.current,
+      time_to_limit_ms: millis(r.time_to_limit),
+      limit: limit(r.limit),
     }
   }
 }

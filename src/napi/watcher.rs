@@ -22,7 +22,7 @@ use crate::napi::error::{self, napi_failure};
 use crate::napi::payloads::{ForJs, GcSource, GcType, LeakPayload, StatsPayload, WatcherEvent};
 use crate::v8::gc_hooks::{as_requested_gc, GcHooks};
 use crate::v8::V8Api;
-use leakwatch_detection::detector::TrendConfig;
+use leakwatch_detection::detector::{TrendConfig, Urgency};
 use leakwatch_detection::{DetectionConfig, Mode};
 
 /// Events waiting for the JS thread; beyond this they are dropped and counted.
@@ -128,6 +128,21 @@ pub struct NativeDetection {
   pub heap: Option<MetricThresholds>,
   pub external: Option<MetricThresholds>,
   pub rss: Option<MetricThresholds>,
+  /// Evidence scaled to the time to the limit; null = off (the other rules alone).
+  pub urgency: Option<UrgencyOptions>,
+  /// The process's memory budget for time-to-limit, bytes; null = cgroup and system only.
+  pub memory_limit_bytes: Option<f64>,
+}
+
+/// `detection.urgency`: how much sustained growth a first `leak` needs, by time to the limit.
+#[napi(object)]
+pub struct UrgencyOptions {
+  /// Growth reaching its limit within this many ms is reported without extra evidence.
+  pub urgent_ms: f64,
+  /// Growth needing this many ms or more to reach its limit must rise for `sustainMs`.
+  pub relaxed_ms: f64,
+  /// The longest span of observed growth a first report can need, ms.
+  pub sustain_ms: f64,
 }
 
 impl NativeDetection {
@@ -163,6 +178,11 @@ impl NativeDetection {
         min_consistency: self.min_consistency,
         plateau_ratio: self.plateau_ratio,
         rearm_ratio: self.rearm_ratio,
+        urgency: self.urgency.as_ref().map(|u| Urgency {
+          urgent_s: u.urgent_ms / 1000.0,
+          relaxed_s: u.relaxed_ms / 1000.0,
+          sustain_s: u.sustain_ms / 1000.0,
+        }),
       })
     };
     match self.mode {
@@ -307,6 +327,11 @@ impl NativeWatcher {
       stats_interval: Duration::from_millis(u64::from(options.stats_interval_ms)),
       detection: options.detection.config(),
       confirm: None,
+      memory_limit: options
+        .detection
+        .memory_limit_bytes
+        .filter(|b| b.is_finite() && *b > 0.0)
+        .map(|b| b as u64),
     };
     let reference: HeapFigures = (&options.reference_heap).into();
     let (api, initial, hook_failure) = if options.use_v8_hooks {

@@ -38,6 +38,57 @@ impl Metric {
   }
 }
 
+/// What bounds a metric's growth: where "time to limit" runs out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+  /// V8's heap size limit (out-of-memory for the heap).
+  HeapLimit,
+  /// The operator's `memoryLimitBytes` for the whole process.
+  MemoryLimitBytes,
+  /// The memory limit of the process's cgroup (a container's limit).
+  Cgroup,
+  /// The system's available memory.
+  System,
+}
+
+impl LimitKind {
+  /// The name payloads use: "heap-limit", "memoryLimitBytes", "cgroup", "system".
+  pub fn name(self) -> &'static str {
+    match self {
+      LimitKind::HeapLimit => "heap-limit",
+      LimitKind::MemoryLimitBytes => "memoryLimitBytes",
+      LimitKind::Cgroup => "cgroup",
+      LimitKind::System => "system",
+    }
+  }
+
+  /// How a sentence names it: "the heap limit", "the cgroup memory limit", ….
+  pub fn phrase(self) -> &'static str {
+    match self {
+      LimitKind::HeapLimit => "the heap limit",
+      LimitKind::MemoryLimitBytes => "memoryLimitBytes",
+      LimitKind::Cgroup => "the cgroup memory limit",
+      LimitKind::System => "the system's available memory",
+    }
+  }
+}
+
+/// The limits detection measures time to, as the monitor last read them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Limits {
+  /// V8's heap size limit, bytes (heap used counts against it).
+  pub heap_limit: Option<u64>,
+  /// Memory the whole process may still take, bytes, and what bounds it.
+  pub memory_room: Option<(u64, LimitKind)>,
+}
+
+/// How much a metric may still grow and what bounds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Room {
+  bytes: f64,
+  kind: LimitKind,
+}
+
 /// How a metric is judged.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
@@ -82,9 +133,11 @@ impl Detector {
     }
   }
 
-  fn push(&mut self, p: Point) -> Verdict {
+  /// Feeds one point; `room` (bytes to the limit) is what the trend detector scales its
+  /// evidence by.
+  fn push(&mut self, p: Point, room: Option<f64>) -> Verdict {
     match self {
-      Detector::Trend(d) => d.push(p),
+      Detector::Trend(d) => d.push_with_room(p, room),
       Detector::Consecutive(d) => d.push(p),
     }
   }
@@ -113,6 +166,10 @@ pub struct TrendNow {
   pub baseline: f64,
   /// Latest level, bytes.
   pub current: f64,
+  /// Time until the limit at this rate (None: not growing, or no known limit).
+  pub time_to_limit: Option<Duration>,
+  /// The limit `time_to_limit` refers to, and the level at which it is reached, bytes.
+  pub limit: Option<(LimitKind, f64)>,
 }
 
 /// A `leak` (or `leak-stopped`) event in plain Rust.
@@ -138,7 +195,12 @@ pub struct LeakReport {
   pub gc_count: u64,
   /// Length of the window on the detection clock (leakwatch's own pauses left out).
   pub window: Duration,
-  /// One line for people, e.g. "heap grew 12.0 MB in 10.0 min over 40 full GCs (72.0 MB/h)".
+  /// Time until the limit at this rate (None: not growing, or no known limit).
+  pub time_to_limit: Option<Duration>,
+  /// The limit `time_to_limit` refers to, and the level at which it is reached, bytes.
+  pub limit: Option<(LimitKind, f64)>,
+  /// One line for people, e.g. "heap grew 48.2 MB in 21 s over 6 full GCs (8.3 GB/h); at this
+  /// rate the heap limit is reached in 14 min".
   pub reason: String,
 }
 
@@ -170,6 +232,9 @@ pub struct Detection {
   /// The start of a pause still under way.
   open_pause: Option<Instant>,
   full_gcs: VecDeque<f64>,
+  limits: Limits,
+  /// Each metric's room at its latest point (for reports and `trend`).
+  rooms: [Option<Room>; 3],
 }
 
 impl Detection {
@@ -188,6 +253,8 @@ impl Detection {
       folded: Duration::ZERO,
       open_pause: None,
       full_gcs: VecDeque::new(),
+      limits: Limits::default(),
+      rooms: [None; 3],
     }
   }
 
@@ -252,6 +319,31 @@ impl Detection {
     }
   }
 
+  /// The limits as last read (heap limit from the GC record, memory room from the OS).
+  pub fn set_limits(&mut self, limits: Limits) {
+    self.limits = limits;
+  }
+
+  /// How much `metric` may still grow from `level`: the heap up to the heap limit or the
+  /// process's memory room, whichever is nearer; external memory and RSS up to the room.
+  fn room(&self, metric: Metric, level: f64) -> Option<Room> {
+    let memory = self.limits.memory_room.map(|(bytes, kind)| Room {
+      bytes: bytes as f64,
+      kind,
+    });
+    let heap = match metric {
+      Metric::Heap => self.limits.heap_limit.filter(|&l| l > 0).map(|l| Room {
+        bytes: (l as f64 - level).max(0.0),
+        kind: LimitKind::HeapLimit,
+      }),
+      _ => None,
+    };
+    match (heap, memory) {
+      (Some(h), Some(m)) => Some(if m.bytes < h.bytes { m } else { h }),
+      (h, m) => h.or(m),
+    }
+  }
+
   /// After a full GC: heap used and external memory.
   pub fn full_gc(&mut self, at: Instant, heap_used: u64, external: u64) -> Vec<LeakReport> {
     let t = self.secs(at);
@@ -283,18 +375,39 @@ impl Detection {
   /// The current trend of a metric; None when it is off, in consecutive mode or warming up.
   pub fn trend(&self, metric: Metric) -> Option<TrendNow> {
     let finding = self.detectors[metric as usize].as_ref()?.latest()?;
+    let (time_to_limit, limit) = self.time_to_limit(metric, finding);
     Some(TrendNow {
       bytes_per_second: finding.bytes_per_second,
       baseline: finding.baseline,
       current: finding.current,
+      time_to_limit,
+      limit,
     })
   }
 
+  /// A finding's time to the limit, and that limit's kind and level.
+  fn time_to_limit(
+    &self,
+    metric: Metric,
+    f: &Finding,
+  ) -> (Option<Duration>, Option<(LimitKind, f64)>) {
+    let Some(room) = self.rooms[metric as usize] else {
+      return (None, None);
+    };
+    let ttl = f
+      .time_to_limit_s
+      .filter(|s| s.is_finite() && *s < 1e12)
+      .map(Duration::from_secs_f64);
+    (ttl, Some((room.kind, f.current + room.bytes)))
+  }
+
   fn feed(&mut self, metric: Metric, t: f64, v: f64, out: &mut Vec<LeakReport>) {
+    let room = self.room(metric, v);
+    self.rooms[metric as usize] = room;
     let Some(detector) = self.detectors[metric as usize].as_mut() else {
       return;
     };
-    let (finding, growing) = match detector.push(Point { t, v }) {
+    let (finding, growing) = match detector.push(Point { t, v }, room.map(|r| r.bytes)) {
       Verdict::None => return,
       Verdict::Leak(f) => (f, true),
       Verdict::Stopped(f) => (f, false),
@@ -311,8 +424,9 @@ impl Detection {
     let window = Duration::from_secs_f64((f.end_t - f.start_t).max(0.0));
     let bytes_per_hour = f.bytes_per_second * 3600.0;
     let at = |t: f64| self.wall(t);
+    let (time_to_limit, limit) = self.time_to_limit(metric, f);
     let reason = if growing {
-      format!(
+      let mut line = format!(
         "{} grew {} in {} over {} full GC{} ({}/h)",
         metric.name(),
         format_bytes(f.growth),
@@ -320,7 +434,15 @@ impl Detection {
         gc_count,
         if gc_count == 1 { "" } else { "s" },
         format_bytes(bytes_per_hour),
-      )
+      );
+      if let (Some(ttl), Some((kind, _))) = (time_to_limit, limit) {
+        line.push_str(&format!(
+          "; at this rate {} is reached in {}",
+          kind.phrase(),
+          format_duration(ttl)
+        ));
+      }
+      line
     } else {
       format!(
         "{} stopped growing: {} now, {}/h over the last {}",
@@ -341,6 +463,8 @@ impl Detection {
       current: f.current,
       gc_count,
       window,
+      time_to_limit,
+      limit,
       reason,
     }
   }
@@ -381,6 +505,7 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::detector::Urgency;
 
   const MIB: u64 = 1024 * 1024;
 
@@ -573,5 +698,202 @@ mod tests {
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].metric, Metric::External);
     assert_eq!(reports[0].growth, 50.0 * MIB as f64);
+  }
+
+  /// Full GCs every 2 s for `secs`, heap following `f` (MiB over seconds), with the limits
+  /// set; the first `leak` report, if any.
+  fn first_leak(
+    urgency: Option<Urgency>,
+    limits: Limits,
+    secs: u64,
+    f: impl Fn(f64) -> f64,
+  ) -> Option<LeakReport> {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: Some(Mode::Trend(TrendConfig {
+        urgency,
+        ..TrendConfig::default()
+      })),
+      external: None,
+      rss: None,
+    });
+    d.set_limits(limits);
+    let t0 = d.epoch;
+    for i in 0..secs / 2 {
+      let t = (2 * i) as f64;
+      // A little deterministic jitter, as real post-GC baselines have.
+      let jitter = if i % 3 == 0 { 0.3 } else { -0.2 };
+      let used = ((f(t) + jitter) * MIB as f64) as u64;
+      let reports = d.full_gc(t0 + Duration::from_secs(2 * i), used, 0);
+      if let Some(r) = reports.into_iter().find(|r| r.growing) {
+        return Some(r);
+      }
+    }
+    None
+  }
+
+  fn window_s(r: &LeakReport) -> f64 {
+    r.window.as_secs_f64()
+  }
+
+  const GIB: u64 = 1024 * MIB;
+
+  #[test]
+  fn urgency_asks_more_evidence_the_further_the_limit() {
+    let u = Urgency::default();
+    assert_eq!(
+      u.required_span_s(Some(60.0)),
+      0.0,
+      "a minute from the limit"
+    );
+    assert_eq!(u.required_span_s(Some(600.0)), 0.0);
+    assert_eq!(u.required_span_s(Some(3600.0)), 75.0);
+    assert_eq!(
+      u.required_span_s(None),
+      75.0,
+      "unknown limit: the full span"
+    );
+    let mid = u.required_span_s(Some(1800.0));
+    assert!(mid > 0.0 && mid < 75.0, "{mid}");
+    let later = u.required_span_s(Some(2400.0));
+    assert!(later > mid, "monotonic: {mid} then {later}");
+  }
+
+  #[test]
+  fn a_leak_minutes_from_its_limit_is_reported_as_fast_as_without_urgency() {
+    // 4 MiB/s from 200 MiB towards a 1 GiB heap limit: about 3.5 min away.
+    let limits = Limits {
+      heap_limit: Some(GIB),
+      memory_room: None,
+    };
+    let leak = |t: f64| 200.0 + 4.0 * t;
+    let with = first_leak(Some(Urgency::default()), limits, 60, leak).expect("reported");
+    let without = first_leak(None, limits, 60, leak).expect("reported");
+    assert_eq!(
+      window_s(&with),
+      window_s(&without),
+      "no extra evidence asked"
+    );
+    assert!(window_s(&with) <= 12.0, "{}", with.reason);
+    let ttl = with.time_to_limit.expect("time to limit").as_secs_f64();
+    assert!((150.0..260.0).contains(&ttl), "{ttl} s");
+    assert_eq!(with.limit.map(|(k, _)| k), Some(LimitKind::HeapLimit));
+    assert!(
+      with
+        .reason
+        .contains("; at this rate the heap limit is reached in"),
+      "{}",
+      with.reason
+    );
+  }
+
+  #[test]
+  fn a_cache_warming_for_30_s_is_not_a_leak_with_urgency() {
+    // 2 MiB/s for 30 s, then flat: 4 GiB heap limit, an hour away at that rate.
+    let limits = Limits {
+      heap_limit: Some(4 * GIB),
+      memory_room: None,
+    };
+    let cache = |t: f64| 100.0 + 2.0 * t.min(30.0);
+    assert!(
+      first_leak(None, limits, 120, cache).is_some(),
+      "without urgency this is the false alarm of every deploy"
+    );
+    assert_eq!(
+      first_leak(Some(Urgency::default()), limits, 120, cache),
+      None
+    );
+  }
+
+  #[test]
+  fn rss_climbing_for_40_s_after_start_is_not_a_leak_with_urgency() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: None,
+      external: None,
+      rss: Some(Mode::Trend(TrendConfig {
+        min_growth_bytes: 32.0 * MIB as f64,
+        min_growth_ratio: 0.2,
+        urgency: Some(Urgency::default()),
+        ..TrendConfig::default()
+      })),
+    });
+    // A machine with 16 GiB available: hours away.
+    d.set_limits(Limits {
+      heap_limit: None,
+      memory_room: Some((16 * GIB, LimitKind::System)),
+    });
+    let t0 = d.epoch;
+    let mut reports = Vec::new();
+    for i in 0..180u64 {
+      // 3 MiB/s for 40 s (JIT, malloc arenas), then flat, sampled every second.
+      let mib = 80.0 + 3.0 * (i as f64).min(40.0) + if i % 2 == 0 { 0.5 } else { 0.0 };
+      reports.extend(d.rss_sample(t0 + Duration::from_secs(i), (mib * MIB as f64) as u64));
+    }
+    assert!(reports.iter().all(|r| !r.growing), "{reports:?}");
+  }
+
+  #[test]
+  fn moderate_growth_waits_for_the_span_then_is_reported() {
+    // 1 MiB/s towards a 4 GiB heap limit (over an hour away): reported once it has been seen
+    // rising for the full sustain span, not at the 10 s warm-up.
+    let limits = Limits {
+      heap_limit: Some(4 * GIB),
+      memory_room: None,
+    };
+    let leak = |t: f64| 100.0 + t;
+    let without = first_leak(None, limits, 200, leak).expect("reported");
+    let with = first_leak(Some(Urgency::default()), limits, 200, leak).expect("reported");
+    assert!(window_s(&without) < 30.0, "{}", without.reason);
+    assert!((75.0..90.0).contains(&window_s(&with)), "{}", with.reason);
+  }
+
+  #[test]
+  fn a_leak_that_starts_late_is_not_delayed_by_urgency() {
+    // Five healthy minutes, then 1 MiB/s: the window is long by then, so the span rule is
+    // already met and the verdict comes when the growth rules are.
+    let limits = Limits {
+      heap_limit: Some(4 * GIB),
+      memory_room: None,
+    };
+    let late = |t: f64| 100.0 + (t - 300.0).max(0.0);
+    let without = first_leak(None, limits, 500, late).expect("reported");
+    let with = first_leak(Some(Urgency::default()), limits, 500, late).expect("reported");
+    assert_eq!(with.reason, without.reason);
+    assert_eq!(with.window, without.window);
+  }
+
+  #[test]
+  fn the_nearer_limit_counts_and_the_trend_carries_it() {
+    let mut d = Detection::new(&DetectionConfig {
+      heap: Some(Mode::Trend(TrendConfig::default())),
+      external: None,
+      rss: None,
+    });
+    // A 4 GiB heap limit but only 300 MiB left in the container.
+    d.set_limits(Limits {
+      heap_limit: Some(4 * GIB),
+      memory_room: Some((300 * MIB, LimitKind::Cgroup)),
+    });
+    let t0 = d.epoch;
+    for i in 0..20u64 {
+      d.full_gc(t0 + Duration::from_secs(2 * i), 100 * MIB + 2 * MIB * i, 0);
+    }
+    let trend = d.trend(Metric::Heap).expect("trend");
+    let (kind, level) = trend.limit.expect("limit");
+    assert_eq!(kind, LimitKind::Cgroup);
+    assert!(
+      (level - (138.0 + 300.0) * MIB as f64).abs() < MIB as f64,
+      "{level}"
+    );
+    let ttl = trend.time_to_limit.expect("ttl").as_secs_f64();
+    assert!((280.0..320.0).contains(&ttl), "300 MiB at 1 MiB/s: {ttl}");
+    // Falling: no time to limit.
+    for i in 20..140u64 {
+      d.full_gc(
+        t0 + Duration::from_secs(2 * i),
+        200 * MIB - MIB * (i - 20),
+        0,
+      );
+    }
+    assert_eq!(d.trend(Metric::Heap).expect("trend").time_to_limit, None);
   }
 }

@@ -49,6 +49,7 @@ impl ConsecutiveDetector {
               0.0
             },
             points: self.needed as usize + 1,
+            time_to_limit_s: None,
           })
         } else {
           Verdict::None

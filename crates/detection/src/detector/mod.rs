@@ -6,7 +6,7 @@ mod trend;
 
 pub use consecutive::ConsecutiveDetector;
 pub use robust::Point;
-pub use trend::{TrendConfig, TrendDetector, MAX_MIN_POINTS, MAX_POINTS};
+pub use trend::{TrendConfig, TrendDetector, Urgency, MAX_MIN_POINTS, MAX_POINTS};
 
 /// Growth a detector found over its window.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,8 @@ pub struct Finding {
   pub bytes_per_second: f64,
   /// Points the verdict rests on.
   pub points: usize,
+  /// Seconds until the metric's limit at this rate (None: not growing, or no known limit).
+  pub time_to_limit_s: Option<f64>,
 }
 
 /// What a detector says after a point.

@@ -41,6 +41,54 @@ pub struct TrendConfig {
   pub plateau_ratio: f64,
   /// After a report, the level must rise by this fraction more before the next report.
   pub rearm_ratio: f64,
+  /// Evidence scaled to how soon the growth reaches its limit; None: the rules above alone.
+  pub urgency: Option<Urgency>,
+}
+
+/// How much sustained growth a first `leak` needs, by time to the limit at the current rate.
+///
+/// Growth that reaches the limit within `urgent_s` is reported as soon as the other rules
+/// allow. Growth that needs `relaxed_s` or more (or whose limit is unknown) must have been
+/// seen rising over at least `sustain_s` before it is reported; in between the span needed
+/// grows with the logarithm of the time to the limit. Only a young window (a process's first
+/// minutes, or the RSS detector after a heap snapshot) is ever that short, so this holds back
+/// moderate growth early in a process's life — a cache filling up, JIT and allocator warm-up —
+/// long enough for the plateau test to see it level off, while a fast leak is not delayed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Urgency {
+  /// Time to the limit at or under which no extra evidence is asked, seconds.
+  pub urgent_s: f64,
+  /// Time to the limit at or over which the full `sustain_s` is asked, seconds.
+  pub relaxed_s: f64,
+  /// The longest span of observed growth a first report can need, seconds.
+  pub sustain_s: f64,
+}
+
+impl Default for Urgency {
+  fn default() -> Self {
+    Urgency {
+      urgent_s: 10.0 * 60.0,
+      relaxed_s: 60.0 * 60.0,
+      sustain_s: 75.0,
+    }
+  }
+}
+
+impl Urgency {
+  /// The span of observed growth needed before a first report, seconds, for a growth that
+  /// reaches its limit in `time_to_limit_s` (None: unknown limit).
+  pub fn required_span_s(&self, time_to_limit_s: Option<f64>) -> f64 {
+    let Some(ttl) = time_to_limit_s else {
+      return self.sustain_s;
+    };
+    if ttl <= self.urgent_s {
+      return 0.0;
+    }
+    if ttl >= self.relaxed_s || self.relaxed_s <= self.urgent_s {
+      return self.sustain_s;
+    }
+    self.sustain_s * (ttl / self.urgent_s).ln() / (self.relaxed_s / self.urgent_s).ln()
+  }
 }
 
 impl Default for TrendConfig {
@@ -54,6 +102,7 @@ impl Default for TrendConfig {
       min_consistency: 0.6,
       plateau_ratio: 0.5,
       rearm_ratio: 0.25,
+      urgency: None,
     }
   }
 }
@@ -113,6 +162,13 @@ impl TrendDetector {
 
   /// Feeds one point (times must not go backwards); returns a verdict when one is due.
   pub fn push(&mut self, point: Point) -> Verdict {
+    self.push_with_room(point, None)
+  }
+
+  /// Feeds one point with `room`: how many more bytes the metric may take before its limit
+  /// (None: unknown). The finding then carries the time to the limit at the window's rate,
+  /// and with [`TrendConfig::urgency`] a first report waits for the evidence it asks.
+  pub fn push_with_room(&mut self, point: Point, room: Option<f64>) -> Verdict {
     if !point.t.is_finite() || !point.v.is_finite() {
       return Verdict::None;
     }
@@ -144,12 +200,25 @@ impl TrendDetector {
     if point.t - first_t < self.config.warmup_s || self.points.len() < self.config.min_points {
       return Verdict::None;
     }
-    let Some(a) = self.assess() else {
+    let Some(mut a) = self.assess() else {
       return Verdict::None;
     };
+    a.finding.time_to_limit_s = room
+      .filter(|r| r.is_finite() && a.finding.bytes_per_second > 0.0)
+      .map(|r| r.max(0.0) / a.finding.bytes_per_second);
     self.latest = Some(a.finding.clone());
+    let sustained = match &self.config.urgency {
+      // Never more than the window can show.
+      Some(u) => {
+        let needed = u
+          .required_span_s(a.finding.time_to_limit_s)
+          .min(self.config.window_s * 0.9);
+        a.finding.end_t - a.finding.start_t >= needed
+      }
+      None => true,
+    };
     match self.state {
-      State::Watching if a.growing && !a.plateau => {
+      State::Watching if a.growing && !a.plateau && sustained => {
         self.state = State::Reported {
           level: a.finding.current,
         };
@@ -210,6 +279,7 @@ impl TrendDetector {
         growth,
         bytes_per_second: slope,
         points: pts.len(),
+        time_to_limit_s: None,
       },
       growing,
       plateau,
