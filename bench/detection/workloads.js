@@ -1,7 +1,10 @@
 'use strict'
 
 // Workloads for judging leak detection on natural GC schedules (no forced GCs). Six leak
-// (the classic Node.js server leaks) and six do not (the shapes that fool naive rules).
+// (the classic Node.js server leaks) and eight do not (the shapes that fool naive rules,
+// among them two that grow only during a process's first minute, as every deploy does).
+// `seconds`: how long a non-leak must stay silent in the tests (default 40);
+// `machineLimits`: judged on this machine's limits rather than a modelled 512 MB container.
 // Each `start()` begins its activity in this process and returns a function that stops it.
 // The HTTP ones serve real requests over 127.0.0.1, driven by an in-process client.
 
@@ -230,6 +233,47 @@ const WORKLOADS = [
     what: 'an idle process with a heartbeat timer',
     start() {
       const timer = setInterval(() => {}, 1000)
+      return () => clearInterval(timer)
+    },
+  },
+  {
+    name: 'warming-cache',
+    leaks: false,
+    // Judged on the machine's own limits: in a small container this growth would be minutes
+    // from the limit, and reporting it there is right.
+    machineLimits: true,
+    seconds: 120,
+    what: 'a bounded cache that fills at ~1 MB/s for its first 30 s, then only evicts (every deploy)',
+    start() {
+      const capacity = 45_000
+      const cache = new Map()
+      let n = 0
+      const timer = setInterval(() => {
+        for (let i = 0; i < 30; i++) {
+          const key = `product:${n++}`
+          cache.set(key, { key, rows: Array.from({ length: 8 }, (_, j) => ({ j, label: `${key}/${j}` })) })
+          if (cache.size > capacity) cache.delete(cache.keys().next().value)
+        }
+      }, 20)
+      return () => clearInterval(timer)
+    },
+  },
+  {
+    name: 'startup-buffers',
+    leaks: false,
+    machineLimits: true,
+    seconds: 120,
+    what: 'native buffers preloaded at ~1 MB/s for the first 40 s (assets, pools), then held and recycled',
+    start() {
+      const pool = []
+      const started = Date.now()
+      const timer = setInterval(() => {
+        if (Date.now() - started < 40_000) {
+          pool.push(Buffer.alloc(100 * 1024, pool.length & 0xff))
+        } else if (pool.length > 0) {
+          pool[Math.floor(Math.random() * pool.length)] = Buffer.alloc(100 * 1024, 7)
+        }
+      }, 100)
       return () => clearInterval(timer)
     },
   },
