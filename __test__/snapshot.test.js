@@ -136,14 +136,15 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 
 test('an unwritable dir: error event with a code while the server keeps answering', async () => {
   const dir = tempDir('ro')
-  // Root writes anywhere: run the child as nobody on a root-owned 0755 directory.
-  let nodeArgs = []
+  // Root writes anywhere: the child becomes nobody (with Node's process.setuid) once started,
+  // on a root-owned 0755 directory.
+  const env = {}
   if (isRoot) {
-    nodeArgs = ['--require', path.join(__dirname, 'fixtures', 'drop-privileges.js')]
+    env.LEAKWATCH_TEST_AS_NOBODY = '1'
   } else {
     fs.chmodSync(dir, 0o555)
   }
-  const r = await runFixture('snapshot-unwritable-dir.js', { args: [dir], nodeArgs })
+  const r = await runFixture('snapshot-unwritable-dir.js', { args: [dir], env })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.deepEqual(out.statuses, [200, 200, 200, 200])

@@ -34,6 +34,8 @@ function which(name) {
 }
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-fresh-'))
+// Like a checkout under /home or /srv: others may traverse it (a snapshot test runs a child as nobody).
+fs.chmodSync(work, 0o755)
 const clone = path.join(work, 'leakwatch')
 const home = path.join(work, 'home')
 const cache = path.join(work, 'npm-cache')
