@@ -1,16 +1,18 @@
 'use strict'
 
-// The leakwatch command: text, --json, --html (opened in a real headless Chromium), exit
-// codes, progress on a terminal.
+// The leakwatch command: text, --json, --html (opened in a real headless Chromium, the one the
+// devDependency @sparticuz/chromium ships, see browser.js), exit codes, progress on a terminal.
 
 const { test, before } = require('node:test')
 const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+const { pathToFileURL } = require('node:url')
 const leakwatch = require('..')
-const { root, runCommand, jsonLines } = require('./helpers')
+const { root, runCommand, jsonLines, notChecked } = require('./helpers')
+const { findChromium, launch, openPage } = require('./browser')
 
 const cli = path.join(root, 'bin', 'leakwatch.js')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-cli-'))
@@ -23,30 +25,6 @@ before(async () => {
 })
 
 const run = (args, options) => runCommand(process.execPath, [cli, ...args], options)
-
-function findChromium() {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim()
-    } catch {
-      // not this one
-    }
-  }
-  return null
-}
-
-/** Loads a page in headless Chromium; returns its DOM after scripts ran and the console lines. */
-async function openInChromium(chromium, file) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-chromium-'))
-  const res = await runCommand(chromium, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    `--user-data-dir=${profile}`, '--enable-logging=stderr', '--log-level=0', '--dump-dom',
-    `file://${file}`,
-  ], { timeoutMs: 90_000 })
-  fs.rmSync(profile, { recursive: true, force: true })
-  const consoleLines = res.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l))
-  return { code: res.code, dom: res.stdout, consoleLines, stderr: res.stderr }
-}
 
 test('analyze prints a readable summary', async () => {
   const res = await run(['analyze', shapes[2], '--top', '8'])
@@ -98,18 +76,54 @@ test('bad usage exits 2, a failed analysis exits 1 with the code', async () => {
   assert.strictEqual(version.stdout.trim(), require('../package.json').version)
 })
 
-test('progress is shown on a terminal and not in a pipe', async () => {
+// util-linux's `script` gives the command a pseudo-terminal; Node cannot open one itself.
+const hasScript = spawnSync('script', ['--version']).status === 0
+
+test('progress is shown on a terminal and not in a pipe', async (t) => {
   const piped = await run(['analyze', shapes[2]])
   assert.doesNotMatch(piped.stderr, /leakwatch: (reading|done)/)
+  if (!hasScript) return notChecked(t, 'progress on a terminal: `script` (util-linux) is not on PATH to provide one')
   const quoted = (s) => `'${s.replace(/'/g, "'\\''")}'`
   const tty = await runCommand('script', ['-qec', `${quoted(process.execPath)} ${quoted(cli)} analyze ${quoted(shapes[2])}`, '/dev/null'])
   assert.strictEqual(tty.code, 0, tty.stderr)
   assert.match(tty.stdout, /\r\x1b\[Kleakwatch: (reading|graph|dominators|classes|paths|done)/)
 })
 
-test('--html writes one self-contained page that loads in Chromium without console errors', async () => {
-  const chromium = findChromium()
-  assert.ok(chromium, 'this test needs a headless Chromium: apt-get install chromium (.ci/run installs it)')
+/** The browser for the HTML tests; on Linux x64 the devDependency's Chromium must be there. */
+async function browserOrSkip(t) {
+  const browser = await findChromium()
+  if (!browser.executable) {
+    assert.ok(!(process.platform === 'linux' && process.arch === 'x64'), browser.reason)
+    notChecked(t, `the HTML report in a browser: ${browser.reason}`)
+    return null
+  }
+  return browser
+}
+
+test('the browser check sees console output, exceptions, requests and an unfinished script', async (t) => {
+  // The control for the next test: a broken page must fail every check it passes.
+  const browser = await browserOrSkip(t)
+  if (!browser) return
+  const page = path.join(dir, 'broken.html')
+  fs.writeFileSync(page, '<!doctype html><html><body data-ready="false"><img src="http://127.0.0.1:9/x.png">' +
+    '<script>console.error("boom"); null.x; document.body.setAttribute("data-ready", "true")</script></body></html>')
+  const chromium = await launch(browser)
+  try {
+    const loaded = await openPage(chromium, page)
+    assert.deepEqual(loaded.console, ['error: boom'])
+    assert.equal(loaded.exceptions.length, 1)
+    assert.match(loaded.exceptions[0], /TypeError: Cannot read properties of null/)
+    assert.deepEqual(loaded.requests, [pathToFileURL(page).href, 'http://127.0.0.1:9/x.png'])
+    assert.ok(loaded.log.some((l) => l.startsWith('error:')), JSON.stringify(loaded.log))
+    assert.match(loaded.dom, /<body data-ready="false"/)
+  } finally {
+    await chromium.close()
+  }
+})
+
+test('--html writes one self-contained page that loads in Chromium without console errors', async (t) => {
+  const browser = await browserOrSkip(t)
+  if (!browser) return
   const diffPage = path.join(dir, 'diff.html')
   const analyzePage = path.join(dir, 'analyze.html')
   const d = await run(['diff', ...shapes, '--html', diffPage])
@@ -117,23 +131,32 @@ test('--html writes one self-contained page that loads in Chromium without conso
   const a = await run(['analyze', shapes[2], '--html', analyzePage])
   assert.strictEqual(a.code, 0, a.stderr)
   const report = await leakwatch.diff(...shapes)
-  for (const [page, expectedNames] of [
-    [diffPage, [report.growth[0].name, report.classes[0].name, 'Widget']],
-    [analyzePage, ['Widget', 'Map', '{name, value}']],
-  ]) {
-    const html = fs.readFileSync(page, 'utf8')
-    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="(?!data:)/, 'no external resources')
-    const loaded = await openInChromium(chromium, page)
-    assert.strictEqual(loaded.code, 0, loaded.stderr)
-    assert.deepStrictEqual(loaded.consoleLines, [], `console output from ${page}`)
-    assert.match(loaded.dom, /<body data-ready="true"/, 'the page script ran to the end')
-    assert.match(loaded.dom, /<svg class="chart"/)
-    for (const name of expectedNames) {
-      const escaped = name.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-      assert.ok(loaded.dom.includes(escaped), `${page} shows ${name}`)
+  const chromium = await launch(browser)
+  t.diagnostic(`browser: ${chromium.version.product} (${browser.source}: ${browser.executable})`)
+  try {
+    for (const [page, expectedNames] of [
+      [diffPage, [report.growth[0].name, report.classes[0].name, 'Widget']],
+      [analyzePage, ['Widget', 'Map', '{name, value}']],
+    ]) {
+      const html = fs.readFileSync(page, 'utf8')
+      assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="(?!data:)/, 'no external resources')
+      const loaded = await openPage(chromium, page)
+      assert.deepStrictEqual(loaded.console, [], `console output from ${page}`)
+      assert.deepStrictEqual(loaded.exceptions, [], `uncaught exceptions in ${page}`)
+      assert.deepStrictEqual(loaded.log, [], `browser warnings and errors for ${page}`)
+      assert.deepStrictEqual(loaded.requests, [pathToFileURL(page).href], 'the page loads nothing but itself')
+      assert.match(loaded.dom, /<body data-ready="true"/, 'the page script ran to the end')
+      assert.match(loaded.dom, /<svg class="chart"/)
+      for (const name of expectedNames) {
+        const escaped = name.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+        assert.ok(loaded.dom.includes(escaped), `${page} shows ${name}`)
+      }
+      if (page === diffPage) {
+        assert.match(loaded.dom, /Sizes across the snapshots/)
+        assert.match(loaded.dom, /Retainer paths/)
+      }
     }
+  } finally {
+    await chromium.close()
   }
-  const diffDom = (await openInChromium(chromium, diffPage)).dom
-  assert.match(diffDom, /Sizes across the snapshots/)
-  assert.match(diffDom, /Retainer paths/)
 })

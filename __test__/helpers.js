@@ -50,4 +50,14 @@ function jsonLines(result) {
   })
 }
 
-module.exports = { root, runFixture, runCommand, jsonLines }
+/**
+ * Skips test `t` because this machine lacks an optional tool, saying what could not be checked
+ * and why. The reason is printed with the test, and `npm test` (scripts/test.js) repeats every
+ * such reason in its closing summary. Call it as `return notChecked(t, reason)`.
+ */
+function notChecked(t, reason) {
+  t.diagnostic(`not checked: ${reason}`)
+  t.skip(`not checked: ${reason}`)
+}
+
+module.exports = { root, runFixture, runCommand, jsonLines, notChecked }

@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { runFixture, jsonLines } = require('./helpers')
+const { runFixture, jsonLines, notChecked } = require('./helpers')
 
 function tempDir(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lw-snap-${tag}-`))
@@ -133,19 +133,18 @@ test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no f
 })
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
-const canSetpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0
 
-test('an unwritable dir: error event with a code while the server keeps answering', async (t) => {
+test('an unwritable dir: error event with a code while the server keeps answering', async () => {
   const dir = tempDir('ro')
-  // Root writes anywhere: run the child as nobody on a root-owned 0755 directory.
-  let prefix = []
+  // Root writes anywhere: the child becomes nobody (with Node's process.setuid) once started,
+  // on a root-owned 0755 directory.
+  const env = {}
   if (isRoot) {
-    if (!canSetpriv) return t.skip('running as root without setpriv to drop privileges')
-    prefix = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    env.LEAKWATCH_TEST_AS_NOBODY = '1'
   } else {
     fs.chmodSync(dir, 0o555)
   }
-  const r = await runFixture('snapshot-unwritable-dir.js', { args: [dir], prefix })
+  const r = await runFixture('snapshot-unwritable-dir.js', { args: [dir], env })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.deepEqual(out.statuses, [200, 200, 200, 200])
@@ -159,10 +158,16 @@ test('an unwritable dir: error event with a code while the server keeps answerin
   fs.rmSync(dir, { recursive: true })
 })
 
-const canUnshare = spawnSync('unshare', ['-rm', 'true']).status === 0
+// A private tmpfs needs util-linux's `unshare` and `mount`, and user namespaces the kernel allows.
+const unshare = spawnSync('unshare', ['-rm', 'sh', '-c', 'command -v mount >/dev/null || exit 3'])
 
 test('a disk that fills up during the dump: ENOSPC error and no partial file', async (t) => {
-  if (!canUnshare) return t.skip('no user+mount namespaces here (unshare -rm); cargo test covers ENOSPC with /dev/full')
+  if (unshare.status !== 0) {
+    const why = unshare.error ? '`unshare` (util-linux) is not on PATH'
+      : unshare.status === 3 ? '`mount` (util-linux) is not on PATH'
+        : `unshare -rm failed (${String(unshare.stderr).trim() || unshare.status}): no user+mount namespaces here`
+    return notChecked(t, `a disk filling up during a real dump: ${why}; cargo test covers ENOSPC with /dev/full`)
+  }
   const dir = tempDir('full')
   // A 96 MiB tmpfs in a private mount namespace. The guard sees room for the ~20 MB file; a
   // worker thread then fills the disk as soon as the dump's temporary file appears.
