@@ -258,9 +258,6 @@ impl<S: EventSink> Worker<S> {
         next_sample = now + self.config.sample_interval;
       }
       let paused = self.apply_pauses();
-      if !paused {
-        self.read_memory_room(now);
-      }
       if !self.drain() {
         break;
       }
@@ -281,6 +278,10 @@ impl<S: EventSink> Worker<S> {
         if !self.deliver_leaks(reports) {
           break;
         }
+      }
+      // After the events of this tick are on their way: the file reads never delay them.
+      if !paused {
+        self.read_memory_room(now);
       }
       self.publish();
       std::thread::park_timeout(next_sample.saturating_duration_since(Instant::now()));
