@@ -29,6 +29,12 @@ const V8_MAJOR = Number(process.versions.v8.split('.')[0])
 const NEEDS_LINE_ENDS = V8_MAJOR < 12
 
 /**
+ * `LEAKWATCH_LINE_ENDS=off` skips the step, `=on` runs it on any V8 (diagnostics and
+ * bench/snapshot/line-ends.js); unset or anything else: on V8 11 only.
+ */
+const SWITCH = process.env.LEAKWATCH_LINE_ENDS
+
+/**
  * @typedef {{ ran: boolean, durationMs: number, error?: Error }} LineEndsResult
  * `ran`: the debugger was enabled and disabled; `error`: why it could not be.
  */
@@ -41,7 +47,8 @@ const NEEDS_LINE_ENDS = V8_MAJOR < 12
  * @returns {LineEndsResult}
  */
 function prepareLineEnds({ force = false } = {}) {
-  if (!NEEDS_LINE_ENDS && !force) return { ran: false, durationMs: 0 }
+  const wanted = force || (SWITCH === 'on' || (SWITCH !== 'off' && NEEDS_LINE_ENDS))
+  if (!wanted) return { ran: false, durationMs: 0 }
   const started = process.hrtime.bigint()
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6
   try {
