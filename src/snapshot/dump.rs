@@ -194,3 +194,43 @@ pub fn dump(
     }
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn rss() -> Option<u64> {
+    Some(100)
+  }
+
+  fn limits(ceiling: Option<u64>, abort_after: Option<Duration>) -> Limits {
+    Limits {
+      ceiling,
+      abort_after,
+      watch_building: true,
+    }
+  }
+
+  #[test]
+  fn a_dump_past_its_time_is_stopped_at_the_next_check() {
+    let started = Instant::now() - Duration::from_secs(2);
+    let mut within = Watch::new(rss, limits(None, Some(Duration::from_secs(60))), started);
+    assert!(within.check());
+    assert!(within.progress(10, 100));
+    assert_eq!(within.overran, None);
+    let mut past = Watch::new(rss, limits(None, Some(Duration::from_secs(1))), started);
+    assert!(!past.progress(10, 100));
+    assert!(past.overran.is_some_and(|e| e >= Duration::from_secs(2)));
+    assert_eq!(past.hit, None);
+  }
+
+  #[test]
+  fn the_ceiling_still_stops_a_dump_without_a_budget() {
+    let mut watch = Watch::new(rss, limits(Some(100), None), Instant::now());
+    assert!(!watch.check());
+    assert_eq!(
+      (watch.hit, watch.overran, watch.peak),
+      (Some(100), None, 100)
+    );
+  }
+}
