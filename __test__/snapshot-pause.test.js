@@ -61,17 +61,19 @@ test('a pause budget below the estimate skips the dump: reason pause, expectedMs
 test('a dump that runs past its pause budget is abandoned while V8 builds the graph, leaving no file', async () => {
   const dir = tempDir('abort')
   // The first dump (number arrays: fast per byte) teaches a low pause per byte; the second
-  // heap (small objects: many per byte) is expected to fit 1 s and takes several.
+  // heap (small objects: many per byte) gets a budget its estimate fits (at least 1 s), and
+  // takes several times longer (Node 20: ~5 s; Node 26: ~27 s when let run).
   const r = await runFixture('snapshot-pause-abort.js', { args: [dir, '1000'], timeoutMs: 300_000 })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
+  assert.equal(out.probe.reason, 'pause', JSON.stringify(out))
   assert.equal(out.second, undefined, JSON.stringify(out))
   assert.equal(out.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
   assert.equal(out.skipped.reason, 'pause')
   assert.equal(out.skipped.aborted, true, JSON.stringify(out.skipped))
-  assert.equal(out.skipped.budgetMs, 1000)
-  assert.ok(out.skipped.expectedMs <= 1000 && out.skipped.elapsedMs >= 1250, JSON.stringify(out.skipped))
-  assert.match(out.skipped.message, /abandoned after \d+ ms: past the pause budget of 1000 ms.*no file was left/)
+  assert.equal(out.skipped.budgetMs, out.budget)
+  assert.ok(out.skipped.expectedMs <= out.budget && out.skipped.elapsedMs >= out.budget * 1.25, JSON.stringify(out.skipped))
+  assert.match(out.skipped.message, new RegExp(`abandoned after \\d+ ms: past the pause budget of ${out.budget} ms.*no file was left`))
   assert.deepEqual(out.files, [path.basename(out.first.path)], 'only the first dump; no partial file')
   fs.rmSync(dir, { recursive: true })
 })
