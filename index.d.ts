@@ -64,6 +64,12 @@ declare namespace leakwatch {
     minFreeDiskBytes?: number
     /** Total memory (RSS) this process may use while dumping, bytes. Default null: the cgroup limit and available memory. */
     memoryLimitBytes?: number | null
+    /**
+     * Longest a dump may block the isolate, ms (integer 100 – 3 600 000): a dump expected to
+     * take longer is skipped (`snapshot-skipped` with reason `'pause'`), one still running at
+     * 1.25 × this is abandoned (no file left). `null`: no budget. Default 30 000.
+     */
+    maxPauseMs?: number | null
   }
 
   /** What started a dump. */
@@ -240,20 +246,29 @@ declare namespace leakwatch {
     durationMs: number
     /** Highest RSS sampled during the dump, bytes. */
     peakRss: number
-    /** The guard's estimate before the dump. */
-    estimate: { memoryBytes: number; fileBytes: number }
+    /** The guard's estimate before the dump (pause in ms). */
+    estimate: { memoryBytes: number; fileBytes: number; pauseMs: number }
   }
 
   /** The `snapshot-skipped` payload (and the fields of an `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` rejection). */
   interface SnapshotSkipped {
-    /** `'memory'` / `'disk'`: the estimate does not fit; `'cooldown'`: too soon after the last automatic dump. */
-    reason: 'memory' | 'disk' | 'cooldown'
+    /**
+     * `'memory'` / `'disk'`: the estimate does not fit; `'pause'`: the dump would block the
+     * isolate longer than `maxPauseMs` (or ran past it); `'cooldown'`: too soon after the last
+     * automatic dump.
+     */
+    reason: 'memory' | 'disk' | 'pause' | 'cooldown'
     trigger: SnapshotTrigger
     needBytes?: number
     haveBytes?: number
     /** What bounded `haveBytes`: `'memoryLimitBytes'`, `'cgroup'`, `'system'`, `'disk'` or `'ceiling'` (aborted mid-dump). */
     bound?: 'memoryLimitBytes' | 'cgroup' | 'system' | 'disk' | 'ceiling'
-    /** The dump started and was given up when RSS reached the ceiling (no file left). */
+    /** pause: the pause the guard expected and the budget, ms. */
+    expectedMs?: number
+    budgetMs?: number
+    /** pause, aborted: how long the dump ran before it was given up, ms. */
+    elapsedMs?: number
+    /** The dump started and was given up — at the RSS ceiling, or past the pause budget (no file left). */
     aborted?: boolean
     /** cooldown: ms until an automatic dump is allowed again. */
     retryInMs?: number

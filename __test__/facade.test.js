@@ -36,7 +36,7 @@ function facade(options) {
 
 const written = (extra) => ({
   status: 'written', path: path.join(dir, 'x.heapsnapshot'), bytes: 5 * MiB, durationMs: 40,
-  peakRss: 90 * MiB, estimatedMemoryBytes: 30 * MiB, estimatedFileBytes: 6 * MiB, ...extra,
+  peakRss: 90 * MiB, estimatedMemoryBytes: 30 * MiB, estimatedFileBytes: 6 * MiB, estimatedPauseMs: 55, ...extra,
 })
 
 test('the binding API version is checked when the facade is built', () => {
@@ -189,12 +189,13 @@ test('outcomes: written → snapshot event and info, pruned to maxFiles', async 
   const info = await lw.writeSnapshot()
   assert.deepEqual(info, {
     path: path.join(dir, 'x.heapsnapshot'), reason: 'api', bytes: 5 * MiB, durationMs: 40, peakRss: 90 * MiB,
-    estimate: { memoryBytes: 30 * MiB, fileBytes: 6 * MiB },
+    estimate: { memoryBytes: 30 * MiB, fileBytes: 6 * MiB, pauseMs: 55 },
   })
   assert.deepEqual(events, [['snapshot', info]])
   assert.deepEqual(calls.pruned, [[dir, 3, info.path]], 'the dump just written is never pruned')
   assert.equal(calls.snapshots[0].dir, dir)
   assert.equal(calls.snapshots[0].minFreeDiskBytes, 1024 * MiB)
+  assert.equal(calls.snapshots[0].maxPauseMs, 30_000, 'the default pause budget reaches the binding')
 
   // An explicit file path: written exactly there, nothing pruned.
   outcomes.push((request) => written({ trigger: request.trigger, path: request.path }))
@@ -225,6 +226,35 @@ test('outcomes: skipped → snapshot-skipped event and a rejection with ERR_LEAK
     message: 'leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 2048 MB of free disk ' +
       '(the file and minFreeDiskBytes), disk leaves 0 MB',
   })
+  lw.stop()
+})
+
+test('outcomes: over the pause budget → snapshot-skipped { reason: \'pause\', expectedMs, budgetMs }, and aborted', async () => {
+  const { lw, events, calls, outcomes } = facade()
+  lw.start({ attribution: false, snapshot: { dir, maxPauseMs: 2000 } })
+  outcomes.push({ status: 'skipped', reason: 'pause', expectedMs: 4321.4, budgetMs: 2000, aborted: false })
+  await assert.rejects(lw.writeSnapshot(), (err) => {
+    assert.equal(err.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
+    assert.deepEqual([err.reason, err.expectedMs, err.budgetMs, err.aborted], ['pause', 4321, 2000, undefined])
+    return true
+  })
+  assert.equal(calls.snapshots.at(-1).maxPauseMs, 2000)
+  assert.deepEqual(events.at(-1), ['snapshot-skipped', {
+    reason: 'pause', trigger: 'api', expectedMs: 4321, budgetMs: 2000,
+    message: 'leakwatch: heap snapshot (api) skipped: expected to block the isolate 4321 ms, over the pause budget of 2000 ms (maxPauseMs)',
+  }])
+  outcomes.push({ status: 'skipped', reason: 'pause', expectedMs: 900, budgetMs: 2000, aborted: true, durationMs: 2500.2 })
+  await assert.rejects(lw.writeSnapshot(), (err) => {
+    assert.deepEqual([err.reason, err.aborted, err.elapsedMs], ['pause', true, 2500])
+    assert.match(err.message, /abandoned after 2500 ms: past the pause budget of 2000 ms .*no file was left/)
+    return true
+  })
+  lw.stop()
+  // `null`: no budget reaches the binding.
+  lw.start({ attribution: false, snapshot: { dir, maxPauseMs: null } })
+  outcomes.push(written({ trigger: 'api' }))
+  await lw.writeSnapshot()
+  assert.equal(calls.snapshots.at(-1).maxPauseMs, undefined)
   lw.stop()
 })
 

@@ -95,8 +95,15 @@ test('snapshot options: defaults when given, checked by full name', () => {
     maxFiles: 5,
     minFreeDiskBytes: 1024 * 1024 * 1024,
     memoryLimitBytes: null,
+    maxPauseMs: 30000,
   })
   w.stop()
+  assertOptionError({ snapshot: { maxPauseMs: 10 } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['snapshot.maxPauseMs', '100'],
+  })
+  assertOptionError({ snapshot: { maxPauseMs: '30s' } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['snapshot.maxPauseMs'],
+  })
   assertOptionError({ snapshot: { signal: 'SIGTERM' } }, {
     type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['snapshot.signal', 'SIGUSR2'],
   })

@@ -11,6 +11,7 @@ const path = require('node:path')
 const { fileURLToPath } = require('node:url')
 const { withCode, invalidArgument, checkCallOptions } = require('./errors')
 const { memwatchSize: humanSize } = require('./bytes')
+const { prepareLineEnds } = require('./line-ends')
 
 const ALL = 0xFFFFFFFF
 const LIMITS = ['classes', 'paths', 'largest', 'groups']
@@ -176,6 +177,9 @@ let heapDiffCount = 0
 function writeTemp(tag) {
   const file = path.join(os.tmpdir(),
     `leakwatch-heapdiff-${process.pid}-${process.hrtime.bigint()}-${heapDiffCount++}-${tag}.heapsnapshot`)
+  // Node's writer (no guard, no pause budget); on Node 20 the line ends first, as for every
+  // leakwatch dump (lib/line-ends.js).
+  prepareLineEnds()
   require('node:v8').writeHeapSnapshot(file)
   return file
 }

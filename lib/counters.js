@@ -16,7 +16,7 @@ function createCounters() {
     /** trigger → snapshots written; known label values start at 0, so rate() sees the first. */
     snapshotsWritten: new Map(TRIGGERS.map((t) => [t, 0])),
     snapshotBytes: 0,
-    /** reason ('memory', 'disk', 'cooldown') → snapshots skipped. */
+    /** reason ('memory', 'disk', 'pause', 'cooldown') → snapshots skipped. */
     snapshotsSkipped: new Map(SKIP_REASONS.map((r) => [r, 0])),
     /** @type {Map<string, number>} error code → `error` events (and faults reported on stderr). */
     errors: new Map(),

@@ -20,7 +20,7 @@ const TRIGGERS = Object.freeze(Object.values(TRIGGER))
 const AUTOMATIC_TRIGGERS = Object.freeze([TRIGGER.leak, TRIGGER.heapUsed, TRIGGER.rss])
 
 /** Why a heap snapshot was not written (`reason` of `snapshot-skipped`). */
-const SKIP_REASONS = Object.freeze(['memory', 'disk', 'cooldown'])
+const SKIP_REASONS = Object.freeze(['memory', 'disk', 'pause', 'cooldown'])
 
 /** Garbage collection kinds (`byType` keys of `stats`, `type` label of the GC metrics). */
 const GC_KIND = Object.freeze(/** @type {const} */ ({

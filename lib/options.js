@@ -199,6 +199,14 @@ function SNAPSHOT_SPEC() {
       description: 'Memory this process may use in total (RSS) while dumping; `null` = the cgroup ' +
         'limit and the system\'s available memory only.',
     },
+    maxPauseMs: {
+      default: 30_000,
+      check: orNull(integer(100, 3_600_000)),
+      unit: 'ms',
+      description: 'Longest a dump may block the isolate: a dump expected to take longer is skipped ' +
+        '(`snapshot-skipped`, reason `pause`), one still running at 1.25 × this is abandoned; ' +
+        '`null` = no budget (see [the pause budget](snapshots.md#the-pause-budget)).',
+    },
   }
   return spec
 }
@@ -387,7 +395,8 @@ function resolveOptions(options) {
  * @typedef {{ minGrowthBytes: number, minGrowthRatio: number }} Thresholds
  * @typedef {{ dir: string | null, onLeak: boolean, heapUsedPercent: number | null,
  *   rssBytes: number | null, nearHeapLimit: boolean, signal: string | null, cooldownMs: number,
- *   maxFiles: number, minFreeDiskBytes: number, memoryLimitBytes: number | null }} SnapshotOptions
+ *   maxFiles: number, minFreeDiskBytes: number, memoryLimitBytes: number | null,
+ *   maxPauseMs: number | null }} SnapshotOptions
  */
 
 const DEFAULTS = resolveOptions({})

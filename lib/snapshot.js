@@ -6,8 +6,10 @@
 // Every dump, whatever asked for it, goes through the same native path: estimate the memory
 // and disk it needs, compare with the room the process has (cgroup, available memory,
 // `memoryLimitBytes`, free disk less `minFreeDiskBytes`), skip with `snapshot-skipped` if it
-// does not fit, otherwise write under a temporary name, abort if RSS reaches the ceiling, and
-// rename when complete. The dump runs on this isolate's thread and blocks it.
+// does not fit, skip it too if it is expected to block the isolate longer than `maxPauseMs`,
+// otherwise write under a temporary name, abort if RSS reaches the ceiling or the dump runs
+// past the pause budget, and rename when complete. The dump runs on this isolate's thread and
+// blocks it. On Node 20 the line ends of every script are computed first (lib/line-ends.js).
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -17,6 +19,7 @@ const { withCode, invalidArgument } = require('./errors')
 const { SNAPSHOT_DEFAULTS } = require('./options')
 const { TRIGGER, AUTOMATIC_TRIGGERS } = require('./names')
 const { wholeMiB } = require('./bytes')
+const { prepareLineEnds } = require('./line-ends')
 
 /** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
 function defaultDir() {
@@ -32,7 +35,8 @@ function defaultDir() {
 /**
  * @typedef {{ dir?: string, file?: string }} Where a directory (generated name) or a file
  * @typedef {{ reason: string, trigger: string, needBytes?: any, haveBytes?: any,
- *   bound?: string, aborted?: boolean, message?: string }} Skip the `snapshot-skipped` payload
+ *   bound?: string, expectedMs?: number, budgetMs?: number, elapsedMs?: number,
+ *   aborted?: boolean, message?: string }} Skip the `snapshot-skipped` payload
  */
 
 /**
@@ -49,7 +53,14 @@ function runDump(native, { dir, file, trigger, options }) {
     heapUsed: heap.used_heap_size,
     memoryLimitBytes: options.memoryLimitBytes ?? undefined,
     minFreeDiskBytes: options.minFreeDiskBytes,
-  })
+    maxPauseMs: options.maxPauseMs ?? undefined,
+  }, lineEnds)
+}
+
+// Called by the binding right before a dump that goes ahead, inside leakwatch's pause (so
+// leak detection leaves its time out too). Never throws.
+function lineEnds() {
+  prepareLineEnds()
 }
 
 /**
@@ -63,7 +74,11 @@ function infoOf(outcome) {
     bytes: outcome.bytes,
     durationMs: outcome.durationMs,
     peakRss: outcome.peakRss,
-    estimate: { memoryBytes: outcome.estimatedMemoryBytes, fileBytes: outcome.estimatedFileBytes },
+    estimate: {
+      memoryBytes: outcome.estimatedMemoryBytes,
+      fileBytes: outcome.estimatedFileBytes,
+      pauseMs: outcome.estimatedPauseMs,
+    },
   }
 }
 
@@ -77,6 +92,11 @@ function skipOf(outcome) {
   if (outcome.needBytes !== undefined) skip.needBytes = outcome.needBytes
   if (outcome.haveBytes !== undefined) skip.haveBytes = outcome.haveBytes
   if (outcome.bound !== undefined) skip.bound = outcome.bound
+  if (outcome.expectedMs !== undefined) skip.expectedMs = Math.round(outcome.expectedMs)
+  if (outcome.budgetMs !== undefined) skip.budgetMs = Math.round(outcome.budgetMs)
+  if (outcome.aborted && outcome.reason === 'pause' && outcome.durationMs !== undefined) {
+    skip.elapsedMs = Math.round(outcome.durationMs)
+  }
   if (outcome.aborted) skip.aborted = true
   skip.message = describeSkip(skip)
   return skip
@@ -84,6 +104,13 @@ function skipOf(outcome) {
 
 /** @param {Skip} skip */
 function describeSkip(skip) {
+  if (skip.reason === 'pause') {
+    return skip.aborted
+      ? `leakwatch: heap snapshot (${skip.trigger}) abandoned after ${skip.elapsedMs} ms: past the pause budget ` +
+        `of ${skip.budgetMs} ms (maxPauseMs; it was expected to take ${skip.expectedMs} ms); no file was left`
+      : `leakwatch: heap snapshot (${skip.trigger}) skipped: expected to block the isolate ` +
+        `${skip.expectedMs} ms, over the pause budget of ${skip.budgetMs} ms (maxPauseMs)`
+  }
   const mb = wholeMiB
   const what = skip.aborted ? 'abandoned as RSS approached the limit' : 'skipped'
   const need = skip.reason === 'disk'
@@ -205,6 +232,9 @@ class Snapshots {
 
   #armNearHeapLimit() {
     const native = this.#native
+    // The near-heap-limit dump runs inside a V8 callback, where no JavaScript can run: the
+    // line ends are computed now, for the scripts loaded so far.
+    prepareLineEnds()
     try {
       this.#hook = new native.NearHeapLimitHook({
         dir: this.#options.dir,
@@ -212,6 +242,7 @@ class Snapshots {
         memoryLimitBytes: this.#options.memoryLimitBytes ?? undefined,
         minFreeDiskBytes: this.#options.minFreeDiskBytes,
         maxFiles: this.#options.maxFiles,
+        maxPauseMs: this.#options.maxPauseMs ?? undefined,
       }, (outcome) => this.#report(outcome))
     } catch (err) {
       const code = String(err.code).startsWith('ERR_LEAKWATCH_') ? err.code : 'ERR_LEAKWATCH_SNAPSHOT_UNAVAILABLE'
@@ -306,8 +337,8 @@ class Snapshots {
  * `leakwatch.writeSnapshot(path?)`: with the running watcher's snapshot settings when it has
  * a `snapshot` block, else the defaults (directory: `--diagnostic-dir` or the working
  * directory). Resolves with `{ path, reason: 'api', bytes, durationMs, peakRss, estimate }`;
- * rejects with `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` (and `reason`, `needBytes`, `haveBytes`) when
- * the guard says it does not fit, or with the write error.
+ * rejects with `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` (and `reason`, `needBytes`, `haveBytes`, or
+ * `expectedMs`, `budgetMs`) when the guard says it does not fit, or with the write error.
  */
 /**
  * @param {unknown} p

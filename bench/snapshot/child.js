@@ -36,7 +36,10 @@ async function main() {
   if (writer === 'node') {
     file = v8.writeHeapSnapshot(path.join(dir, `node-${kind}-${mb}.heapsnapshot`))
   } else {
+    // No pause budget: this measures what V8 costs, on heaps the default budget may skip.
+    const watcher = leakwatch.start({ attribution: false, snapshot: { dir, onLeak: false, maxPauseMs: null } })
     const info = await leakwatch.writeSnapshot(path.join(dir, `leakwatch-${kind}-${mb}.heapsnapshot`))
+    watcher.stop()
     file = info.path
     estimate = info.estimate
   }

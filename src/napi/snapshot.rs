@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -71,6 +72,9 @@ pub enum SnapshotSkipReason {
   Memory,
   #[napi(value = "disk")]
   Disk,
+  /// Expected to block the isolate longer than `maxPauseMs`, or given up past it.
+  #[napi(value = "pause")]
+  Pause,
 }
 
 impl SnapshotSkipReason {
@@ -79,6 +83,7 @@ impl SnapshotSkipReason {
     match name {
       "memory" => Some(SnapshotSkipReason::Memory),
       "disk" => Some(SnapshotSkipReason::Disk),
+      "pause" => Some(SnapshotSkipReason::Pause),
       _ => None,
     }
   }
@@ -134,6 +139,8 @@ pub struct SnapshotRequest {
   /// Operator's memory budget for the process, bytes.
   pub memory_limit_bytes: Option<f64>,
   pub min_free_disk_bytes: f64,
+  /// The longest the dump may block the isolate, ms; absent = no budget.
+  pub max_pause_ms: Option<f64>,
 }
 
 /// How a dump ended.
@@ -152,8 +159,12 @@ pub struct SnapshotOutcome {
   pub have_bytes: Option<f64>,
   /// Skips: what bounded `have_bytes`.
   pub bound: Option<SnapshotBound>,
-  /// Skips: true when the dump started and was given up at the RSS ceiling.
+  /// Skips: true when the dump started and was given up (at the RSS ceiling, or past the
+  /// pause budget; then `durationMs` is how long it ran).
   pub aborted: Option<bool>,
+  /// Pause skips: the expected pause and the budget, ms.
+  pub expected_ms: Option<f64>,
+  pub budget_ms: Option<f64>,
   /// Failures: ERR_LEAKWATCH_* code, OS error name, system call, message.
   pub code: Option<String>,
   pub errno: Option<String>,
@@ -161,6 +172,7 @@ pub struct SnapshotOutcome {
   pub message: Option<String>,
   pub estimated_memory_bytes: Option<f64>,
   pub estimated_file_bytes: Option<f64>,
+  pub estimated_pause_ms: Option<f64>,
 }
 
 impl SnapshotOutcome {
@@ -177,12 +189,15 @@ impl SnapshotOutcome {
       have_bytes: None,
       bound: None,
       aborted: None,
+      expected_ms: None,
+      budget_ms: None,
       code: None,
       errno: None,
       syscall: None,
       message: None,
       estimated_memory_bytes: None,
       estimated_file_bytes: None,
+      estimated_pause_ms: None,
     }
   }
 
@@ -191,10 +206,11 @@ impl SnapshotOutcome {
       Outcome::Written { dumped, estimate } => SnapshotOutcome {
         path: Some(dumped.path.to_string_lossy().into_owned()),
         bytes: Some(dumped.bytes as f64),
-        duration_ms: Some(dumped.duration.as_secs_f64() * 1000.0),
+        duration_ms: Some(ms(dumped.duration)),
         peak_rss: Some(dumped.peak_rss as f64),
         estimated_memory_bytes: Some(estimate.memory_bytes as f64),
         estimated_file_bytes: Some(estimate.file_bytes as f64),
+        estimated_pause_ms: Some(ms(estimate.pause)),
         ..Self::empty(SnapshotStatus::Written, trigger)
       },
       Outcome::Skipped {
@@ -212,6 +228,23 @@ impl SnapshotOutcome {
         aborted: Some(aborted),
         estimated_memory_bytes: Some(estimate.memory_bytes as f64),
         estimated_file_bytes: Some(estimate.file_bytes as f64),
+        estimated_pause_ms: Some(ms(estimate.pause)),
+        ..Self::empty(SnapshotStatus::Skipped, trigger)
+      },
+      Outcome::OverBudget {
+        expected,
+        budget,
+        aborted_after,
+        estimate,
+      } => SnapshotOutcome {
+        reason: Some(SnapshotSkipReason::Pause),
+        expected_ms: Some(ms(expected)),
+        budget_ms: Some(ms(budget)),
+        aborted: Some(aborted_after.is_some()),
+        duration_ms: aborted_after.map(ms),
+        estimated_memory_bytes: Some(estimate.memory_bytes as f64),
+        estimated_file_bytes: Some(estimate.file_bytes as f64),
+        estimated_pause_ms: Some(ms(estimate.pause)),
         ..Self::empty(SnapshotStatus::Skipped, trigger)
       },
       Outcome::Failed {
@@ -240,6 +273,16 @@ impl SnapshotOutcome {
   }
 }
 
+fn ms(d: Duration) -> f64 {
+  d.as_secs_f64() * 1000.0
+}
+
+/// A budget in milliseconds from JS: absent, negative or not finite = none.
+fn duration_option(v: Option<f64>) -> Option<Duration> {
+  v.filter(|v| v.is_finite() && *v >= 0.0)
+    .map(|v| Duration::from_secs_f64(v / 1000.0))
+}
+
 fn bytes_option(v: Option<f64>) -> Option<u64> {
   v.filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64)
 }
@@ -258,8 +301,13 @@ fn profiler() -> Result<(&'static ProfilerApi, *mut Isolate), LeakwatchError> {
 }
 
 /// Writes a guarded heap snapshot of the calling isolate. Blocks this thread for the dump.
+/// `prepare`, when given, is called right before a dump that goes ahead, inside leakwatch's
+/// pause (leak detection leaves its time out); it must not throw.
 #[napi]
-pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
+pub fn write_heap_snapshot(
+  request: SnapshotRequest,
+  prepare: Option<Function<(), ()>>,
+) -> SnapshotOutcome {
   let (api, isolate) = match profiler() {
     Ok(found) => found,
     Err(e) => return SnapshotOutcome::failed(e, request.trigger),
@@ -281,10 +329,18 @@ pub fn write_heap_snapshot(request: SnapshotRequest) -> SnapshotOutcome {
     heap_used: bytes_option(Some(request.heap_used)).unwrap_or(0),
     memory_limit: bytes_option(request.memory_limit_bytes),
     min_free_disk: bytes_option(Some(request.min_free_disk_bytes)).unwrap_or(0),
+    max_pause: duration_option(request.max_pause_ms),
+  };
+  let mut run_prepare = || {
+    if let Some(f) = &prepare {
+      // A throwing callback is the facade's bug; the dump goes ahead without it.
+      let _ = f.call(());
+    }
   };
   // SAFETY: called from JavaScript: on the isolate's thread, outside any GC; the profiler
   // is dropped at the end of this call.
-  let outcome = attempt(&unsafe { IsolateProfiler::new(api, isolate) }, &req);
+  let profiler = unsafe { IsolateProfiler::new(api, isolate) };
+  let outcome = attempt(&profiler, &req, &mut run_prepare);
   SnapshotOutcome::from_outcome(outcome, request.trigger)
 }
 
@@ -324,6 +380,8 @@ pub struct NearHeapLimitOptions {
   pub min_free_disk_bytes: f64,
   /// null = no pruning.
   pub max_files: Option<u32>,
+  /// The longest the dump may block the isolate, ms; absent = no budget.
+  pub max_pause_ms: Option<f64>,
 }
 
 type OutcomeFn = ThreadsafeFunction<SnapshotOutcome, (), SnapshotOutcome, Status, false, true, 4>;
@@ -366,6 +424,7 @@ impl NearHeapLimitHook {
       memory_limit: bytes_option(options.memory_limit_bytes),
       min_free_disk: bytes_option(Some(options.min_free_disk_bytes)).unwrap_or(0),
       max_files: options.max_files.map(|n| n as usize),
+      max_pause: duration_option(options.max_pause_ms),
     };
     let notify = Box::new(move |outcome: Outcome| {
       let payload = SnapshotOutcome::from_outcome(outcome, SnapshotTrigger::NearHeapLimit);
@@ -416,6 +475,10 @@ mod tests {
     for reason in [SkipReason::Memory, SkipReason::Disk] {
       assert!(SnapshotSkipReason::from_name(reason.as_str()).is_some());
     }
+    assert_eq!(
+      SnapshotSkipReason::from_name("pause"),
+      Some(SnapshotSkipReason::Pause)
+    );
     for bound in ["memoryLimitBytes", "cgroup", "system", "disk", "ceiling"] {
       assert!(SnapshotBound::from_name(bound).is_some(), "{bound}");
     }

@@ -4,9 +4,9 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::dump::{dump, DumpFailure, Dumped};
+use super::dump::{dump, DumpFailure, Dumped, Limits};
 use super::file::FileError;
-use super::guard::{decide, estimate, Estimate, Learned, Verdict};
+use super::guard::{decide, estimate, fits_pause, pause_abort_after, Estimate, Learned, Verdict};
 use super::headroom::{disk_room, memory_room};
 use super::name::{remove_stale_partials, DumpName};
 use crate::error::ErrorCode;
@@ -39,6 +39,8 @@ pub struct Request {
   pub memory_limit: Option<u64>,
   /// Disk space that must stay free after the file.
   pub min_free_disk: u64,
+  /// The longest the isolate may be blocked (`None`: no budget).
+  pub max_pause: Option<Duration>,
 }
 
 pub enum Outcome {
@@ -53,6 +55,14 @@ pub enum Outcome {
     bound: &'static str,
     /// true: started, then given up when RSS reached the ceiling.
     aborted: bool,
+    estimate: Estimate,
+  },
+  /// Expected to take longer than the pause budget (not started), or given up when it ran
+  /// past the budget by the abort margin (`aborted_after`; no file left).
+  OverBudget {
+    expected: Duration,
+    budget: Duration,
+    aborted_after: Option<Duration>,
     estimate: Estimate,
   },
   Failed {
@@ -87,8 +97,10 @@ fn parent_dir(path: &Path) -> PathBuf {
   }
 }
 
-/// Runs one attempt on the isolate `profiler` belongs to (this thread's).
-pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
+/// Runs one attempt on the isolate `profiler` belongs to (this thread's). `prepare` runs
+/// right before a dump that goes ahead, inside the pause (the facade computes line ends there
+/// on Node 20); its time counts in the dump's duration.
+pub fn attempt(profiler: &IsolateProfiler, req: &Request, prepare: &mut dyn FnMut()) -> Outcome {
   let target = req.target_path();
   let dir = parent_dir(&target);
   remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
@@ -96,8 +108,14 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
   let rss = resident_set_bytes().unwrap_or(0);
   let memory = memory_room(req.memory_limit, rss);
   let disk = disk_room(&dir).ok();
-  let (ceiling, tight) = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
-    Verdict::Go { ceiling, tight } => (ceiling, tight),
+  let limits = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
+    Verdict::Go { ceiling, tight } => Limits {
+      ceiling,
+      abort_after: pause_abort_after(req.max_pause),
+      // The pause budget needs the graph watched as it is built: that is where V8 spends
+      // most of a dump (and all of a quadratic one).
+      watch_building: tight || req.max_pause.is_some(),
+    },
     Verdict::Skip {
       reason,
       need_bytes,
@@ -114,18 +132,33 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
       }
     }
   };
+  if let (false, Some(budget)) = (fits_pause(est, req.max_pause), req.max_pause) {
+    return Outcome::OverBudget {
+      expected: est.pause,
+      budget,
+      aborted_after: None,
+      estimate: est,
+    };
+  }
   // The isolate is blocked for the whole dump: a pause this thread's leak detection leaves
   // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS
   // from staying inflated by the snapshot.
   let result = crate::monitor::pause::as_pause(|| {
-    let result = dump(profiler, &target, ceiling, tight, resident_set_bytes);
+    let started = std::time::Instant::now();
+    prepare();
+    let prepared = started.elapsed();
+    let result = dump(profiler, &target, limits, resident_set_bytes).map(|mut dumped| {
+      dumped.duration += prepared;
+      dumped
+    });
     crate::os::release_freed_heap();
     result
   });
   match result {
     Ok(dumped) => {
       let extra = dumped.peak_rss.saturating_sub(rss);
-      if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes) {
+      if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes, dumped.duration)
+      {
         LEARNED.set(Some(learned));
       }
       Outcome::Written {
@@ -141,6 +174,20 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request) -> Outcome {
       aborted: true,
       estimate: est,
     },
+    Err(DumpFailure::Overran { elapsed }) => {
+      // At least this slow: the next attempt is estimated from it, not from the prior.
+      LEARNED.set(Some(Learned::at_least_pause(
+        LEARNED.get(),
+        req.heap_used,
+        elapsed,
+      )));
+      Outcome::OverBudget {
+        expected: est.pause,
+        budget: req.max_pause.unwrap_or_default(),
+        aborted_after: Some(elapsed),
+        estimate: est,
+      }
+    }
     Err(DumpFailure::File(e)) => Outcome::Failed {
       code: ErrorCode::SnapshotWrite,
       message: format!("cannot write the heap snapshot: {e}"),

@@ -5,8 +5,12 @@
 //! every progress report while the graph is built (every ten thousand objects; V8 then walks
 //! the heap once more to count objects, which lengthens the pause by about a tenth). It
 //! aborts the dump if RSS reaches the ceiling the guard set: a dump that turns out bigger than
-//! estimated is given up, not allowed to take the process down. An aborted or failed dump
-//! leaves no file.
+//! estimated is given up, not allowed to take the process down. With a pause budget, the same
+//! checks compare the time since the dump started with the point at which it is given up
+//! (the graph is then always watched while built). An aborted or failed dump leaves no file.
+//! The checks happen between progress reports: a stretch of V8 work between two of them (ten
+//! thousand objects; on Node 20 without line ends, ten thousand functions located in a large
+//! script) runs to its end first.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,6 +40,8 @@ pub enum DumpFailure {
   File(FileError),
   /// RSS reached the ceiling: given up, no file left behind.
   Ceiling { rss: u64, ceiling: u64 },
+  /// The dump ran past the pause budget's abort point: given up, no file left behind.
+  Overran { elapsed: Duration },
   /// A Rust panic inside a V8 callback (caught; the dump was abandoned).
   Internal,
 }
@@ -43,16 +49,50 @@ pub enum DumpFailure {
 /// Reads the process's RSS; injectable for tests.
 pub type RssReader = fn() -> Option<u64>;
 
+/// What a dump is watched against.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+  /// Abort when RSS reaches this.
+  pub ceiling: Option<u64>,
+  /// Abort when the dump has run this long.
+  pub abort_after: Option<Duration>,
+  /// Watch while V8 builds the graph too (costs a heap walk to count objects).
+  pub watch_building: bool,
+}
+
 struct Watch {
   read_rss: RssReader,
   ceiling: Option<u64>,
+  started: Instant,
+  abort_after: Option<Duration>,
   peak: u64,
   /// Set when the ceiling is hit.
   hit: Option<u64>,
+  /// Set when the dump ran past `abort_after`.
+  overran: Option<Duration>,
 }
 
 impl Watch {
+  fn new(read_rss: RssReader, limits: Limits, started: Instant) -> Watch {
+    Watch {
+      read_rss,
+      ceiling: limits.ceiling,
+      started,
+      abort_after: limits.abort_after,
+      peak: 0,
+      hit: None,
+      overran: None,
+    }
+  }
+
   fn check(&mut self) -> bool {
+    if let Some(limit) = self.abort_after {
+      let elapsed = self.started.elapsed();
+      if elapsed >= limit {
+        self.overran = Some(elapsed);
+        return false;
+      }
+    }
     let Some(rss) = (self.read_rss)() else {
       return true;
     };
@@ -99,31 +139,21 @@ impl SnapshotSink for FileSink<'_> {
 pub fn dump(
   profiler: &IsolateProfiler,
   target: &Path,
-  ceiling: Option<u64>,
-  watch_building: bool,
+  limits: Limits,
   read_rss: RssReader,
 ) -> Result<Dumped, DumpFailure> {
   let started = Instant::now();
   let file = PartialFile::create(target).map_err(DumpFailure::File)?;
-  let mut watch = Watch {
-    read_rss,
-    ceiling,
-    peak: 0,
-    hit: None,
-  };
+  let mut watch = Watch::new(read_rss, limits, started);
   watch.check();
-  let mut progress = Watch {
-    read_rss,
-    ceiling,
-    peak: 0,
-    hit: None,
-  };
+  let mut progress = Watch::new(read_rss, limits, started);
   let mut sink = FileSink {
     file,
     watch: &mut watch,
     since_check: 0,
   };
-  let progress_ref: Option<&mut dyn SnapshotProgress> = if watch_building && ceiling.is_some() {
+  let watched = limits.ceiling.is_some() || limits.abort_after.is_some();
+  let progress_ref: Option<&mut dyn SnapshotProgress> = if limits.watch_building && watched {
     Some(&mut progress)
   } else {
     None
@@ -135,8 +165,12 @@ pub fn dump(
     drop(file);
     return Err(DumpFailure::Ceiling {
       rss,
-      ceiling: ceiling.unwrap_or(0),
+      ceiling: limits.ceiling.unwrap_or(0),
     });
+  }
+  if let Some(elapsed) = progress.overran.or(watch.overran) {
+    drop(file);
+    return Err(DumpFailure::Overran { elapsed });
   }
   match outcome {
     TakeOutcome::Written => {
@@ -158,5 +192,45 @@ pub fn dump(
           .map_or(DumpFailure::Internal, DumpFailure::File),
       )
     }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn rss() -> Option<u64> {
+    Some(100)
+  }
+
+  fn limits(ceiling: Option<u64>, abort_after: Option<Duration>) -> Limits {
+    Limits {
+      ceiling,
+      abort_after,
+      watch_building: true,
+    }
+  }
+
+  #[test]
+  fn a_dump_past_its_time_is_stopped_at_the_next_check() {
+    let started = Instant::now() - Duration::from_secs(2);
+    let mut within = Watch::new(rss, limits(None, Some(Duration::from_secs(60))), started);
+    assert!(within.check());
+    assert!(within.progress(10, 100));
+    assert_eq!(within.overran, None);
+    let mut past = Watch::new(rss, limits(None, Some(Duration::from_secs(1))), started);
+    assert!(!past.progress(10, 100));
+    assert!(past.overran.is_some_and(|e| e >= Duration::from_secs(2)));
+    assert_eq!(past.hit, None);
+  }
+
+  #[test]
+  fn the_ceiling_still_stops_a_dump_without_a_budget() {
+    let mut watch = Watch::new(rss, limits(Some(100), None), Instant::now());
+    assert!(!watch.check());
+    assert_eq!(
+      (watch.hit, watch.overran, watch.peak),
+      (Some(100), None, 100)
+    );
   }
 }

@@ -9,6 +9,14 @@
 //! completed dump teaches this isolate its own ratio; later estimates use it with a 50 %
 //! margin, never above the prior. The RSS ceiling handed to the dump is the second line: a
 //! dump that grows past it is aborted.
+//!
+//! The pause is estimated the same way: time per heap byte, a prior (the slowest measured
+//! here) until the isolate's first completed dump, then its own measured time with a margin.
+//! Unlike memory, time per byte depends on the machine (CPU speed, other load), so the learned
+//! figure is not capped by the prior. A dump expected to take longer than the budget is
+//! skipped; one that runs past the budget by [`PAUSE_ABORT_MARGIN`] is aborted.
+
+use std::time::Duration;
 
 use super::headroom::{DiskRoom, MemoryRoom};
 
@@ -24,6 +32,18 @@ pub const FILE_PER_HEAP_BYTE: f64 = 2.5;
 pub const FILE_FIXED_BYTES: u64 = 8 * 1024 * 1024;
 /// Margin on a ratio learned from this isolate's own dumps.
 pub const LEARNED_MARGIN: f64 = 1.5;
+/// Pause per byte of JS heap in use, nanoseconds, before an isolate's first dump: the
+/// slowest measured here (Node 20, 2 shared cores: 137 ms per MiB on Map entries and on small
+/// objects, 107 on a service's objects), rounded up. A dump that runs V8's quadratic function
+/// location (a large script on Node 20 without line ends) is far slower: the abort is the
+/// line of defence there.
+pub const PAUSE_NS_PER_HEAP_BYTE: f64 = 150.0;
+/// Fixed part of a dump's pause (the GCs V8 runs first, the serializer's setup).
+pub const PAUSE_FIXED: Duration = Duration::from_millis(250);
+/// Margin on the pause per byte learned from this isolate's own dumps.
+pub const PAUSE_LEARNED_MARGIN: f64 = 1.25;
+/// A dump still running at the budget × this is aborted.
+pub const PAUSE_ABORT_MARGIN: f64 = 1.25;
 
 /// What a snapshot of a heap this size is expected to cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +52,8 @@ pub struct Estimate {
   pub memory_bytes: u64,
   /// Size of the file.
   pub file_bytes: u64,
+  /// How long the isolate is expected to be blocked.
+  pub pause: Duration,
 }
 
 /// Cost per heap byte measured on a completed dump of this isolate.
@@ -39,11 +61,18 @@ pub struct Estimate {
 pub struct Learned {
   pub memory_per_heap_byte: f64,
   pub file_per_heap_byte: f64,
+  /// Pause beyond [`PAUSE_FIXED`] per heap byte, nanoseconds.
+  pub pause_ns_per_heap_byte: f64,
 }
 
 impl Learned {
-  /// From one dump: heap in use before it, extra RSS at its peak, file size.
-  pub fn from_dump(heap_used: u64, extra_rss: u64, file_bytes: u64) -> Option<Learned> {
+  /// From one dump: heap in use before it, extra RSS at its peak, file size, pause.
+  pub fn from_dump(
+    heap_used: u64,
+    extra_rss: u64,
+    file_bytes: u64,
+    pause: Duration,
+  ) -> Option<Learned> {
     // Below a few megabytes the fixed costs dominate and the ratio says little.
     if heap_used < 4 * 1024 * 1024 {
       return None;
@@ -52,7 +81,21 @@ impl Learned {
     Some(Learned {
       memory_per_heap_byte: extra_rss as f64 / h,
       file_per_heap_byte: file_bytes as f64 / h,
+      pause_ns_per_heap_byte: pause.saturating_sub(PAUSE_FIXED).as_nanos() as f64 / h,
     })
+  }
+
+  /// After a dump given up at `elapsed` (its memory and file unknown): the pause per byte
+  /// is at least what it had run, the rest stays what was known (the prior otherwise).
+  pub fn at_least_pause(known: Option<Learned>, heap_used: u64, elapsed: Duration) -> Learned {
+    let mut learned = known.unwrap_or(Learned {
+      memory_per_heap_byte: MEMORY_PER_HEAP_BYTE / LEARNED_MARGIN,
+      file_per_heap_byte: FILE_PER_HEAP_BYTE / LEARNED_MARGIN,
+      pause_ns_per_heap_byte: 0.0,
+    });
+    let ran = elapsed.saturating_sub(PAUSE_FIXED).as_nanos() as f64 / heap_used.max(1) as f64;
+    learned.pause_ns_per_heap_byte = learned.pause_ns_per_heap_byte.max(ran);
+    learned
   }
 }
 
@@ -60,17 +103,33 @@ impl Learned {
 /// the prior.
 pub fn estimate(heap_used: u64, learned: Option<Learned>) -> Estimate {
   let scaled = |per: f64, fixed: u64| (heap_used as f64 * per) as u64 + fixed;
-  let (memory, file) = match learned {
+  let (memory, file, pause_ns) = match learned {
     Some(l) => (
       (l.memory_per_heap_byte * LEARNED_MARGIN).min(MEMORY_PER_HEAP_BYTE),
       (l.file_per_heap_byte * LEARNED_MARGIN).min(FILE_PER_HEAP_BYTE),
+      l.pause_ns_per_heap_byte * PAUSE_LEARNED_MARGIN,
     ),
-    None => (MEMORY_PER_HEAP_BYTE, FILE_PER_HEAP_BYTE),
+    None => (
+      MEMORY_PER_HEAP_BYTE,
+      FILE_PER_HEAP_BYTE,
+      PAUSE_NS_PER_HEAP_BYTE,
+    ),
   };
   Estimate {
     memory_bytes: scaled(memory, MEMORY_FIXED_BYTES),
     file_bytes: scaled(file, FILE_FIXED_BYTES),
+    pause: PAUSE_FIXED + Duration::from_nanos(scaled(pause_ns, 0)),
   }
+}
+
+/// Whether a dump expected to take `est.pause` fits `budget` (`None`: no budget).
+pub fn fits_pause(est: Estimate, budget: Option<Duration>) -> bool {
+  budget.is_none_or(|b| est.pause <= b)
+}
+
+/// When a dump that has run this long is given up (`None`: never).
+pub fn pause_abort_after(budget: Option<Duration>) -> Option<Duration> {
+  budget.map(|b| b.mul_f64(PAUSE_ABORT_MARGIN))
 }
 
 /// Why a dump was not attempted.
@@ -174,15 +233,63 @@ mod tests {
   }
 
   #[test]
+  fn pause_prior_then_learned_without_cap() {
+    let prior = estimate(100 * MIB, None);
+    assert_eq!(
+      prior.pause,
+      PAUSE_FIXED + Duration::from_nanos((100.0 * MIB as f64 * PAUSE_NS_PER_HEAP_BYTE) as u64)
+    );
+    // 100 MiB dumped in 10.25 s: 10 s beyond the fixed part, 95.4 ns per byte.
+    let pause = PAUSE_FIXED + Duration::from_secs(10);
+    let learned = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, pause).unwrap();
+    let est = estimate(200 * MIB, Some(learned));
+    let expected = PAUSE_FIXED + Duration::from_secs(20).mul_f64(PAUSE_LEARNED_MARGIN);
+    assert!(
+      est.pause.abs_diff(expected) < Duration::from_millis(1),
+      "{:?}",
+      est.pause
+    );
+    // A slow machine (or V8's quadratic function location) is learned above the prior.
+    let slow = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, Duration::from_secs(600));
+    assert!(estimate(100 * MIB, slow).pause > prior.pause * 3);
+  }
+
+  #[test]
+  fn an_aborted_dump_teaches_its_pause_and_keeps_the_memory_prior() {
+    let learned = Learned::at_least_pause(None, 10 * MIB, Duration::from_secs(30));
+    let est = estimate(10 * MIB, Some(learned));
+    let prior = estimate(10 * MIB, None);
+    assert_eq!(est.memory_bytes, prior.memory_bytes);
+    assert!(est.pause > Duration::from_secs(30), "{:?}", est.pause);
+  }
+
+  #[test]
+  fn pause_budget_skips_and_aborts_with_a_margin() {
+    let est = estimate(100 * MIB, None);
+    assert!(fits_pause(est, None));
+    assert!(fits_pause(est, Some(est.pause)));
+    assert!(!fits_pause(est, Some(est.pause - Duration::from_millis(1))));
+    assert_eq!(pause_abort_after(None), None);
+    assert_eq!(
+      pause_abort_after(Some(Duration::from_secs(4))),
+      Some(Duration::from_secs(5))
+    );
+  }
+
+  #[test]
   fn learned_ratio_with_margin_capped_by_the_prior() {
-    let learned = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB).unwrap();
+    let learned = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, Duration::ZERO).unwrap();
     assert_eq!(learned.memory_per_heap_byte, 9.0);
     let est = estimate(100 * MIB, Some(learned));
     assert_eq!(est.memory_bytes, 1350 * MIB + MEMORY_FIXED_BYTES);
     assert_eq!(est.file_bytes, 240 * MIB + FILE_FIXED_BYTES);
-    let dense = Learned::from_dump(100 * MIB, 3000 * MIB, 400 * MIB).unwrap();
-    assert_eq!(estimate(100 * MIB, Some(dense)), estimate(100 * MIB, None));
-    assert_eq!(Learned::from_dump(MIB, 50 * MIB, MIB), None);
+    let dense = Learned::from_dump(100 * MIB, 3000 * MIB, 400 * MIB, Duration::ZERO).unwrap();
+    let (dense, prior) = (estimate(100 * MIB, Some(dense)), estimate(100 * MIB, None));
+    assert_eq!(
+      (dense.memory_bytes, dense.file_bytes),
+      (prior.memory_bytes, prior.file_bytes)
+    );
+    assert_eq!(Learned::from_dump(MIB, 50 * MIB, MIB, Duration::ZERO), None);
   }
 
   #[test]

@@ -25,6 +25,8 @@ pub struct NearLimitConfig {
   pub memory_limit: Option<u64>,
   pub min_free_disk: u64,
   pub max_files: Option<usize>,
+  /// The pause budget (`None`: none).
+  pub max_pause: Option<std::time::Duration>,
 }
 
 /// Receives the outcome on the isolate's thread (inside the V8 callback: no JS allowed).
@@ -89,8 +91,11 @@ impl NearLimitDump {
       heap_used,
       memory_limit: self.config.memory_limit,
       min_free_disk: self.config.min_free_disk,
+      max_pause: self.config.max_pause,
     };
-    let outcome = attempt(profiler, &request);
+    // No JavaScript can run inside this V8 callback: the facade computed line ends when it
+    // armed the hook, for the scripts loaded by then.
+    let outcome = attempt(profiler, &request, &mut || {});
     callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
     if let (Outcome::Written { dumped, .. }, Some(keep)) = (&outcome, self.config.max_files) {
@@ -149,6 +154,24 @@ fn describe(outcome: &Outcome, limit: usize) -> String {
       if *aborted { "abandoned" } else { "skipped" },
       mb(*need_bytes),
       mb(*have_bytes)
+    ),
+    Outcome::OverBudget {
+      expected,
+      budget,
+      aborted_after: Some(ran),
+      ..
+    } => format!(
+      "{head}; heap snapshot abandoned after {} ms, past the pause budget of {} ms (expected {} ms)",
+      ran.as_millis(),
+      budget.as_millis(),
+      expected.as_millis()
+    ),
+    Outcome::OverBudget {
+      expected, budget, ..
+    } => format!(
+      "{head}; heap snapshot skipped: expected to take {} ms, over the pause budget of {} ms",
+      expected.as_millis(),
+      budget.as_millis()
     ),
     Outcome::Failed { code, message, .. } => {
       format!("{head}; {message} ({})", code.as_str())
