@@ -91,18 +91,24 @@ pub fn build(
     }
     let naming = (|| -> Result<_, AnalysisError> {
       let distances = if depth == Depth::Full {
-        Some(distances::distances(s_ref, t_ref, &mut weak_names))
+        Some(distances::distances(
+          s_ref,
+          t_ref,
+          &mut weak_names,
+          control,
+        )?)
       } else {
         None
       };
+      control.add_work(weak_names.bytes_parsed);
       control.check()?;
       trace("distances");
-      let mut class_names = names::class_names(s_ref, t_ref)?;
+      let mut class_names = names::class_names(s_ref, t_ref, control)?;
       let interfaces = match interfaces {
         Some(given) => given.to_vec(),
-        None => names::infer_interfaces(s_ref, t_ref),
+        None => names::infer_interfaces(s_ref, t_ref, control)?,
       };
-      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names)?;
+      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
       trace("class names");
       let locations = classes::location_index(s_ref);
       let aggregates = classes::aggregate(

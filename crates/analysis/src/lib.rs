@@ -31,6 +31,8 @@ pub use paths::{RetainerPath, Step};
 pub use report::{AnalyzeReport, ClassRow, Limits, ObjectRow, Summary};
 
 #[cfg(test)]
+mod crafted;
+#[cfg(test)]
 mod tests;
 
 use std::fs::File;
