@@ -17,6 +17,8 @@ pub struct Builder {
   strings: Vec<String>,
   nodes: Vec<(usize, usize, u64, usize)>,
   edges: Vec<(usize, usize, usize)>,
+  /// (node, script, line, column)
+  locations: Vec<(usize, u32, u32, u32)>,
 }
 
 pub fn node_type(name: &str) -> usize {
@@ -75,7 +77,14 @@ impl Builder {
       }
       out.push_str(&format!("{},{},{}", e.0, e.1, e.2 * FIELDS));
     }
-    out.push_str("],\"locations\":[],\"strings\":");
+    out.push_str("],\"locations\":[");
+    for (i, l) in self.locations.iter().enumerate() {
+      if i > 0 {
+        out.push(',');
+      }
+      out.push_str(&format!("{},{},{},{}", l.0 * FIELDS, l.1, l.2, l.3));
+    }
+    out.push_str("],\"strings\":");
     out.push_str(&serde_json::to_string(&self.strings).unwrap());
     out.push('}');
     out
@@ -198,4 +207,23 @@ fn many_objects_properties_and_interfaces_cost_linear_work() {
     }
   }
   assert_linear("interfaces.heapsnapshot", &b.json());
+}
+
+/// 4,000 objects of one class whose name is 256 KiB long, each allocated at its own
+/// location: 4,000 located classes sharing one name (DevTools' keys "script,line,column,Name").
+#[test]
+fn located_classes_sharing_a_long_name_cost_linear_work() {
+  const N: usize = 4000;
+  let mut b = Builder::default();
+  let empty = b.string("");
+  let name = b.string(&format!("C{}", "x".repeat(256 << 10)));
+  let root = b.node("synthetic", empty, 0);
+  let objects: Vec<usize> = (0..N).map(|_| b.node("object", name, 16)).collect();
+  for &o in &objects {
+    b.edge(root, "element", 1, o);
+  }
+  for (i, &o) in objects.iter().enumerate() {
+    b.locations.push((o, 1, i as u32, 0));
+  }
+  assert_linear("located.heapsnapshot", &b.json());
 }

@@ -162,28 +162,13 @@ fn internal() -> AnalysisError {
 }
 
 impl Graph {
-  /// The class name of an aggregate (for display).
+  /// The class name of an aggregate (for tests; reports take it from `PublicKey`).
+  #[cfg(test)]
   pub fn class_name(&self, key: classes::ClassKey) -> String {
     match key {
       classes::ClassKey::Name(c) | classes::ClassKey::Located { name: c, .. } => {
         self.names.added.text(&self.s, c).into_owned()
       }
-    }
-  }
-
-  /// DevTools' public class key: ",Name", or "script,line,column,Name" for located classes.
-  pub fn public_key(&self, key: classes::ClassKey) -> String {
-    match key {
-      classes::ClassKey::Name(c) => format!(",{}", self.names.added.text(&self.s, c)),
-      classes::ClassKey::Located {
-        script,
-        line,
-        column,
-        name,
-      } => format!(
-        "{script},{line},{column},{}",
-        self.names.added.text(&self.s, name)
-      ),
     }
   }
 
