@@ -258,12 +258,17 @@ pub fn class_rows(g: &Graph, limits: &Limits, control: &Control) -> Vec<ClassRow
       .then_with(|| ka.cmp_text(kb))
   });
   rows.truncate(limits.classes);
+  // Rows, names and paths are the report's own cost; an aborted analysis skips them (its
+  // caller's next `Control::enter` reports the abort).
+  if control.is_cancelled() {
+    rows.clear();
+  }
   rows
     .into_iter()
     .enumerate()
     .map(|(rank, (i, key))| {
       let a = &aggs[i];
-      let path = if rank < limits.paths && g.full.is_some() {
+      let path = if rank < limits.paths && g.full.is_some() && !control.is_cancelled() {
         let retained = &g.full.as_ref().map(|f| &f.dominators.retained);
         a.nodes
           .iter()
@@ -329,6 +334,10 @@ pub fn analyze_report(g: &Graph, file: &str, limits: &Limits, control: &Control)
   AnalyzeReport {
     summary: summary(g, file, control),
     classes: class_rows(g, limits, control),
-    largest: largest_objects(g, limits.largest),
+    largest: if control.is_cancelled() {
+      Vec::new()
+    } else {
+      largest_objects(g, limits.largest)
+    },
   }
 }
