@@ -228,7 +228,7 @@ test('aborting an analysis of a crafted snapshot frees the one threadpool thread
   // 4,000 WeakMap-style edges and as many plain objects sharing one 1 MB name (the file from
   // the report: 7.5 s of work before names were read once per string), 40,000 plain
   // objects × 28 properties × 496 interface definitions, and 4,000 located classes sharing
-  // one 256 KiB name (7.8 s before the class keys were built without their text).
+  // one 256 KiB name (2.3 s before the class keys were built without their text).
   const files = {
     'weakmap-names': longNames(),
     interfaces: crafted.interfaces({ names: 32, perPair: 80, big: 40000 }).text(),
