@@ -623,8 +623,8 @@ declare namespace leakwatch {
     /**
      * Analyses a .heapsnapshot on the libuv threadpool: classes with DevTools' counts, self and
      * retained sizes, the largest objects, retainer paths. Rejects with
-     * `ERR_LEAKWATCH_SNAPSHOT_READ | _EMPTY | _TRUNCATED | _SYNTAX | _META | _RANGE` (with
-     * `file`, `offset`, `errno` where known) or `ERR_LEAKWATCH_ABORTED`.
+     * `ERR_LEAKWATCH_SNAPSHOT_READ | _EMPTY | _TRUNCATED | _SYNTAX | _META | _RANGE | _TOO_LARGE`
+     * (with `file`, `offset`, `errno` where known) or `ERR_LEAKWATCH_ABORTED`.
      */
     analyze(file: string | URL | Buffer, options?: AnalyzeOptions): Promise<AnalyzeReport>
     /**

@@ -14,6 +14,7 @@ const { Readable } = require('node:stream')
 const leakwatch = require('..')
 const { root, runFixture, runCommand, jsonLines } = require('./helpers')
 const corrupt = require('./fixtures/corrupt')
+const crafted = require('./fixtures/crafted')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-analysis-'))
 let shapes
@@ -221,6 +222,94 @@ test('an analysis can be aborted, before or while it runs', async () => {
   assert.strictEqual(last.files, 1)
   assert.strictEqual(last.bytesRead, fs.statSync(shapes[2]).size)
   assert.strictEqual(last.bytesTotal, last.bytesRead)
+})
+
+test('aborting an analysis of a crafted snapshot frees the one threadpool thread at once', async () => {
+  // 4,000 WeakMap-style edges and as many plain objects sharing one 1 MB name (the file from
+  // the report: 7.5 s of work before names were read once per string), 40,000 plain
+  // objects × 28 properties × 496 interface definitions, and 4,000 located classes sharing
+  // one 256 KiB name (2.3 s before the class keys were built without their text).
+  const files = {
+    'weakmap-names': longNames(),
+    interfaces: crafted.interfaces({ names: 32, perPair: 80, big: 40000 }).text(),
+    'located-classes': locatedClasses(),
+  }
+  const small = path.join(dir, 'small.txt')
+  fs.writeFileSync(small, 'x')
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(dir, `crafted-${name}.heapsnapshot`)
+    fs.writeFileSync(file, text)
+    const res = await runFixture('analysis-abort-threadpool.js', { args: [file, small], env: { UV_THREADPOOL_SIZE: '1' }, timeoutMs: 120_000 })
+    assert.strictEqual(res.code, 0, res.stderr)
+    const r = jsonLines(res)[0]
+    // Aborted (or done before an abort could land) — either way the read that queued behind
+    // it completed, and before half of the whole analysis's own time had passed.
+    assert.ok(r.outcome === 'ERR_LEAKWATCH_ABORTED' || (r.outcome === 'finished' && !r.aborted), JSON.stringify(r))
+    assert.ok(r.freedMs < Math.max(r.wholeMs / 2, 1), `${name}: ${JSON.stringify(r)}`)
+  }
+})
+
+/** 4,000 objects of one class with a 256 KiB name, each at its own allocation site. */
+function locatedClasses() {
+  const b = new crafted.Builder()
+  const empty = b.string('')
+  const name = b.string(`C${'x'.repeat(256 << 10)}`)
+  const root = b.node('synthetic', empty, 0)
+  const objects = Array.from({ length: 4000 }, () => b.node('object', name, 16))
+  for (const o of objects) b.edge(root, 'element', 1, o)
+  const locations = objects.map((o, i) => `${o * 7},1,${i},0`).join(',')
+  return b.text().replace('"locations":[]', `"locations":[${locations}]`)
+}
+
+/** The report's file: one 1 MB WeakMap-style edge name shared by 4,000 internal edges. */
+function longNames() {
+  const b = new crafted.Builder()
+  const empty = b.string('')
+  const weak = b.string(`1 / part of key (${'k'.repeat(1 << 20)} @1) -> value (V @2) pair in WeakMap (table @3)`)
+  const tag = b.string('T')
+  const root = b.node('synthetic', empty, 0)
+  const hub = b.node('object', b.string('Hub'), 16)
+  const targets = Array.from({ length: 4000 }, () => b.node('object', tag, 16))
+  b.edge(root, 'element', 1, hub)
+  for (const t of targets) b.edge(hub, 'internal', weak, t)
+  return b.text()
+}
+
+test('a huge header member analyses, or fails with a code, under a memory limit — never aborts the process', async () => {
+  // 34 MB of numbers in the header: materialised as 32-byte values they needed a 1 GiB
+  // allocation, which aborted the host (exit 134) under this limit.
+  const junk = `[${'0,'.repeat(17 << 20)}0]`
+  const tiny = JSON.stringify(JSON.parse(corrupt.tiny()))
+  const cases = [
+    ['unknown-member', tiny.replace('"snapshot":{', `"snapshot":{"junk":${junk},`), { ok: true }],
+    ['in-meta', tiny.replace('"meta":{', `"meta":{"junk":${junk},`), { ok: false, code: 'ERR_LEAKWATCH_SNAPSHOT_TOO_LARGE' }],
+    ['long-string', tiny.replace('"meta":{', `"meta":{"junk":"${'x'.repeat(34 << 20)}",`), { ok: false, code: 'ERR_LEAKWATCH_SNAPSHOT_TOO_LARGE' }],
+  ]
+  for (const [name, text, expected] of cases) {
+    const file = path.join(dir, `header-${name}.heapsnapshot`)
+    fs.writeFileSync(file, text)
+    const script = path.join(__dirname, 'fixtures/scripts/analysis-header-bomb.js')
+    const res = await runCommand('sh', ['-c', 'ulimit -v 1600000 && exec "$0" "$1" "$2"', process.execPath, script, file], { timeoutMs: 120_000 })
+    fs.rmSync(file)
+    assert.strictEqual(res.code, 0, `${name}: exit ${res.code} ${res.signal} ${res.stderr.slice(-500)}`)
+    const r = jsonLines(res)[0]
+    assert.strictEqual(r.ok, expected.ok, `${name}: ${JSON.stringify(r)}`)
+    if (!expected.ok) assert.strictEqual(r.code, expected.code, `${name}: ${JSON.stringify(r)}`)
+  }
+})
+
+test('analyze text output escapes control and bidi characters in names from the snapshot', async () => {
+  const file = path.join(dir, 'hostile-names.heapsnapshot')
+  fs.writeFileSync(file, crafted.hostileNames().text())
+  const res = await runCommand(process.execPath, [path.join(root, 'bin/leakwatch.js'), 'analyze', file])
+  assert.strictEqual(res.code, 0, res.stderr)
+  assert.ok(res.stdout.includes('Evil\\x1b]0;pwned\\x07\\x1b[2J\\u202eClass\\x9b31m'), res.stdout)
+  // eslint-style check: no C0 (but newline), C1 or bidi control reaches the terminal.
+  assert.doesNotMatch(res.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/)
+  // JSON keeps the names exact.
+  const json = await runCommand(process.execPath, [path.join(root, 'bin/leakwatch.js'), 'analyze', '--json', file])
+  assert.strictEqual(json.code, 0, json.stderr)
+  assert.ok(JSON.parse(json.stdout).classes.some((c) => c.name === 'Evil\u001b]0;pwned\u0007\u001b[2J\u202eClass\u009b31m'))
 })
 
 test('analyze and diff run in a worker thread', async () => {

@@ -11,6 +11,25 @@ const { formatBytes: bytes } = require('./bytes')
 /** @typedef {import('../index').RetainerStep} RetainerStep */
 /** @typedef {import('../index').SnapshotSummary} SnapshotSummary */
 
+// C0 and C1 controls, DEL, and the bidirectional formatting characters (LRM/RLM/ALM,
+// embeddings, overrides, isolates) and line/paragraph separators. Names come from the
+// snapshot, i.e. from the program that was dumped: printed raw, an ESC or BEL sequence in a
+// class name could retitle, recolour or clear the reader's terminal, and a U+202E reverse
+// the rest of the line. JSON and HTML output escape on their own.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g
+
+/**
+ * Text from a snapshot made safe for a terminal: each control or bidi character becomes a
+ * visible escape (`\x1b`, `\u202e`).
+ * @param {string} text
+ */
+function terminalSafe(text) {
+  return String(text).replace(UNSAFE, (c) => {
+    const code = /** @type {number} */ (c.codePointAt(0))
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
 const signedBytes = (/** @type {number} */ n) => (n > 0 ? '+' : '') + bytes(n)
 const count = (/** @type {number} */ n) => n.toLocaleString('en-US')
 const signedCount = (/** @type {number} */ n) => (n > 0 ? '+' : '') + count(n)
@@ -36,8 +55,8 @@ function edgeText(step) {
 /** @param {RetainerPath} path @param {string} indent */
 function pathLines(path, indent) {
   if (path.unreachable) return [`${indent}(no retainer path: only weakly reachable)`]
-  const parts = path.steps.map((s) => `${s.holder}${edgeText(s)}`)
-  parts.push(`${path.target} @${path.targetId}`)
+  const parts = path.steps.map((s) => terminalSafe(`${s.holder}${edgeText(s)}`))
+  parts.push(`${terminalSafe(path.target)} @${path.targetId}`)
   const lines = []
   if (path.truncated) lines.push(`${indent}… (longer path, the nearest steps shown)`)
   let line = indent
@@ -69,7 +88,7 @@ function table(headers, rows, align) {
 
 /** @param {SnapshotSummary} s */
 function summaryLine(s) {
-  return `${s.file}: ${count(s.nodeCount)} nodes, ${count(s.edgeCount)} edges, ` +
+  return `${terminalSafe(s.file)}: ${count(s.nodeCount)} nodes, ${count(s.edgeCount)} edges, ` +
     `heap ${bytes(s.totalSize)} (file ${bytes(s.fileBytes)})`
 }
 
@@ -79,19 +98,19 @@ function analyzeText(report, options = {}) {
   const out = [summaryLine(report.summary), '']
   out.push(`Top classes by retained size (${count(report.summary.classCount)} classes)`)
   out.push(...table(['Retained', 'Self', 'Count', 'Class'],
-    report.classes.slice(0, top).map((c) => [bytes(c.retainedSize), bytes(c.selfSize), count(c.count), c.name]),
+    report.classes.slice(0, top).map((c) => [bytes(c.retainedSize), bytes(c.selfSize), count(c.count), terminalSafe(c.name)]),
     ['r', 'r', 'r', 'l']))
   if (report.largest.length) {
     out.push('', 'Largest objects')
     out.push(...table(['Retained', 'Self', 'Object'],
-      report.largest.map((o) => [bytes(o.retainedSize), bytes(o.selfSize), `${o.name} @${o.id}`]),
+      report.largest.map((o) => [bytes(o.retainedSize), bytes(o.selfSize), `${terminalSafe(o.name)} @${o.id}`]),
       ['r', 'r', 'l']))
   }
   const withPaths = report.classes.filter((c) => c.path)
   if (withPaths.length) {
     out.push('', 'Retainer paths (largest instance of each top class)')
     for (const c of withPaths) {
-      out.push(`  ${c.name} — retains ${bytes(c.retainedSize)} in ${count(c.count)} objects`)
+      out.push(`  ${terminalSafe(c.name)} — retains ${bytes(c.retainedSize)} in ${count(c.count)} objects`)
       out.push(...pathLines(/** @type {RetainerPath} */ (c.path), '    '))
     }
   }
@@ -111,7 +130,7 @@ function diffText(report, options = {}) {
   out.push('', 'Top growth by class')
   out.push(...table(['Size Δ', 'Count Δ', 'New', 'Deleted', 'Class'],
     report.classes.slice(0, top).map((r) => [signedBytes(r.sizeDelta), signedCount(r.countDelta),
-      count(r.addedCount), count(r.removedCount), r.name]),
+      count(r.addedCount), count(r.removedCount), terminalSafe(r.name)]),
     ['r', 'r', 'r', 'r', 'l']))
   out.push('')
   out.push(report.growthBasis === 'new-in-second-alive-in-third'
@@ -119,10 +138,10 @@ function diffText(report, options = {}) {
     : 'New in the 2nd snapshot, by retainer path')
   if (report.growth.length === 0) out.push('  (nothing)')
   for (const [i, g] of report.growth.entries()) {
-    out.push(`  ${i + 1}. ${g.name} ×${count(g.count)} — retains ${bytes(g.retainedSize)} (self ${bytes(g.selfSize)})`)
+    out.push(`  ${i + 1}. ${terminalSafe(g.name)} ×${count(g.count)} — retains ${bytes(g.retainedSize)} (self ${bytes(g.selfSize)})`)
     out.push(...pathLines(g.path, '     '))
   }
   return out.join('\n') + '\n'
 }
 
-module.exports = { analyzeText, diffText, signedBytes, count, edgeText }
+module.exports = { analyzeText, diffText, signedBytes, count, edgeText, terminalSafe }

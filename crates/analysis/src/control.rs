@@ -60,6 +60,8 @@ pub struct Control {
   file: AtomicU8,
   bytes_read: AtomicU64,
   bytes_total: AtomicU64,
+  /// Steps and string bytes the graph passes touched (see [`Control::work`]).
+  work: AtomicU64,
 }
 
 /// A snapshot of the progress counters.
@@ -93,6 +95,27 @@ impl Control {
     } else {
       Ok(())
     }
+  }
+
+  /// Like [`Control::check`], but only every 4096th `step`: for loops over nodes or edges.
+  pub fn check_every(&self, step: usize) -> Result<(), super::error::AnalysisError> {
+    if step & 0xfff == 0 {
+      self.check()
+    } else {
+      Ok(())
+    }
+  }
+
+  /// Counts `n` units of work: a step of a loop whose length the input chooses, or a byte
+  /// of a string looked at. Tests bound the total against the file size, so a crafted
+  /// snapshot cannot make the analysis do more than linear work unnoticed.
+  pub fn add_work(&self, n: u64) {
+    self.work.fetch_add(n, Ordering::Relaxed);
+  }
+
+  /// The work counted so far (see [`Control::add_work`]).
+  pub fn work(&self) -> u64 {
+    self.work.load(Ordering::Relaxed)
   }
 
   /// Records that `phase` starts; Err(Aborted) once cancelled.

@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::classes::NO_CLASS;
+use super::control::Control;
 use super::distances::NO_DISTANCE;
 use super::graph::Graph;
 use super::paths::{retainer_path, RetainerPath, Shapes};
-use super::report::{public_classes, summary, Limits, Summary};
+use super::report::{public_classes, summary, Limits, PublicKey, Summary};
 
 /// One class in a two-snapshot comparison (DevTools' Comparison view).
 #[derive(Clone, Debug, Serialize)]
@@ -120,9 +121,9 @@ const fn node_of(x: u64) -> usize {
 
 /// The public class of each aggregate of `g` in a table shared by both snapshots (DevTools'
 /// keys; when two aggregates share a key the later one counts, as in DevTools).
-fn unify(g: &Graph, keys: &mut HashMap<String, usize>) -> Vec<usize> {
+fn unify(g: &Graph, keys: &mut HashMap<PublicKey, usize>, control: &Control) -> Vec<usize> {
   let mut of_aggregate = vec![usize::MAX; g.classes.aggregates.len()];
-  for (key, agg) in public_classes(g) {
+  for (key, agg) in public_classes(g, control) {
     let next = keys.len();
     of_aggregate[agg] = *keys.entry(key).or_insert(next);
   }
@@ -137,10 +138,12 @@ fn class_diff(
   current: &Graph,
   base_ids: &[u64],
   current_ids: &[u64],
+  limit: usize,
+  control: &Control,
 ) -> (Vec<DiffRow>, Totals) {
   let mut keys = HashMap::new();
-  let base_class = unify(base, &mut keys);
-  let current_class = unify(current, &mut keys);
+  let base_class = unify(base, &mut keys, control);
+  let current_class = unify(current, &mut keys, control);
   let class_of = |g: &Graph, table: &[usize], n: usize| table[g.classes.of_node[n] as usize];
   let mut rows: Vec<DiffRow> = vec![
     DiffRow {
@@ -198,21 +201,18 @@ fn class_diff(
       rows[c].removed_size += base.s.self_size[n];
     }
   }
-  // Names: the current snapshot's, else the base's.
-  let mut named = vec![false; rows.len()];
-  for (g, table) in [(current, &current_class), (base, &base_class)] {
-    for (agg, &c) in table.iter().enumerate() {
-      if c != usize::MAX && !named[c] {
-        let key = g.classes.aggregates[agg].key.expect("keyed");
-        rows[c].name = g.class_name(key);
-        rows[c].key = g.public_key(key);
-        named[c] = true;
-      }
-    }
+  // Equal keys have equal texts, so the names and key texts are the same whichever
+  // snapshot they come from; they are built for the rows reported only.
+  let mut key_of: Vec<Option<PublicKey>> = vec![None; rows.len()];
+  for (key, c) in keys {
+    key_of[c] = Some(key);
   }
   let mut totals = Totals::default();
-  rows.retain(|r| r.added_count > 0 || r.removed_count > 0);
-  for row in rows.iter_mut() {
+  let mut kept: Vec<usize> = (0..rows.len())
+    .filter(|&c| rows[c].added_count > 0 || rows[c].removed_count > 0)
+    .collect();
+  for &c in &kept {
+    let row = &mut rows[c];
     row.count_delta = row.added_count as i64 - row.removed_count as i64;
     row.size_delta = row.added_size as i64 - row.removed_size as i64;
     totals.added_count += row.added_count;
@@ -220,13 +220,42 @@ fn class_diff(
     totals.added_size += row.added_size;
     totals.removed_size += row.removed_size;
   }
-  rows.sort_by(|a, b| {
-    b.size_delta
-      .cmp(&a.size_delta)
-      .then(b.count_delta.cmp(&a.count_delta))
-      .then(a.key.cmp(&b.key))
+  kept.sort_by(|&a, &b| {
+    let (x, y) = (&rows[a], &rows[b]);
+    y.size_delta
+      .cmp(&x.size_delta)
+      .then(y.count_delta.cmp(&x.count_delta))
+      .then_with(|| match (&key_of[a], &key_of[b]) {
+        (Some(ka), Some(kb)) => ka.cmp_text(kb),
+        _ => std::cmp::Ordering::Equal,
+      })
   });
-  (rows, totals)
+  kept.truncate(limit);
+  let out = kept
+    .into_iter()
+    .map(|c| {
+      let mut row = std::mem::replace(&mut rows[c], rows_default());
+      if let Some(key) = &key_of[c] {
+        row.name = key.name().to_string();
+        row.key = key.text();
+      }
+      row
+    })
+    .collect();
+  (out, totals)
+}
+
+fn rows_default() -> DiffRow {
+  DiffRow {
+    name: String::new(),
+    key: String::new(),
+    added_count: 0,
+    removed_count: 0,
+    count_delta: 0,
+    added_size: 0,
+    removed_size: 0,
+    size_delta: 0,
+  }
 }
 
 /// Marks the nodes of `last` (by its `last_ids`) whose id is in `ids` (sorted ids).
@@ -261,16 +290,18 @@ fn ids_missing_from(a: &[u64], b: &[u64]) -> Vec<u32> {
   out
 }
 
-fn series(graphs: &[&Graph], rows: &[DiffRow], limit: usize) -> Vec<Series> {
-  let maps: Vec<HashMap<String, usize>> = graphs.iter().map(|g| public_classes(g)).collect();
+fn series(graphs: &[&Graph], rows: &[DiffRow], limit: usize, control: &Control) -> Vec<Series> {
+  let maps: Vec<HashMap<PublicKey, usize>> =
+    graphs.iter().map(|g| public_classes(g, control)).collect();
   rows
     .iter()
     .take(limit)
     .map(|row| {
+      let key = PublicKey::parse(&row.key);
       let (count, self_size) = graphs
         .iter()
         .zip(&maps)
-        .map(|(g, m)| match m.get(&row.key) {
+        .map(|(g, m)| match m.get(&key) {
           Some(&a) => (
             g.classes.aggregates[a].count,
             g.classes.aggregates[a].self_size,
@@ -378,7 +409,12 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
 
 /// `graphs` in time order; the last one built with `Depth::Full`, the others classified
 /// with the last one's interface definitions (so plain-object classes line up).
-pub fn diff_report(graphs: &[&Graph], files: &[String], limits: &Limits) -> DiffReport {
+pub fn diff_report(
+  graphs: &[&Graph],
+  files: &[String],
+  limits: &Limits,
+  control: &Control,
+) -> DiffReport {
   let first = graphs[0];
   let last = graphs[graphs.len() - 1];
   // One sort per snapshot, in parallel.
@@ -394,10 +430,9 @@ pub fn diff_report(graphs: &[&Graph], files: &[String], limits: &Limits) -> Diff
   });
   let (first_ids, last_ids) = (&ids[0], &ids[ids.len() - 1]);
   super::control::trace("diff: ids sorted");
-  let (mut rows, totals) = class_diff(first, last, first_ids, last_ids);
+  let (rows, totals) = class_diff(first, last, first_ids, last_ids, limits.classes, control);
   super::control::trace("diff: classes");
-  let series = series(graphs, &rows, limits.classes.min(50));
-  rows.truncate(limits.classes);
+  let series = series(graphs, &rows, limits.classes.min(50), control);
   let n = last.s.node_count();
   let (basis, growth) = if graphs.len() >= 3 {
     let new_in_second = ids_missing_from(&ids[1], first_ids);
@@ -417,7 +452,7 @@ pub fn diff_report(graphs: &[&Graph], files: &[String], limits: &Limits) -> Diff
     snapshots: graphs
       .iter()
       .zip(files)
-      .map(|(g, f)| summary(g, f))
+      .map(|(g, f)| summary(g, f, control))
       .collect(),
     growth_basis: basis,
     classes: rows,

@@ -2,13 +2,14 @@
 //! system roots after at a large base distance), and the edge each node was first reached
 //! by: following those edges back gives a shortest retainer path.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use super::control::Control;
 use super::dominators::WeakMapNames;
+use super::error::AnalysisError;
 use super::flags::is_user_root;
 use super::parse::Snapshot;
 use super::types::Types;
-use super::weakmap;
 
 pub const NO_DISTANCE: i32 = -5;
 pub const BASE_SYSTEM_DISTANCE: i32 = 100_000_000;
@@ -23,18 +24,27 @@ pub struct Distances {
 }
 
 /// The state of the breadth-first search, shared by its two rounds.
-struct Search<'s> {
+struct Search {
   distance: Vec<i32>,
   via: Vec<u32>,
   parent: Vec<u32>,
   queue: Vec<u32>,
   head: usize,
-  /// WeakMap pairs whose first edge was skipped (DevTools reaches the value by the second).
-  pending: HashSet<&'s [u8]>,
+  /// WeakMap pairs (ids from `WeakMapNames`) whose first edge was skipped (DevTools reaches
+  /// the value by the second).
+  pending: HashSet<u32>,
+  /// `parseInt` of string edge names met in descriptor arrays, per string index: each name is
+  /// read once however many edges share it.
+  numbers: HashMap<u32, Option<i64>>,
   sloppy: Option<u32>,
 }
 
-pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances {
+pub fn distances(
+  s: &Snapshot,
+  t: &Types,
+  names: &mut WeakMapNames,
+  control: &Control,
+) -> Result<Distances, AnalysisError> {
   let n = s.node_count();
   let mut search = Search {
     distance: vec![NO_DISTANCE; n],
@@ -43,6 +53,7 @@ pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances
     queue: Vec::with_capacity(n),
     head: 0,
     pending: HashSet::new(),
+    numbers: HashMap::new(),
     sloppy: find_string(s, b"sloppy_function_map"),
   };
   for e in s.edges(s.root) {
@@ -52,7 +63,7 @@ pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances
       search.queue.push(to);
     }
   }
-  bfs(s, t, names, &mut search);
+  bfs(s, t, names, &mut search, control)?;
   // The system roots come after, far away, unless there were no user roots at all.
   search.distance[s.root as usize] = if search.queue.is_empty() {
     0
@@ -62,19 +73,25 @@ pub fn distances(s: &Snapshot, t: &Types, names: &mut WeakMapNames) -> Distances
   search.queue.clear();
   search.queue.push(s.root);
   search.head = 0;
-  bfs(s, t, names, &mut search);
-  Distances {
+  bfs(s, t, names, &mut search, control)?;
+  Ok(Distances {
     distance: search.distance,
     via: search.via,
     parent: search.parent,
-  }
+  })
 }
 
 fn find_string(s: &Snapshot, want: &[u8]) -> Option<u32> {
   (0..s.strings.len() as u32).find(|&i| s.strings.bytes(i) == want)
 }
 
-fn bfs<'s>(s: &'s Snapshot, t: &Types, names: &mut WeakMapNames, search: &mut Search<'s>) {
+fn bfs(
+  s: &Snapshot,
+  t: &Types,
+  names: &mut WeakMapNames,
+  search: &mut Search,
+  control: &Control,
+) -> Result<(), AnalysisError> {
   let Search {
     distance,
     via,
@@ -82,12 +99,15 @@ fn bfs<'s>(s: &'s Snapshot, t: &Types, names: &mut WeakMapNames, search: &mut Se
     queue,
     head,
     pending,
+    numbers,
     sloppy,
   } = search;
   let sloppy = *sloppy;
   while *head < queue.len() {
     let v = queue[*head];
     *head += 1;
+    control.check_every(*head)?;
+    control.add_work(s.edges(v).len() as u64 + 1);
     let d = distance[v as usize] + 1;
     let vt = s.node_type[v as usize];
     let vname = s.strings.bytes(s.node_name[v as usize]);
@@ -109,20 +129,26 @@ fn bfs<'s>(s: &'s Snapshot, t: &Types, names: &mut WeakMapNames, search: &mut Se
         continue;
       }
       if descriptors {
-        let index = edge_name_number(s, t, e);
+        let index = if t.edge_has_string_name(s.edge_type[e]) {
+          *numbers.entry(name).or_insert_with(|| {
+            control.add_work(s.strings.bytes(name).len() as u64);
+            parse_int(s.strings.bytes(name))
+          })
+        } else {
+          Some(name as i64)
+        };
         if let Some(i) = index {
           if !(i < 2 || i % 3 != 1) {
             continue;
           }
         }
       }
-      if et == t.edge_internal && names.table(s, name).is_some() {
-        let pair = weakmap::parse(s.strings.bytes(name))
-          .map(|m| m.pair)
-          .unwrap_or_default();
-        if !pending.remove(pair) {
-          pending.insert(pair);
-          continue;
+      if et == t.edge_internal {
+        if let Some(pair) = names.pair(s, name) {
+          if !pending.remove(&pair) {
+            pending.insert(pair);
+            continue;
+          }
         }
       }
       distance[to as usize] = d;
@@ -131,15 +157,12 @@ fn bfs<'s>(s: &'s Snapshot, t: &Types, names: &mut WeakMapNames, search: &mut Se
       queue.push(to);
     }
   }
+  Ok(())
 }
 
-/// `parseInt(edge.name(), 10)` for the descriptor-array rule: the index of element and hidden
-/// edges, or the leading integer of a string name.
-fn edge_name_number(s: &Snapshot, t: &Types, e: usize) -> Option<i64> {
-  if !t.edge_has_string_name(s.edge_type[e]) {
-    return Some(s.edge_name[e] as i64);
-  }
-  let bytes = s.strings.bytes(s.edge_name[e]);
+/// `parseInt(name, 10)` for the descriptor-array rule: the leading integer of a string edge
+/// name (element and hidden edges are named by their index).
+fn parse_int(bytes: &[u8]) -> Option<i64> {
   let trimmed = bytes.trim_ascii_start();
   let (neg, digits) = match trimmed.first() {
     Some(b'-') => (true, &trimmed[1..]),

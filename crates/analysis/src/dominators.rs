@@ -23,10 +23,16 @@ impl Essential {
   }
 }
 
-/// For every string index: is it a WeakMap edge name, and of which table.
+/// For every string index: is it a WeakMap edge name, of which table, and which pair. Each
+/// string is parsed once, however many edges share it, so a long name costs its length once.
 pub struct WeakMapNames {
   checked: Vec<u8>,
-  tables: HashMap<u32, u64>,
+  /// String index → (table id, pair id).
+  tables: HashMap<u32, (u64, u32)>,
+  /// Pair text → pair id: the two edges of a pair have different strings, the same pair.
+  pairs: HashMap<Vec<u8>, u32>,
+  /// Bytes of names parsed (for `Control::add_work`).
+  pub bytes_parsed: u64,
 }
 
 impl WeakMapNames {
@@ -34,25 +40,43 @@ impl WeakMapNames {
     WeakMapNames {
       checked: vec![0; strings],
       tables: HashMap::new(),
+      pairs: HashMap::new(),
+      bytes_parsed: 0,
     }
   }
 
   /// The table id when string `name` is a WeakMap edge name.
   pub fn table(&mut self, s: &Snapshot, name: u32) -> Option<u64> {
+    self.entry(s, name).map(|(table, _)| table)
+  }
+
+  /// The pair id when string `name` is a WeakMap edge name: equal for the two edges that
+  /// keep one value alive.
+  pub fn pair(&mut self, s: &Snapshot, name: u32) -> Option<u32> {
+    self.entry(s, name).map(|(_, pair)| pair)
+  }
+
+  fn entry(&mut self, s: &Snapshot, name: u32) -> Option<(u64, u32)> {
     match self.checked[name as usize] {
       1 => None,
       2 => self.tables.get(&name).copied(),
-      _ => match weakmap::parse(s.strings.bytes(name)) {
-        Some(m) => {
-          self.checked[name as usize] = 2;
-          self.tables.insert(name, m.table_id);
-          Some(m.table_id)
+      _ => {
+        let bytes = s.strings.bytes(name);
+        self.bytes_parsed += bytes.len() as u64;
+        match weakmap::parse(bytes) {
+          Some(m) => {
+            let next = self.pairs.len() as u32;
+            let pair = *self.pairs.entry(m.pair.to_vec()).or_insert(next);
+            self.checked[name as usize] = 2;
+            self.tables.insert(name, (m.table_id, pair));
+            Some((m.table_id, pair))
+          }
+          None => {
+            self.checked[name as usize] = 1;
+            None
+          }
         }
-        None => {
-          self.checked[name as usize] = 1;
-          None
-        }
-      },
+      }
     }
   }
 }

@@ -19,6 +19,9 @@ pub enum Kind {
   /// A number or an index out of range: an edge to a node that does not exist, a string
   /// index past the strings table, a count that disagrees with the arrays, a value ≥ 2^32.
   Range,
+  /// The snapshot needs more memory than the analysis may take: a header larger than the
+  /// cap, or a column the allocator cannot grow.
+  TooLarge,
   /// The caller aborted the analysis.
   Aborted,
   /// A fault inside leakwatch's analysis (a bug): reported, never a crash.
@@ -35,6 +38,7 @@ impl Kind {
       Kind::Syntax => "ERR_LEAKWATCH_SNAPSHOT_SYNTAX",
       Kind::Meta => "ERR_LEAKWATCH_SNAPSHOT_META",
       Kind::Range => "ERR_LEAKWATCH_SNAPSHOT_RANGE",
+      Kind::TooLarge => "ERR_LEAKWATCH_SNAPSHOT_TOO_LARGE",
       Kind::Aborted => "ERR_LEAKWATCH_ABORTED",
       Kind::Internal => "ERR_LEAKWATCH_ANALYSIS_INTERNAL",
     }
@@ -95,6 +99,14 @@ impl AnalysisError {
   pub fn in_file(mut self, file: &str) -> Self {
     self.file = Some(file.to_string());
     self
+  }
+
+  /// The error of an allocation the allocator refused (`try_reserve`), for `what`.
+  pub fn too_large(what: &str) -> Self {
+    AnalysisError::new(
+      Kind::TooLarge,
+      format!("not enough memory for {what} of this snapshot"),
+    )
   }
 
   /// The error of a cancelled analysis.

@@ -91,18 +91,24 @@ pub fn build(
     }
     let naming = (|| -> Result<_, AnalysisError> {
       let distances = if depth == Depth::Full {
-        Some(distances::distances(s_ref, t_ref, &mut weak_names))
+        Some(distances::distances(
+          s_ref,
+          t_ref,
+          &mut weak_names,
+          control,
+        )?)
       } else {
         None
       };
+      control.add_work(weak_names.bytes_parsed);
       control.check()?;
       trace("distances");
-      let mut class_names = names::class_names(s_ref, t_ref)?;
+      let mut class_names = names::class_names(s_ref, t_ref, control)?;
       let interfaces = match interfaces {
         Some(given) => given.to_vec(),
-        None => names::infer_interfaces(s_ref, t_ref),
+        None => names::infer_interfaces(s_ref, t_ref, control)?,
       };
-      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names)?;
+      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
       trace("class names");
       let locations = classes::location_index(s_ref);
       let aggregates = classes::aggregate(
@@ -156,28 +162,13 @@ fn internal() -> AnalysisError {
 }
 
 impl Graph {
-  /// The class name of an aggregate (for display).
+  /// The class name of an aggregate (for tests; reports take it from `PublicKey`).
+  #[cfg(test)]
   pub fn class_name(&self, key: classes::ClassKey) -> String {
     match key {
       classes::ClassKey::Name(c) | classes::ClassKey::Located { name: c, .. } => {
         self.names.added.text(&self.s, c).into_owned()
       }
-    }
-  }
-
-  /// DevTools' public class key: ",Name", or "script,line,column,Name" for located classes.
-  pub fn public_key(&self, key: classes::ClassKey) -> String {
-    match key {
-      classes::ClassKey::Name(c) => format!(",{}", self.names.added.text(&self.s, c)),
-      classes::ClassKey::Located {
-        script,
-        line,
-        column,
-        name,
-      } => format!(
-        "{script},{line},{column},{}",
-        self.names.added.text(&self.s, name)
-      ),
     }
   }
 

@@ -49,11 +49,65 @@ impl Value {
 
 const MAX_DEPTH: usize = 64;
 
-/// Reads one JSON value with an explicit stack (no recursion), at most 64 levels deep.
-pub fn read_value<R: Read>(scan: &mut Scanner<R>) -> Result<Value, AnalysisError> {
+/// The most bytes of the header that become values. V8's header is about 2 KiB; the cap
+/// keeps a crafted one from turning a file into many times its size in memory (each value
+/// is 32 bytes or more, from as little as 2 bytes of text).
+pub const MAX_HEADER_BYTES: u64 = 256 << 10;
+
+/// The members of `"snapshot"` the analysis reads; the others are skipped unread.
+const HEADER_MEMBERS: [&str; 5] = [
+  "meta",
+  "node_count",
+  "edge_count",
+  "root_index",
+  "extra_native_bytes",
+];
+
+/// Reads the `"snapshot"` object: the members leakwatch uses become values (at most
+/// [`MAX_HEADER_BYTES`] of them, else `TooLarge`), the others are skipped without being
+/// materialised.
+pub fn read_header<R: Read>(scan: &mut Scanner<R>) -> Result<Value, AnalysisError> {
+  scan.expect(b'{')?;
+  let mut members = Vec::new();
+  if scan.skip_ws()? == Some(b'}') {
+    scan.bump();
+    return Ok(Value::Obj(members));
+  }
+  let mut used = 0u64;
+  loop {
+    let key = scan.key()?;
+    if HEADER_MEMBERS.contains(&key.as_str()) {
+      let start = scan.offset();
+      let value = read_value(scan, start + (MAX_HEADER_BYTES - used))?;
+      used += scan.offset() - start;
+      members.push((key, value));
+    } else {
+      scan.skip_value()?;
+    }
+    if !scan.member_end()? {
+      return Ok(Value::Obj(members));
+    }
+  }
+}
+
+/// Reads one JSON value with an explicit stack (no recursion), at most 64 levels deep, and
+/// not past file offset `limit` (else `TooLarge`).
+pub fn read_value<R: Read>(scan: &mut Scanner<R>, limit: u64) -> Result<Value, AnalysisError> {
+  let too_large = |scan: &Scanner<R>| {
+    scan.error(
+      Kind::TooLarge,
+      format!(
+        "the snapshot header is larger than {} KiB",
+        MAX_HEADER_BYTES >> 10
+      ),
+    )
+  };
   // Each open container and, for objects, the key waiting for its value.
   let mut stack: Vec<(Value, Option<String>)> = Vec::new();
   loop {
+    if scan.offset() > limit {
+      return Err(too_large(scan));
+    }
     let b = scan.token()?;
     let mut value = match b {
       b'{' | b'[' => {
@@ -77,7 +131,10 @@ pub fn read_value<R: Read>(scan: &mut Scanner<R>) -> Result<Value, AnalysisError
       }
       b'"' => {
         let mut bytes = Vec::new();
-        scan.string_into(&mut bytes)?;
+        let room = limit.saturating_sub(scan.offset()).min(MAX_HEADER_BYTES) as usize;
+        if !scan.string_into_capped(&mut bytes, room)? {
+          return Err(too_large(scan));
+        }
         Value::Str(String::from_utf8_lossy(&bytes).into_owned())
       }
       b'-' | b'0'..=b'9' => Value::Num(number(scan, b)?),
@@ -122,11 +179,17 @@ fn number<R: Read>(scan: &mut Scanner<R>, first: u8) -> Result<f64, AnalysisErro
   text.push(first as char);
   while let Some(b) = scan.peek()? {
     if b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-') {
+      if text.len() > 64 {
+        return Err(scan.error(Kind::Syntax, "a number in the header is too long"));
+      }
       text.push(b as char);
       scan.bump();
     } else {
       break;
     }
+  }
+  if text.len() > 64 {
+    return Err(scan.error(Kind::Syntax, "a number in the header is too long"));
   }
   text
     .parse::<f64>()
@@ -262,7 +325,7 @@ mod tests {
 
   fn header(s: &str) -> Result<Meta, AnalysisError> {
     let mut scan = Scanner::new(s.as_bytes());
-    Meta::from_header(&read_value(&mut scan)?)
+    Meta::from_header(&read_header(&mut scan)?)
   }
 
   #[test]
@@ -306,6 +369,24 @@ mod tests {
   fn deep_header_is_refused_not_overflowed() {
     let deep = "[".repeat(10_000);
     let mut scan = Scanner::new(deep.as_bytes());
-    assert_eq!(read_value(&mut scan).unwrap_err().kind, Kind::Syntax);
+    assert_eq!(
+      read_value(&mut scan, u64::MAX).unwrap_err().kind,
+      Kind::Syntax
+    );
+  }
+
+  #[test]
+  fn unknown_members_are_skipped_and_kept_ones_capped() {
+    // An unknown member of any size is skipped, not materialised.
+    let junk = format!("[{}0]", "0,".repeat(1 << 20));
+    let s = NODE20_HEADER.replacen('{', &format!("{{\"junk\":{junk},"), 1);
+    assert_eq!(header(&s).unwrap().node_count, Some(10));
+    // A member leakwatch reads may not be larger than the cap.
+    let s = NODE20_HEADER.replacen("\"meta\":{", &format!("\"meta\":{{\"junk\":{junk},"), 1);
+    let e = header(&s).unwrap_err();
+    assert_eq!(e.kind, Kind::TooLarge, "{e}");
+    let long = format!("\"{}\"", "x".repeat(1 << 20));
+    let s = NODE20_HEADER.replacen("\"meta\":{", &format!("\"meta\":{{\"junk\":{long},"), 1);
+    assert_eq!(header(&s).unwrap_err().kind, Kind::TooLarge);
   }
 }

@@ -31,6 +31,8 @@ pub use paths::{RetainerPath, Step};
 pub use report::{AnalyzeReport, ClassRow, Limits, ObjectRow, Summary};
 
 #[cfg(test)]
+mod crafted;
+#[cfg(test)]
 mod tests;
 
 use std::fs::File;
@@ -136,7 +138,29 @@ pub fn analyze(
     .expect("one snapshot");
   let g = build(snapshot, Depth::Full, None, control).map_err(|e| e.in_file(path))?;
   control.enter(Phase::Paths)?;
-  let report = report::analyze_report(&g, path, limits);
+  let report = report::analyze_report(&g, path, limits, control);
+  control.enter(Phase::Done)?;
+  Ok(report)
+}
+
+/// Parses a snapshot held in memory and checks every cross-reference, without the graph
+/// passes; returns the node and edge counts. The parser fuzz target's entry.
+pub fn parse_bytes(bytes: &[u8]) -> Result<(usize, usize), AnalysisError> {
+  let s = parse::parse(bytes, bytes.len() as u64)?;
+  Ok((s.node_count(), s.edge_count()))
+}
+
+/// [`analyze`] of a snapshot held in memory (reported as file `"<memory>"`). The graph
+/// passes' fuzz target's entry.
+pub fn analyze_bytes(
+  bytes: &[u8],
+  limits: &Limits,
+  control: &Control,
+) -> Result<report::AnalyzeReport, AnalysisError> {
+  let snapshot = parse::parse(bytes, bytes.len() as u64)?;
+  let g = build(snapshot, Depth::Full, None, control)?;
+  control.enter(Phase::Paths)?;
+  let report = report::analyze_report(&g, "<memory>", limits, control);
   control.enter(Phase::Done)?;
   Ok(report)
 }
@@ -186,7 +210,7 @@ pub fn diff(
   control.enter(Phase::Diff)?;
   let mut graphs: Vec<&Graph> = earlier.iter().collect();
   graphs.push(&last);
-  let report = diff::diff_report(&graphs, paths, limits);
+  let report = diff::diff_report(&graphs, paths, limits, control);
   control.enter(Phase::Done)?;
   Ok(report)
 }

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use super::control::Control;
 use super::error::AnalysisError;
 use super::parse::{Snapshot, Strings};
 use super::types::Types;
@@ -64,34 +65,46 @@ pub struct ClassNames {
 }
 
 /// The class (a string index) of every node before plain objects are split by shape.
-pub fn class_names(s: &Snapshot, t: &Types) -> Result<ClassNames, AnalysisError> {
+pub fn class_names(
+  s: &Snapshot,
+  t: &Types,
+  control: &Control,
+) -> Result<ClassNames, AnalysisError> {
   let mut added = Added::new(s);
   let system = added.get(b"(system)")?;
   let code = added.get(b"(compiled code)")?;
   let function = added.get(b"Function")?;
   let regexp = added.get(b"RegExp")?;
   let mut by_type: Vec<Option<u32>> = vec![None; s.meta.node_types.len()];
+  // The short class of each `<tag …>` name string, worked out once per string however many
+  // nodes share it (a long name shared by index must not cost its length per node).
+  let mut by_tag_name: HashMap<u32, u32> = HashMap::new();
   let mut class = Vec::with_capacity(s.node_count());
   for i in 0..s.node_count() {
+    control.check_every(i)?;
     let ty = s.node_type[i];
     let c = if ty == t.hidden {
       system
     } else if ty == t.object || ty == t.native {
-      let name = s.strings.bytes(s.node_name[i]);
-      if name.starts_with(b"<") {
-        let short = match name.iter().position(|&b| b == b' ') {
-          Some(sp) => [&name[..sp], b">"].concat(),
-          None => name.to_vec(),
-        };
-        added.get(&short)?
-      } else if name.starts_with(b"Detached <") {
-        let short = match name[10..].iter().position(|&b| b == b' ') {
-          Some(sp) => [&name[..10 + sp], b">"].concat(),
-          None => name.to_vec(),
-        };
-        added.get(&short)?
+      let name_index = s.node_name[i];
+      let name = s.strings.bytes(name_index);
+      if name.starts_with(b"<") || name.starts_with(b"Detached <") {
+        match by_tag_name.get(&name_index) {
+          Some(&c) => c,
+          None => {
+            control.add_work(2 * name.len() as u64);
+            let skip = if name.starts_with(b"<") { 0 } else { 10 };
+            let short = match name[skip..].iter().position(|&b| b == b' ') {
+              Some(sp) => [&name[..skip + sp], b">"].concat(),
+              None => name.to_vec(),
+            };
+            let c = added.get(&short)?;
+            by_tag_name.insert(name_index, c);
+            c
+          }
+        }
       } else {
-        s.node_name[i]
+        name_index
       }
     } else if ty == t.code {
       code
@@ -165,94 +178,186 @@ pub fn format_property_name(name: &str) -> String {
   out
 }
 
+/// Property names by text, each read once per string index: a name shared by many edges
+/// costs its length once, and objects compare by small ids instead of by text. Two indices
+/// with the same text (after invalid UTF-8 is replaced) get the same id.
+struct PropertyNames {
+  /// Per string index: its id plus one, 0 until read.
+  of_string: Vec<u32>,
+  by_text: HashMap<String, u32>,
+  text: Vec<String>,
+  /// DevTools' `formatPropertyName` of each id and its JS length.
+  formatted: Vec<(String, usize)>,
+}
+
+impl PropertyNames {
+  fn new(s: &Snapshot) -> Self {
+    PropertyNames {
+      of_string: vec![0; s.strings.len()],
+      by_text: HashMap::new(),
+      text: Vec::new(),
+      formatted: Vec::new(),
+    }
+  }
+
+  fn id(&mut self, s: &Snapshot, string: u32, control: &Control) -> u32 {
+    let slot = &mut self.of_string[string as usize];
+    if *slot != 0 {
+      return *slot - 1;
+    }
+    let text = s.strings.get(string).into_owned();
+    control.add_work(4 * text.len() as u64);
+    let id = match self.by_text.get(&text) {
+      Some(&id) => id,
+      None => {
+        let id = self.text.len() as u32;
+        let formatted = format_property_name(&text);
+        let len = js_len(&formatted);
+        self.formatted.push((formatted, len));
+        self.by_text.insert(text.clone(), id);
+        self.text.push(text);
+        id
+      }
+    };
+    *slot = id + 1;
+    id
+  }
+}
+
 /// The most common property sets of plain objects, most common first.
-pub fn infer_interfaces(s: &Snapshot, t: &Types) -> Vec<InterfaceDefinition> {
-  let mut candidates: Vec<InterfaceDefinition> = Vec::new();
-  let mut by_name: HashMap<String, usize> = HashMap::new();
+pub fn infer_interfaces(
+  s: &Snapshot,
+  t: &Types,
+  control: &Control,
+) -> Result<Vec<InterfaceDefinition>, AnalysisError> {
+  let mut names = PropertyNames::new(s);
+  // Candidates are keyed by their property ids: the same ids give the same name
+  // (`formatPropertyName` is JSON quoting, one-to-one), so the name text — which can be as
+  // long as one property name — is built once per candidate, not once per object.
+  let mut candidates: Vec<(Vec<u32>, u64)> = Vec::new();
+  let mut by_ids: HashMap<Vec<u32>, usize> = HashMap::new();
+  let mut ids: Vec<u32> = Vec::new();
   let mut total = 0usize;
   for node in 0..s.node_count() {
+    control.check_every(node)?;
     if !is_plain_object(s, t, node) {
       continue;
     }
     total += 1;
-    let mut name = String::from("{");
     let mut name_len = 1usize;
-    let mut properties = Vec::new();
-    for e in s.edges(node as u32) {
+    ids.clear();
+    let edges = s.edges(node as u32);
+    control.add_work(edges.len() as u64);
+    for e in edges {
       if s.edge_type[e] != t.edge_property {
         continue;
       }
-      let edge_name = s.strings.get(s.edge_name[e]);
-      if edge_name == "__proto__" {
+      let id = names.id(s, s.edge_name[e], control);
+      if names.text[id as usize] == "__proto__" {
         continue;
       }
-      let formatted = format_property_name(&edge_name);
-      let formatted_len = js_len(&formatted);
+      let formatted_len = names.formatted[id as usize].1;
       if name_len > MIN_INTERFACE_PROPERTY_COUNT
         && name_len + formatted_len > MAX_INTERFACE_NAME_LENGTH
       {
         break;
       }
       if name_len != 1 {
-        name.push_str(", ");
         name_len += 2;
       }
-      name.push_str(&formatted);
       name_len += formatted_len;
-      properties.push(edge_name.into_owned());
+      ids.push(id);
     }
-    if properties.is_empty() {
+    if ids.is_empty() {
       continue;
     }
-    name.push('}');
-    match by_name.get(&name) {
-      Some(&i) => candidates[i].count += 1,
+    match by_ids.get(ids.as_slice()) {
+      Some(&i) => candidates[i].1 += 1,
       None => {
-        by_name.insert(name.clone(), candidates.len());
-        candidates.push(InterfaceDefinition {
-          name,
-          properties,
-          count: 1,
-        });
+        by_ids.insert(ids.clone(), candidates.len());
+        candidates.push((ids.clone(), 1));
       }
     }
   }
   // Stable, like Array.prototype.sort: equal counts keep first-seen order.
-  candidates.sort_by_key(|c| std::cmp::Reverse(c.count));
+  candidates.sort_by_key(|c| std::cmp::Reverse(c.1));
   let min = (MIN_OBJECT_COUNT_PER_INTERFACE as f64)
     .max(total as f64 / MIN_OBJECT_PROPORTION_PER_INTERFACE as f64);
-  candidates
-    .into_iter()
-    .take_while(|c| c.count as f64 >= min)
-    .collect()
+  Ok(
+    candidates
+      .into_iter()
+      .take_while(|c| c.1 as f64 >= min)
+      .map(|(ids, count)| {
+        let mut name = String::from("{");
+        for (k, &id) in ids.iter().enumerate() {
+          if k > 0 {
+            name.push_str(", ");
+          }
+          name.push_str(&names.formatted[id as usize].0);
+        }
+        name.push('}');
+        InterfaceDefinition {
+          name,
+          properties: ids
+            .iter()
+            .map(|&id| names.text[id as usize].clone())
+            .collect(),
+          count,
+        }
+      })
+      .collect(),
+  )
 }
 
 struct TrieNode {
-  next: HashMap<String, usize>,
-  greatest_next: Option<String>,
+  /// Children by property rank (the property's place in JS string order).
+  next: HashMap<u32, usize>,
+  greatest_next: Option<u32>,
   /// (property count, definition index) of the definition ending here.
   matched: Option<(usize, usize)>,
 }
 
+type Match = Option<(usize, usize)>;
+
 /// Gives each plain object the best matching interface's name as its class: the definition
 /// with the most properties all present on the object, the earliest on a tie.
+///
+/// DevTools' trie walk, with its cost bounded: property names are ranks (read once per string
+/// index), names no definition uses are dropped (they never advance a state and only retire
+/// states no later name could advance), membership is a stamp instead of a list search, and
+/// objects with the same ranked property list share one walk. An object costs its property
+/// edges plus, per property a definition uses, the live states — at most the trie's size,
+/// which DevTools' limits keep small (≤ 1000 definitions of names ≤ 120 characters).
 pub fn apply_interfaces(
   s: &Snapshot,
   t: &Types,
   definitions: &[InterfaceDefinition],
   names: &mut ClassNames,
+  control: &Control,
 ) -> Result<(), AnalysisError> {
+  // Every property a definition uses, in JS string order: its rank is its label.
+  let mut labels: Vec<&str> = definitions
+    .iter()
+    .flat_map(|d| d.properties.iter().map(String::as_str))
+    .collect();
+  labels.sort_by(|a, b| js_cmp(a, b));
+  labels.dedup();
+  let rank: HashMap<&str, u32> = labels
+    .iter()
+    .enumerate()
+    .map(|(i, &l)| (l, i as u32))
+    .collect();
   let mut trie = vec![TrieNode {
     next: HashMap::new(),
     greatest_next: None,
     matched: None,
   }];
   for (index, def) in definitions.iter().enumerate() {
-    let mut props = def.properties.clone();
-    props.sort_by(|a, b| js_cmp(a, b));
+    let mut props: Vec<u32> = def.properties.iter().map(|p| rank[p.as_str()]).collect();
+    props.sort_unstable();
     let mut at = 0usize;
-    for p in &props {
-      let next = match trie[at].next.get(p) {
+    for &p in &props {
+      let next = match trie[at].next.get(&p) {
         Some(&i) => i,
         None => {
           let i = trie.len();
@@ -261,13 +366,9 @@ pub fn apply_interfaces(
             greatest_next: None,
             matched: None,
           });
-          trie[at].next.insert(p.clone(), i);
-          let greater = match &trie[at].greatest_next {
-            None => true,
-            Some(g) => js_cmp(g, p) == Ordering::Less,
-          };
-          if greater {
-            trie[at].greatest_next = Some(p.clone());
+          trie[at].next.insert(p, i);
+          if trie[at].greatest_next.is_none_or(|g| g < p) {
+            trie[at].greatest_next = Some(p);
           }
           i
         }
@@ -278,7 +379,7 @@ pub fn apply_interfaces(
       trie[at].matched = Some((props.len(), index));
     }
   }
-  let better = |a: Option<(usize, usize)>, b: Option<(usize, usize)>| -> Option<(usize, usize)> {
+  let better = |a: Match, b: Match| -> Match {
     match (a, b) {
       (a, None) => a,
       (None, b) => b,
@@ -295,42 +396,78 @@ pub fn apply_interfaces(
       }
     }
   };
+  // Per string index: 0 not read yet, 1 no definition uses it, r + 2 rank r.
+  let mut label_of: Vec<u32> = vec![0; s.strings.len()];
   let mut interface_class: Vec<Option<u32>> = vec![None; definitions.len()];
+  let mut walks: HashMap<Vec<u32>, Match> = HashMap::new();
+  let mut member: Vec<u32> = vec![0; trie.len()];
+  let mut stamp = 0u32;
   let mut states: Vec<usize> = Vec::new();
-  let mut props: Vec<String> = Vec::new();
+  let mut kept: Vec<usize> = Vec::new();
+  let mut reached: Vec<usize> = Vec::new();
+  let mut props: Vec<u32> = Vec::new();
   for node in 0..s.node_count() {
+    control.check_every(node)?;
     if !is_plain_object(s, t, node) {
       continue;
     }
     props.clear();
-    for e in s.edges(node as u32) {
-      if s.edge_type[e] == t.edge_property {
-        props.push(s.strings.get(s.edge_name[e]).into_owned());
+    let edges = s.edges(node as u32);
+    control.add_work(edges.len() as u64);
+    for e in edges {
+      if s.edge_type[e] != t.edge_property {
+        continue;
+      }
+      let string = s.edge_name[e] as usize;
+      if label_of[string] == 0 {
+        let text = s.strings.get(string as u32);
+        control.add_work(text.len() as u64);
+        label_of[string] = rank.get(text.as_ref()).map_or(1, |&r| r + 2);
+      }
+      if label_of[string] >= 2 {
+        props.push(label_of[string] - 2);
       }
     }
-    props.sort_by(|a, b| js_cmp(a, b));
-    states.clear();
-    states.push(0);
-    // The initial match is "Object" with no properties and an infinite index.
-    let mut best = trie[0].matched;
-    for p in &props {
-      let current = states.clone();
-      for st in current {
-        let done = match &trie[st].greatest_next {
-          None => true,
-          Some(g) => js_cmp(p, g) != Ordering::Less,
-        };
-        if done {
-          states.retain(|&x| x != st);
+    props.sort_unstable();
+    let best = match walks.get(props.as_slice()) {
+      Some(&m) => m,
+      None => {
+        stamp = stamp.wrapping_add(1);
+        if stamp == 0 {
+          member.iter_mut().for_each(|m| *m = 0);
+          stamp = 1;
         }
-        if let Some(&next) = trie[st].next.get(p) {
-          if !states.contains(&next) {
-            states.push(next);
+        states.clear();
+        states.push(0);
+        member[0] = stamp;
+        // The initial match is "Object" with no properties and an infinite index.
+        let mut best = trie[0].matched;
+        for &p in &props {
+          control.add_work(states.len() as u64);
+          kept.clear();
+          reached.clear();
+          for &st in &states {
+            let done = trie[st].greatest_next.is_none_or(|g| p >= g);
+            if done {
+              member[st] = 0;
+            } else {
+              kept.push(st);
+            }
+            if let Some(&next) = trie[st].next.get(&p) {
+              if member[next] != stamp {
+                member[next] = stamp;
+                reached.push(next);
+                best = better(best, trie[next].matched);
+              }
+            }
           }
-          best = better(best, trie[next].matched);
+          kept.append(&mut reached);
+          std::mem::swap(&mut states, &mut kept);
         }
+        walks.insert(props.clone(), best);
+        best
       }
-    }
+    };
     names.class[node] = match best {
       None => s.node_name[node],
       Some((_, index)) => match interface_class[index] {

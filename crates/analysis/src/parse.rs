@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use super::error::{AnalysisError, Kind};
-use super::header::{read_value, Meta};
+use super::header::{read_header, Meta};
 use super::scan::Scanner;
 
 /// All strings of the snapshot in one buffer.
@@ -33,6 +33,7 @@ impl Strings {
   }
 
   pub fn push(&mut self, s: &[u8]) -> Result<u32, AnalysisError> {
+    grow(&mut self.data, s.len(), "the strings")?;
     self.data.extend_from_slice(s);
     self.close()
   }
@@ -40,6 +41,7 @@ impl Strings {
   fn close(&mut self) -> Result<u32, AnalysisError> {
     let end = u32::try_from(self.data.len())
       .map_err(|_| AnalysisError::new(Kind::Range, "the strings add up to more than 4 GiB"))?;
+    grow(&mut self.ends, 1, "the strings")?;
     self.ends.push(end);
     Ok(self.ends.len() as u32 - 1)
   }
@@ -137,7 +139,7 @@ pub fn parse<R: Read>(source: R, size_hint: u64) -> Result<Snapshot, AnalysisErr
     match key.as_str() {
       "snapshot" => {
         let at = scan.offset();
-        let header = read_value(&mut scan)?;
+        let header = read_header(&mut scan)?;
         meta = Some(Meta::from_header(&header).map_err(|e| e.with_offset(at))?);
       }
       "nodes" => {
@@ -207,24 +209,49 @@ fn reserve(count: Option<u64>, size_hint: u64, min_bytes_each: u64) -> usize {
   count.unwrap_or(0).min(bound).min(1 << 32) as usize
 }
 
+/// Room for `extra` more items, or `TooLarge` when the allocator refuses: the big columns
+/// grow with the input, and an allocation failure would abort the host process.
+pub fn grow<T>(v: &mut Vec<T>, extra: usize, what: &str) -> Result<(), AnalysisError> {
+  v.try_reserve(extra)
+    .map_err(|_| AnalysisError::too_large(what))
+}
+
+/// An empty column with room for `n` items, or `TooLarge`.
+fn column<T>(n: usize, what: &str) -> Result<Vec<T>, AnalysisError> {
+  let mut v = Vec::new();
+  v.try_reserve_exact(n)
+    .map_err(|_| AnalysisError::too_large(what))?;
+  Ok(v)
+}
+
 fn read_nodes<R: Read>(
   scan: &mut Scanner<R>,
   m: &Meta,
   size_hint: u64,
 ) -> Result<Columns, AnalysisError> {
   let n = reserve(m.node_count, size_hint, 2 * m.node_field_count as u64);
+  let what = "the nodes";
   let mut c = Columns {
-    node_type: Vec::with_capacity(n),
-    node_name: Vec::with_capacity(n),
-    node_id: Vec::with_capacity(n),
-    self_size: Vec::with_capacity(n),
-    first_edge: Vec::with_capacity(n + 1),
-    detachedness: Vec::with_capacity(if m.node_detachedness.is_some() { n } else { 0 }),
+    node_type: column(n, what)?,
+    node_name: column(n, what)?,
+    node_id: column(n, what)?,
+    self_size: column(n, what)?,
+    first_edge: column(n + 1, what)?,
+    detachedness: column(if m.node_detachedness.is_some() { n } else { 0 }, what)?,
     values: 0,
   };
   let type_count = m.node_types.len() as u32;
   let mut edges_so_far = 0u64;
   let count = scan.u32_array("nodes", m.node_field_count, |cols| {
+    let rows = cols.iter().map(Vec::len).max().unwrap_or(0);
+    grow(&mut c.node_type, rows, what)?;
+    grow(&mut c.node_name, rows, what)?;
+    grow(&mut c.node_id, rows, what)?;
+    grow(&mut c.self_size, rows, what)?;
+    grow(&mut c.first_edge, rows + 1, what)?;
+    if m.node_detachedness.is_some() {
+      grow(&mut c.detachedness, rows, what)?;
+    }
     c.node_type
       .extend(types(&cols[m.node_type], type_count, "node")?);
     c.node_name.extend_from_slice(&cols[m.node_name]);
@@ -292,13 +319,18 @@ fn read_edges<R: Read>(
   size_hint: u64,
 ) -> Result<EdgeColumns, AnalysisError> {
   let n = reserve(m.edge_count, size_hint, 2 * m.edge_field_count as u64);
+  let what = "the edges";
   let mut e = EdgeColumns {
-    edge_type: Vec::with_capacity(n),
-    edge_name: Vec::with_capacity(n),
-    edge_to: Vec::with_capacity(n),
+    edge_type: column(n, what)?,
+    edge_name: column(n, what)?,
+    edge_to: column(n, what)?,
   };
   let type_count = m.edge_types.len() as u32;
   let count = scan.u32_array("edges", m.edge_field_count, |cols| {
+    let rows = cols.iter().map(Vec::len).max().unwrap_or(0);
+    grow(&mut e.edge_type, rows, what)?;
+    grow(&mut e.edge_name, rows, what)?;
+    grow(&mut e.edge_to, rows, what)?;
     e.edge_type
       .extend(types(&cols[m.edge_type], type_count, "edge")?);
     e.edge_name.extend_from_slice(&cols[m.edge_name]);
@@ -343,6 +375,7 @@ fn read_locations<R: Read>(
   let mut columns: Vec<Vec<u32>> = vec![Vec::new(); fields.count];
   let count = scan.u32_array("locations", fields.count, |cols| {
     for (all, block) in columns.iter_mut().zip(cols) {
+      grow(all, block.len(), "the locations")?;
       all.extend_from_slice(block);
     }
     Ok(())

@@ -2,10 +2,13 @@
 //! CLI). Field names are camelCase; sizes are bytes.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::classes::NO_CLASS;
+use super::classes::{ClassKey, NO_CLASS};
+use super::control::Control;
 use super::graph::Graph;
 use super::paths::{retainer_path, RetainerPath};
 
@@ -96,7 +99,7 @@ pub struct Limits {
   pub groups: usize,
 }
 
-pub fn summary(g: &Graph, file: &str) -> Summary {
+pub fn summary(g: &Graph, file: &str, control: &Control) -> Summary {
   Summary {
     file: file.to_string(),
     file_bytes: g.s.file_bytes,
@@ -104,40 +107,168 @@ pub fn summary(g: &Graph, file: &str) -> Summary {
     edge_count: g.s.edge_count() as u64,
     total_size: g.total_size(),
     self_size: g.s.self_size.iter().sum(),
-    class_count: public_classes(g).len() as u64,
+    class_count: public_classes(g, control).len() as u64,
     unreachable_nodes: g.full.as_ref().map(|f| f.dominators.unreachable),
   }
 }
 
+/// A class name's text, shared by every public key of that name and hashed once: many
+/// located classes can share one long name, which must not cost its length per class.
+#[derive(Debug)]
+struct NameText {
+  text: String,
+  hash: u64,
+}
+
+/// DevTools' public class key (`",Name"` or `"script,line,column,Name"`) without building
+/// its text: hashing and equality cost the location and a precomputed hash, the text is
+/// compared only between equal hashes.
+#[derive(Clone, Debug)]
+pub struct PublicKey {
+  location: Option<(u32, u32, u32)>,
+  name: Arc<NameText>,
+}
+
+impl PartialEq for PublicKey {
+  fn eq(&self, other: &Self) -> bool {
+    self.location == other.location
+      && self.name.hash == other.name.hash
+      && (Arc::ptr_eq(&self.name, &other.name) || self.name.text == other.name.text)
+  }
+}
+
+impl Eq for PublicKey {}
+
+impl Hash for PublicKey {
+  fn hash<H: Hasher>(&self, state: &mut H) {
+    self.location.hash(state);
+    self.name.hash.hash(state);
+  }
+}
+
+impl PublicKey {
+  /// The key's text up to the name: `","` or `"script,line,column,"`. No such prefix is a
+  /// proper prefix of another, so comparing (prefix, name) orders keys as their texts.
+  fn prefix(&self) -> String {
+    match self.location {
+      Some((script, line, column)) => format!("{script},{line},{column},"),
+      None => ",".to_string(),
+    }
+  }
+
+  /// DevTools' key text.
+  pub fn text(&self) -> String {
+    self.prefix() + &self.name.text
+  }
+
+  /// The class name.
+  pub fn name(&self) -> &str {
+    &self.name.text
+  }
+
+  /// The order of the key texts, without building them.
+  pub fn cmp_text(&self, other: &Self) -> std::cmp::Ordering {
+    self.prefix().cmp(&other.prefix()).then_with(|| {
+      if Arc::ptr_eq(&self.name, &other.name) {
+        std::cmp::Ordering::Equal
+      } else {
+        self.name.text.cmp(&other.name.text)
+      }
+    })
+  }
+
+  /// The key of a key text (as a report row holds it).
+  pub fn parse(text: &str) -> PublicKey {
+    let located = || {
+      let mut parts = text.splitn(4, ',');
+      let script = parts.next()?.parse().ok()?;
+      let line = parts.next()?.parse().ok()?;
+      let column = parts.next()?.parse().ok()?;
+      Some(((script, line, column), parts.next()?))
+    };
+    let (location, name) = match text.strip_prefix(',') {
+      Some(name) => (None, name),
+      None => match located() {
+        Some((at, name)) => (Some(at), name),
+        None => (None, text),
+      },
+    };
+    PublicKey {
+      location,
+      name: Arc::new(name_text(name.to_string())),
+    }
+  }
+}
+
+fn name_text(text: String) -> NameText {
+  // A fixed-key hasher: equal texts from two snapshots hash the same.
+  let mut h = std::hash::DefaultHasher::new();
+  text.hash(&mut h);
+  NameText {
+    hash: h.finish(),
+    text,
+  }
+}
+
 /// Aggregates by DevTools' public key. Two internal classes with the same key text keep the
-/// later one, as DevTools' object of aggregates does.
-pub fn public_classes(g: &Graph) -> HashMap<String, usize> {
+/// later one, as DevTools' object of aggregates does. Each class name's text is read once.
+pub fn public_classes(g: &Graph, control: &Control) -> HashMap<PublicKey, usize> {
+  let mut names: HashMap<u32, Arc<NameText>> = HashMap::new();
   let mut map = HashMap::new();
   for (i, a) in g.classes.aggregates.iter().enumerate() {
-    if let Some(key) = a.key {
-      map.insert(g.public_key(key), i);
+    // An aborted analysis stops here; its caller's next `Control::enter` reports the abort.
+    if i & 0xfff == 0 && control.is_cancelled() {
+      break;
     }
+    let Some(key) = a.key else { continue };
+    let (location, class) = match key {
+      ClassKey::Name(c) => (None, c),
+      ClassKey::Located {
+        script,
+        line,
+        column,
+        name,
+      } => (Some((script, line, column)), name),
+    };
+    let name = names
+      .entry(class)
+      .or_insert_with(|| {
+        let text = g.names.added.text(&g.s, class).into_owned();
+        control.add_work(text.len() as u64);
+        Arc::new(name_text(text))
+      })
+      .clone();
+    control.add_work(1);
+    map.insert(PublicKey { location, name }, i);
   }
   map
 }
 
-pub fn class_rows(g: &Graph, limits: &Limits) -> Vec<ClassRow> {
-  let mut rows: Vec<(usize, String)> = public_classes(g).into_iter().map(|(k, i)| (i, k)).collect();
+pub fn class_rows(g: &Graph, limits: &Limits, control: &Control) -> Vec<ClassRow> {
+  let mut rows: Vec<(usize, PublicKey)> = public_classes(g, control)
+    .into_iter()
+    .map(|(k, i)| (i, k))
+    .collect();
   let aggs = &g.classes.aggregates;
   rows.sort_by(|(a, ka), (b, kb)| {
     let (x, y) = (&aggs[*a], &aggs[*b]);
     y.retained_size
       .cmp(&x.retained_size)
       .then(y.self_size.cmp(&x.self_size))
-      .then(ka.cmp(kb))
+      .then_with(|| ka.cmp_text(kb))
   });
   rows.truncate(limits.classes);
+  // Rows, names and paths are the report's own cost; an aborted analysis skips them (its
+  // caller's next `Control::enter` reports the abort).
+  if control.is_cancelled() {
+    rows.clear();
+  }
   rows
     .into_iter()
     .enumerate()
     .map(|(rank, (i, key))| {
       let a = &aggs[i];
-      let path = if rank < limits.paths && g.full.is_some() {
+      let path = if rank < limits.paths && g.full.is_some() && !control.is_cancelled() {
         let retained = &g.full.as_ref().map(|f| &f.dominators.retained);
         a.nodes
           .iter()
@@ -148,8 +279,8 @@ pub fn class_rows(g: &Graph, limits: &Limits) -> Vec<ClassRow> {
         None
       };
       ClassRow {
-        name: g.class_name(a.key.expect("aggregates have keys")),
-        key,
+        name: key.name().to_string(),
+        key: key.text(),
         count: a.count,
         self_size: a.self_size,
         // Class rows come from `analyze`, whose graph always has retained sizes and
@@ -199,10 +330,14 @@ pub fn largest_objects(g: &Graph, limit: usize) -> Vec<ObjectRow> {
     .collect()
 }
 
-pub fn analyze_report(g: &Graph, file: &str, limits: &Limits) -> AnalyzeReport {
+pub fn analyze_report(g: &Graph, file: &str, limits: &Limits, control: &Control) -> AnalyzeReport {
   AnalyzeReport {
-    summary: summary(g, file),
-    classes: class_rows(g, limits),
-    largest: largest_objects(g, limits.largest),
+    summary: summary(g, file, control),
+    classes: class_rows(g, limits, control),
+    largest: if control.is_cancelled() {
+      Vec::new()
+    } else {
+      largest_objects(g, limits.largest)
+    },
   }
 }

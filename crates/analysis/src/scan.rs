@@ -151,26 +151,51 @@ impl<R: Read> Scanner<R> {
   }
 
   /// Reads a JSON string (the opening quote already consumed) and appends its UTF-8 bytes.
-  /// Lone surrogates become U+FFFD.
+  /// Lone surrogates become U+FFFD. Growth is `try_reserve`d: a string the allocator cannot
+  /// hold is a `TooLarge` error, not an abort.
   pub fn string_into(&mut self, out: &mut Vec<u8>) -> Result<(), AnalysisError> {
+    self.string_into_capped(out, usize::MAX).map(|_| ())
+  }
+
+  /// Like [`Scanner::string_into`], but keeps at most `cap` bytes in `out`; the rest of the
+  /// string is read and dropped. Returns false when the string was cut.
+  pub fn string_into_capped(
+    &mut self,
+    out: &mut Vec<u8>,
+    cap: usize,
+  ) -> Result<bool, AnalysisError> {
+    let mut whole = true;
+    let mut escaped = Vec::new();
     loop {
       if !self.fill()? {
         return Err(self.error(Kind::Truncated, "the file ends inside a string"));
       }
       let chunk = &self.buf[self.pos..self.len];
-      match memchr::memchr2(b'"', b'\\', chunk) {
-        None => {
-          out.extend_from_slice(chunk);
-          self.pos = self.len;
-        }
-        Some(i) => {
-          out.extend_from_slice(&chunk[..i]);
-          let b = chunk[i];
-          self.pos += i + 1;
+      let (take, end) = match memchr::memchr2(b'"', b'\\', chunk) {
+        None => (chunk.len(), None),
+        Some(i) => (i, Some(chunk[i])),
+      };
+      let room = cap.saturating_sub(out.len());
+      let keep = take.min(room);
+      whole &= keep == take;
+      out
+        .try_reserve(keep)
+        .map_err(|_| AnalysisError::too_large("the strings"))?;
+      out.extend_from_slice(&chunk[..keep]);
+      match end {
+        None => self.pos = self.len,
+        Some(b) => {
+          self.pos += take + 1;
           if b == b'"' {
-            return Ok(());
+            return Ok(whole);
           }
-          self.escape_into(out)?;
+          escaped.clear();
+          self.escape_into(&mut escaped)?;
+          if out.len() + escaped.len() <= cap {
+            out.extend_from_slice(&escaped);
+          } else {
+            whole = false;
+          }
         }
       }
     }
@@ -489,13 +514,18 @@ impl<R: Read> Scanner<R> {
     }
   }
 
-  /// A member name: `"name":`. Returns the name.
+  /// A member name: `"name":`. Returns the name; a name longer than 1 KiB (no snapshot
+  /// member has one) is cut and marked so that it matches no member leakwatch reads.
   pub fn key(&mut self) -> Result<String, AnalysisError> {
     self.expect(b'"')?;
     let mut name = Vec::new();
-    self.string_into(&mut name)?;
+    let whole = self.string_into_capped(&mut name, MAX_KEY_BYTES)?;
     self.expect(b':')?;
-    Ok(String::from_utf8_lossy(&name).into_owned())
+    let mut key = String::from_utf8_lossy(&name).into_owned();
+    if !whole {
+      key.push_str("\u{FFFD}…");
+    }
+    Ok(key)
   }
 
   /// Consumes `n` bytes already peeked.
@@ -503,6 +533,9 @@ impl<R: Read> Scanner<R> {
     self.pos += 1;
   }
 }
+
+/// Longest member name kept (see [`Scanner::key`]).
+const MAX_KEY_BYTES: usize = 1024;
 
 /// Size of the blocks numeric arrays are cut into for the parser threads.
 const BLOCK: usize = 4 << 20;

@@ -251,3 +251,25 @@ fn a_long_chain_needs_no_recursion() {
   assert!(path.truncated);
   assert_eq!(path.steps.len(), super::paths::MAX_STEPS);
 }
+
+#[test]
+fn bytes_entries_agree_with_the_file_entry() {
+  let mut seen = 0;
+  for entry in std::fs::read_dir(corpus_dir()).unwrap() {
+    let path = entry.unwrap().path();
+    let bytes = std::fs::read(&path).unwrap();
+    let from_file = super::analyze(path.to_str().unwrap(), &limits(), &Control::default());
+    let from_bytes = super::analyze_bytes(&bytes, &limits(), &Control::default());
+    match (from_file, from_bytes) {
+      (Ok(a), Ok(b)) => {
+        assert_eq!(a.summary.node_count, b.summary.node_count);
+        assert_eq!(a.classes.len(), b.classes.len());
+        assert!(super::parse_bytes(&bytes).is_ok());
+      }
+      (Err(a), Err(b)) => assert_eq!(a.kind, b.kind, "{}", path.display()),
+      (a, b) => panic!("{}: {:?} vs {:?}", path.display(), a.is_ok(), b.is_ok()),
+    }
+    seen += 1;
+  }
+  assert!(seen > 0);
+}

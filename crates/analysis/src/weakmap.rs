@@ -34,8 +34,15 @@ pub fn parse(name: &[u8]) -> Option<WeakMapEdge<'_>> {
   }
   let table_id = parse_u64(&body[body.len() - digits..])?;
   let middle = body[..body.len() - digits].strip_suffix(TABLE)?;
-  // middle = `.*? @\d+\) -> value \(.*? @\d+\)`
-  let value_part_ok = |tail: &[u8]| ends_with_at_id(tail.strip_suffix(b")").unwrap_or(b"x"));
+  // middle = `.*? @\d+\) -> value \(.*? @\d+\)`. The value part is the same suffix of
+  // `middle` whichever separator is tried, so it is checked once (linear in the name, not
+  // quadratic): a tail after a separator matches iff the whole suffix does and the tail is
+  // long enough to hold " @<digits>)".
+  let value_tail = middle.strip_suffix(b")").and_then(|v| {
+    let digits = v.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    ends_with_at_id(v).then_some(digits + 3)
+  });
+  let value_part_ok = |tail: &[u8]| value_tail.is_some_and(|need| tail.len() >= need);
   let mut from = 0;
   while let Some(p) = find(&middle[from..], ARROW).map(|p| p + from) {
     if ends_with_at_id(&middle[..p]) && value_part_ok(&middle[p + ARROW.len()..]) {
