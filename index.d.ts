@@ -230,9 +230,16 @@ declare namespace leakwatch {
     size: string
   }
 
-  /** A snapshot now; `end()` takes another and compares (synchronous, like memwatch's). */
+  /**
+   * A snapshot now; `end()` takes another and compares (synchronous, like memwatch's). Both
+   * go through leakwatch's guarded writer: the constructor and `end()` throw
+   * `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` when a dump does not fit the memory, disk or pause budget.
+   */
   interface HeapDiff {
-    /** @throws Error `ERR_LEAKWATCH_HEAPDIFF_ENDED` when called twice. */
+    /**
+     * @throws Error `ERR_LEAKWATCH_HEAPDIFF_ENDED` when called twice;
+     *   `ERR_LEAKWATCH_SNAPSHOT_SKIPPED` or a write error when the second dump cannot be taken.
+     */
     end(): HeapDiffResult
   }
 

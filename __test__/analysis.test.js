@@ -121,6 +121,18 @@ test('HeapDiff has memwatch\'s shape', async () => {
   assert.deepStrictEqual(tmp, [], 'temporary snapshots are removed')
 })
 
+test('HeapDiff dumps through the guarded writer: a pause budget too small for the heap refuses it', async () => {
+  const res = await runFixture('analysis-heapdiff-budget.js')
+  assert.strictEqual(res.code, 0, res.stderr)
+  const { thrown, tmp } = jsonLines(res)[0]
+  assert.ok(thrown, 'new HeapDiff() threw')
+  assert.strictEqual(thrown.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
+  assert.strictEqual(thrown.reason, 'pause')
+  assert.strictEqual(thrown.budgetMs, 100)
+  assert.ok(thrown.expectedMs > 100, `expected ${thrown.expectedMs} ms`)
+  assert.deepStrictEqual(tmp, [], 'nothing left in the temporary directory')
+})
+
 test('HeapDiff over a 1,000,000-node linked list does not crash (no recursion)', async () => {
   const res = await runFixture('analysis-heapdiff-linked-list.js', { timeoutMs: 180_000, nodeArgs: ['--max-old-space-size=4096'] })
   assert.strictEqual(res.code, 0, res.stderr)

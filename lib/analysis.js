@@ -11,7 +11,8 @@ const path = require('node:path')
 const { fileURLToPath } = require('node:url')
 const { withCode, invalidArgument, checkCallOptions } = require('./errors')
 const { memwatchSize: humanSize } = require('./bytes')
-const { prepareLineEnds } = require('./line-ends')
+const { dumpSync } = require('./snapshot')
+const { SNAPSHOT_DEFAULTS } = require('./options')
 
 const ALL = 0xFFFFFFFF
 const LIMITS = ['classes', 'paths', 'largest', 'groups']
@@ -173,14 +174,18 @@ function diff(native, a, b, c, options) {
 
 let heapDiffCount = 0
 
-/** @param {string} tag */
-function writeTemp(tag) {
+/**
+ * A temporary snapshot through leakwatch's own writer: guarded for memory, disk and pause
+ * time, left out of leak detection's clock, line ends first on Node 20 — a HeapDiff taken
+ * while a watcher runs neither freezes the server past its budget nor fakes a `leak-stopped`.
+ * @param {import('./native').Binding} native
+ * @param {string} tag
+ * @param {import('./options').SnapshotOptions} options
+ */
+function writeTemp(native, tag, options) {
   const file = path.join(os.tmpdir(),
     `leakwatch-heapdiff-${process.pid}-${process.hrtime.bigint()}-${heapDiffCount++}-${tag}.heapsnapshot`)
-  // Node's writer (no guard, no pause budget); on Node 20 the line ends first, as for every
-  // leakwatch dump (lib/line-ends.js).
-  prepareLineEnds()
-  require('node:v8').writeHeapSnapshot(file)
+  dumpSync(native, file, options)
   return file
 }
 
@@ -201,15 +206,22 @@ function removeQuietly(file) {
 class HeapDiff {
   /** @type {import('./native').Binding} */
   #native
+  /** @type {import('./options').SnapshotOptions} */
+  #options
   #before
   #time
   #ended = false
 
-  /** @param {import('./native').Binding} native */
-  constructor(native) {
+  /**
+   * @param {import('./native').Binding} native
+   * @param {import('./options').SnapshotOptions} [options] the running watcher's snapshot
+   *   settings (budget, memory limit, disk margin); default: the snapshot defaults
+   */
+  constructor(native, options = SNAPSHOT_DEFAULTS) {
     this.#native = native
+    this.#options = options
     this.#time = new Date()
-    this.#before = writeTemp('before')
+    this.#before = writeTemp(native, 'before', options)
   }
 
   end() {
@@ -221,7 +233,7 @@ class HeapDiff {
     const endTime = new Date()
     let after
     try {
-      after = writeTemp('after')
+      after = writeTemp(native, 'after', this.#options)
       const report = native.diffSnapshotsSync([this.#before, after], { classes: ALL, groups: 0 })
       const [first, second] = report.snapshots
       const side = (/** @type {any} */ s, /** @type {Date} */ time) => ({ nodes: s.nodeCount, time, size_bytes: s.totalSize, size: humanSize(s.totalSize) })

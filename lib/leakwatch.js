@@ -48,7 +48,9 @@ function createLeakwatch(native) {
    */
   const HeapDiff = class HeapDiff extends analysis.HeapDiff {
     constructor() {
-      super(native)
+      // The running watcher's snapshot settings when it has a `snapshot` block.
+      const running = watchers.current()
+      super(native, (running && running.options.snapshot) || undefined)
     }
   }
 

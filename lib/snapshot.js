@@ -349,4 +349,22 @@ async function writeSnapshot(p, snapshots, context) {
   return (snapshots || new Snapshots(SNAPSHOT_DEFAULTS, context, () => {}, () => {})).write(p)
 }
 
-module.exports = { Snapshots, writeSnapshot }
+/**
+ * A guarded dump to exactly `file`, synchronously (for `HeapDiff`): the same guard, pause
+ * budget, pause clock and file rules as every leakwatch dump, but no events and no counts.
+ * Throws ERR_LEAKWATCH_SNAPSHOT_SKIPPED (with the skip's fields) or the write error.
+ * @param {import('./native').Binding} native
+ * @param {string} file
+ * @param {import('./options').SnapshotOptions} options
+ */
+function dumpSync(native, file, options) {
+  const outcome = runDump(native, { file, trigger: TRIGGER.api, options })
+  if (outcome.status === 'written') return
+  if (outcome.status === 'skipped') {
+    const skip = skipOf(outcome)
+    throw Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', /** @type {string} */ (skip.message)), skip)
+  }
+  throw errorOf(outcome)
+}
+
+module.exports = { Snapshots, writeSnapshot, dumpSync }
