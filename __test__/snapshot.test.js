@@ -197,3 +197,13 @@ test('a dump in a worker captures the worker; the signal trigger dumps the main 
   assert.ok(workerStrings.has('WorkerOnlyThing') && !workerStrings.has('MainThreadOnlyThing'))
   fs.rmSync(dir, { recursive: true })
 })
+
+test('rssBytes is checked on the sampler\'s RSS: native growth with no stats event still dumps', async () => {
+  const dir = tempDir('rss-native')
+  const r = await runFixture('snapshot-rss-native.js', { args: [dir] })
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  assert.deepEqual(out.events, ['stats', 'snapshot:rss'], 'one stats event (before the growth), then the dump')
+  assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('-rss.heapsnapshot')).length, 1)
+  fs.rmSync(dir, { recursive: true })
+})

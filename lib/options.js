@@ -162,7 +162,7 @@ function SNAPSHOT_SPEC() {
       default: null,
       check: orNull(integer(1, Number.MAX_SAFE_INTEGER)),
       unit: 'bytes',
-      description: 'Dump when RSS reaches this many bytes; `null` = off.',
+      description: 'Dump when RSS reaches this many bytes (checked on `stats` and every `sampleIntervalMs`); `null` = off.',
     },
     nearHeapLimit: {
       default: false,

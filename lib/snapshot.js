@@ -201,13 +201,23 @@ class Snapshots {
    * @param {{ heap: { used: number, limit: number }, rss: number }} stats
    */
   onStats(stats) {
-    const { heapUsedPercent, rssBytes } = this.#options
+    const { heapUsedPercent } = this.#options
     if (heapUsedPercent != null && stats.heap.limit > 0 &&
       (stats.heap.used / stats.heap.limit) * 100 >= heapUsedPercent) {
       this.#auto(TRIGGER.heapUsed)
-    } else if (rssBytes != null && stats.rss >= rssBytes) {
-      this.#auto(TRIGGER.rss)
+    } else {
+      this.onRss(stats.rss)
     }
+  }
+
+  /**
+   * Called with every RSS reading: from `stats` events, and from the native sampler's latest
+   * reading every `sampleIntervalMs` — native memory can grow with no full GC, so no `stats`.
+   * @param {number | null} rss
+   */
+  onRss(rss) {
+    const { rssBytes } = this.#options
+    if (rssBytes != null && rss != null && rss >= rssBytes) this.#auto(TRIGGER.rss)
   }
 
   /**

@@ -38,6 +38,8 @@ class Watcher extends EventEmitter {
   #lastArrayBuffers = null
   /** process.memoryUsage() is failing (reported once per failing streak). */
   #usageFailing = false
+  /** Polls the sampler's RSS for `snapshot.rssBytes`. @type {NodeJS.Timeout | null} */
+  #rssTimer = null
 
   /**
    * @param {import('./options').Options} options resolved options
@@ -87,6 +89,7 @@ class Watcher extends EventEmitter {
     if (options.snapshot) {
       this.#snapshots = new Snapshots(options.snapshot, context,
         (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err))
+      if (options.snapshot.rssBytes != null) this.#watchRss(options.sampleIntervalMs)
     }
     if (this.#native.source === 'perf_hooks') {
       this.#stopObserver = observeGc(this.#native)
@@ -122,6 +125,10 @@ class Watcher extends EventEmitter {
   stop() {
     const steps = [
       () => {
+        if (this.#rssTimer) clearInterval(this.#rssTimer)
+        this.#rssTimer = null
+      },
+      () => {
         if (this.#stopObserver) this.#stopObserver()
         this.#stopObserver = null
       },
@@ -141,6 +148,25 @@ class Watcher extends EventEmitter {
       }
     }
     return this
+  }
+
+  /**
+   * `snapshot.rssBytes` on the native sampler's latest reading, every `sampleIntervalMs`:
+   * native memory (Buffers, addons, fragmentation) can pass the threshold with no full GC and
+   * so no `stats` event. The timer never keeps the process alive.
+   * @param {number} intervalMs
+   */
+  #watchRss(intervalMs) {
+    this.#rssTimer = setInterval(() => {
+      try {
+        const latest = this.#native.stats()
+        const snapshots = this.#snapshots
+        if (latest && snapshots) snapshots.onRss(latest.rss ?? process.memoryUsage.rss())
+      } catch (err) {
+        this.#emitError(internalError('the RSS threshold check', err))
+      }
+    }, intervalMs)
+    this.#rssTimer.unref()
   }
 
   /**
