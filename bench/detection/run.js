@@ -6,6 +6,8 @@
 // the seconds to the first `leak` per workload, then the summary.
 //
 //   node bench/detection/run.js [--seconds 60] [--jobs 3] [--only a,b] [--options JSON] [--json]
+//        [--heap-mb N]   (--heap-mb: every child runs with --max-old-space-size=N, as in a
+//                         container; pair it with --options '{"detection":{"memoryLimitBytes":…}}')
 
 const { spawn } = require('node:child_process')
 const path = require('node:path')
@@ -19,10 +21,12 @@ const jobs = Number(value('--jobs', 3))
 const only = value('--only', null)
 const options = value('--options', '{}')
 const asJson = argv.includes('--json')
+const heapMb = value('--heap-mb', null)
+const nodeArgs = heapMb ? [`--max-old-space-size=${Number(heapMb)}`] : []
 
 function runOne({ workload, detector }) {
   return new Promise((resolve) => {
-    const args = [path.join(__dirname, 'child.js'), workload.name, '--detector', detector, '--seconds', String(seconds), '--options', options]
+    const args = [...nodeArgs, path.join(__dirname, 'child.js'), workload.name, '--detector', detector, '--seconds', String(seconds), '--options', options]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -86,7 +90,7 @@ async function main() {
   console.log(`leakwatch:       ${fmt(lw)}`)
   console.log(`memwatch's rule: ${fmt(mw)}`)
   console.log(`(${selected.length} workloads, ${seconds} s each, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
-    `node ${process.version}; leakwatch options ${options})`)
+    `node ${process.version}; leakwatch options ${options}${heapMb ? `; --max-old-space-size=${heapMb}` : ''})`)
   for (const r of results) if (r.error || r.code) console.log(`${r.workload} (${r.detector}): exit ${r.code} ${r.error || r.stderr}`)
 }
 
