@@ -45,14 +45,16 @@ test('a growing heap raises one leak event with the contract payload', async () 
 
 test('attribution off or taken away: the leak still arrives and says why there are no sites', async () => {
   // Another inspector client stops the sampling profiler leakwatch started.
-  const r = await runFixture('leak-attribution-probe.js', { args: ['on', 'taken'] })
+  // A small heap, so the fast leak is urgent and reported without waiting for more evidence.
+  const small = ['--max-old-space-size=256']
+  const r = await runFixture('leak-attribution-probe.js', { args: ['on', 'taken'], nodeArgs: small })
   assert.equal(r.code, 0, r.stderr)
   const [taken] = jsonLines(r)
   assert.equal(taken.attribution.status, 'busy', JSON.stringify(taken))
   assert.match(taken.attribution.message, /not started/i)
   assert.deepEqual(taken.sites, [])
 
-  const r2 = await runFixture('leak-attribution-probe.js', { args: ['off'] })
+  const r2 = await runFixture('leak-attribution-probe.js', { args: ['off'], nodeArgs: small })
   assert.equal(r2.code, 0, r2.stderr)
   const [off] = jsonLines(r2)
   assert.deepEqual(off.attribution, { status: 'off' })
