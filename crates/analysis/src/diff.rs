@@ -16,7 +16,7 @@ use super::paths::{retainer_path, RetainerPath, Shapes};
 use super::report::{public_classes, summary, Limits, PublicKey, Summary};
 
 /// One class in a two-snapshot comparison (DevTools' Comparison view).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffRow {
   /// Class name.
@@ -145,19 +145,7 @@ fn class_diff(
   let base_class = unify(base, &mut keys, control);
   let current_class = unify(current, &mut keys, control);
   let class_of = |g: &Graph, table: &[usize], n: usize| table[g.classes.of_node[n] as usize];
-  let mut rows: Vec<DiffRow> = vec![
-    DiffRow {
-      name: String::new(),
-      key: String::new(),
-      added_count: 0,
-      removed_count: 0,
-      count_delta: 0,
-      added_size: 0,
-      removed_size: 0,
-      size_delta: 0,
-    };
-    keys.len()
-  ];
+  let mut rows: Vec<DiffRow> = vec![DiffRow::default(); keys.len()];
   let mut add = |c: usize, n: usize| {
     if c != usize::MAX {
       rows[c].added_count += 1;
@@ -234,7 +222,7 @@ fn class_diff(
   let out = kept
     .into_iter()
     .map(|c| {
-      let mut row = std::mem::replace(&mut rows[c], rows_default());
+      let mut row = std::mem::take(&mut rows[c]);
       if let Some(key) = &key_of[c] {
         row.name = key.name().to_string();
         row.key = key.text();
@@ -243,19 +231,6 @@ fn class_diff(
     })
     .collect();
   (out, totals)
-}
-
-fn rows_default() -> DiffRow {
-  DiffRow {
-    name: String::new(),
-    key: String::new(),
-    added_count: 0,
-    removed_count: 0,
-    count_delta: 0,
-    added_size: 0,
-    removed_size: 0,
-    size_delta: 0,
-  }
 }
 
 /// Marks the nodes of `last` (by its `last_ids`) whose id is in `ids` (sorted ids).
