@@ -268,8 +268,8 @@ declare namespace leakwatch {
     trigger: SnapshotTrigger
     needBytes?: number
     haveBytes?: number
-    /** What bounded `haveBytes`: `'memoryLimitBytes'`, `'cgroup'`, `'system'`, `'disk'` or `'ceiling'` (aborted mid-dump). */
-    bound?: 'memoryLimitBytes' | 'cgroup' | 'system' | 'disk' | 'ceiling'
+    /** What bounded `haveBytes`: `'memoryLimitBytes'`, `'cgroup'`, `'constrainedMemory'`, `'system'`, `'disk'` or `'ceiling'` (aborted mid-dump). */
+    bound?: 'memoryLimitBytes' | 'cgroup' | 'constrainedMemory' | 'system' | 'disk' | 'ceiling'
     /** pause: the pause the guard expected and the budget, ms. */
     expectedMs?: number
     budgetMs?: number

@@ -223,8 +223,18 @@ test('outcomes: skipped → snapshot-skipped event and a rejection with ERR_LEAK
 
   outcomes.push({ status: 'skipped', reason: 'disk', needBytes: 2048 * MiB, haveBytes: 0, bound: 'disk', aborted: true })
   await assert.rejects(lw.writeSnapshot(), {
-    message: 'leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 2048 MB of free disk ' +
-      '(the file and minFreeDiskBytes), disk leaves 0 MB',
+    message: 'leakwatch: heap snapshot (api) abandoned before writing (the file\'s size redone from the graph\'s ' +
+      'counts): needs 2048 MB of free disk (the file and minFreeDiskBytes), disk leaves 0 MB',
+  })
+  outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 900 * MiB, haveBytes: 600 * MiB, bound: 'memoryLimitBytes', aborted: true })
+  await assert.rejects(lw.writeSnapshot(), {
+    message: 'leakwatch: heap snapshot (api) abandoned before the graph was built (the estimate redone with the ' +
+      'heap\'s object count): needs 900 MB of memory, memoryLimitBytes leaves 600 MB',
+  })
+  outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 700 * MiB, haveBytes: 600 * MiB, bound: 'ceiling', aborted: true })
+  await assert.rejects(lw.writeSnapshot(), {
+    message: 'leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 700 MB of memory, ' +
+      'ceiling leaves 600 MB',
   })
   lw.stop()
 })

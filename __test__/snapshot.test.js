@@ -116,9 +116,8 @@ test('a memory budget too small: snapshot-skipped with need and have, and no fil
 
 test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no file', async () => {
   const dir = tempDir('ceiling')
-  // The first dump, of large number arrays (few objects per byte), teaches the guard a low
-  // ratio. The heap then fills with small objects (many per byte): the learned estimate fits
-  // a budget the real dump does not, and the ceiling stops it.
+  // A plain object used as a dictionary: its index names are what the census cannot count,
+  // so the estimate fits a budget the real dump does not, and the ceiling stops it.
   const r = await runFixture('snapshot-rss-ceiling.js', { args: [dir] })
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
@@ -128,7 +127,7 @@ test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no f
   assert.equal(out.skipped.aborted, true)
   assert.equal(out.skipped.bound, 'ceiling')
   assert.match(out.skipped.message, /abandoned as RSS approached the limit/)
-  assert.deepEqual(out.files, [path.basename(out.first.path)])
+  assert.deepEqual(out.files, [])
   fs.rmSync(dir, { recursive: true })
 })
 
@@ -206,4 +205,66 @@ test('rssBytes is checked on the sampler\'s RSS: native growth with no stats eve
   assert.deepEqual(out.events, ['stats', 'snapshot:rss'], 'one stats event (before the growth), then the dump')
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('-rss.heapsnapshot')).length, 1)
   fs.rmSync(dir, { recursive: true })
+})
+
+// Decided like a container: the need is measured by one unconstrained dump of the same heap
+// (a fresh process), then the limit is set at RSS + 2× and RSS + ½× that need. The first
+// dump — no learned ratio — must be taken with room to spare and refused (or aborted) when
+// it would not fit, with no file left and the attempt's peak RSS below the limit.
+test('the guard decides like a container: taken at 2x the measured need, refused at half', async () => {
+  const measureDir = tempDir('container-need')
+  const m = await runFixture('snapshot-container.js', { args: ['measure', measureDir], timeoutMs: 120_000 })
+  assert.equal(m.code, 0, m.stderr)
+  const [measured] = jsonLines(m)
+  assert.ok(measured.need > 50 * 1024 * 1024, JSON.stringify(measured))
+  // The estimate of the first dump is never below what it took.
+  assert.ok(measured.written.estimate.memoryBytes >= measured.need, JSON.stringify(measured))
+  fs.rmSync(measureDir, { recursive: true })
+  const legs = ['api', 'leak'].flatMap((trigger) => [2, 0.5].map((factor) => ({ trigger, factor })))
+  const runs = await Promise.all(legs.map(async ({ trigger, factor }) => {
+    const dir = tempDir(`container-${trigger}-${factor}`)
+    const r = await runFixture('snapshot-container.js', { args: [trigger, dir, String(measured.need), String(factor)], timeoutMs: 180_000 })
+    fs.rmSync(dir, { recursive: true })
+    return { trigger, factor, r }
+  }))
+  for (const { trigger, factor, r } of runs) {
+    assert.equal(r.code, 0, r.stderr)
+    const [out] = jsonLines(r)
+    const what = `${trigger} at ${factor}x: ${JSON.stringify(out)}`
+    assert.ok(out.peak < out.limit, `peak RSS passed the limit, ${what}`)
+    const taken = out.files.filter((f) => f.endsWith('.heapsnapshot'))
+    assert.deepEqual(out.files.filter((f) => f.endsWith('.partial')), [], what)
+    if (factor === 2) {
+      assert.equal(taken.length, 1, what)
+    } else {
+      assert.deepEqual(taken, [], what)
+      assert.ok(out.events.some((e) => e.event === 'snapshot-skipped' && e.reason === 'memory'), what)
+    }
+    if (trigger === 'leak') assert.ok(out.events.some((e) => e.event === 'leak'), what)
+  }
+})
+
+test('the near-heap-limit dump decides like a container: taken at 2x the measured need, refused at half', async () => {
+  const run = async (limit) => {
+    const dir = tempDir('near-limit-container')
+    const r = await runFixture('snapshot-near-limit-container.js', {
+      args: [dir, limit], nodeArgs: ['--max-old-space-size=96'], timeoutMs: 180_000,
+    })
+    fs.rmSync(dir, { recursive: true })
+    assert.equal(r.code, 0, r.stderr)
+    const [out] = jsonLines(r)
+    return out
+  }
+  const measured = await run('none')
+  assert.equal(measured.event, 'snapshot', JSON.stringify(measured))
+  const need = measured.peakRss - measured.lastRss
+  assert.ok(measured.estimate.memoryBytes >= need, JSON.stringify(measured))
+  const [roomy, tight] = await Promise.all([2, 0.5].map((f) => run(String(Math.round(measured.lastRss + f * need)))))
+  assert.equal(roomy.event, 'snapshot', JSON.stringify(roomy))
+  assert.equal(roomy.files.length, 1, JSON.stringify(roomy))
+  assert.ok(roomy.peak < roomy.limit, JSON.stringify(roomy))
+  assert.equal(tight.event, 'snapshot-skipped', JSON.stringify(tight))
+  assert.equal(tight.reason, 'memory', JSON.stringify(tight))
+  assert.deepEqual(tight.files, [], JSON.stringify(tight))
+  assert.ok(tight.peak < tight.limit, JSON.stringify(tight))
 })

@@ -112,7 +112,10 @@ function describeSkip(skip) {
         `${skip.expectedMs} ms, over the pause budget of ${skip.budgetMs} ms (maxPauseMs)`
   }
   const mb = wholeMiB
-  const what = skip.aborted ? 'abandoned as RSS approached the limit' : 'skipped'
+  const what = !skip.aborted ? 'skipped'
+    : skip.bound === 'ceiling' ? 'abandoned as RSS approached the limit'
+      : skip.reason === 'disk' ? 'abandoned before writing (the file\'s size redone from the graph\'s counts)'
+        : 'abandoned before the graph was built (the estimate redone with the heap\'s object count)'
   const need = skip.reason === 'disk'
     ? `${mb(skip.needBytes)} of free disk (the file and minFreeDiskBytes)`
     : `${mb(skip.needBytes)} of memory`

@@ -222,6 +222,23 @@ pub fn lookup_symbol(name: &CStr) -> Option<std::ptr::NonNull<std::ffi::c_void>>
   std::ptr::NonNull::new(unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) })
 }
 
+/// What libuv reports as the memory the OS lets this process use (the value behind
+/// `process.constrainedMemory()`: the cgroup's limit on Linux), `None` when unconstrained or
+/// unknown, or when the running binary does not export libuv's function.
+pub fn constrained_memory() -> Option<u64> {
+  type ConstrainedMemoryFn = unsafe extern "C" fn() -> u64;
+  let ptr = lookup_symbol(c"uv_get_constrained_memory")?;
+  // SAFETY: libuv declares `uint64_t uv_get_constrained_memory(void)`; the address is that
+  // function in the loaded binary (Node exports libuv's symbols).
+  let get =
+    unsafe { std::mem::transmute::<*mut std::ffi::c_void, ConstrainedMemoryFn>(ptr.as_ptr()) };
+  // SAFETY: it takes no argument and only reads cgroup files; callable from any thread.
+  let bytes = unsafe { get() };
+  // 0: no constraint or unknown; libuv versions that read an unlimited cgroup return its
+  // "max" as a huge number.
+  (bytes > 0 && bytes < 1 << 60).then_some(bytes)
+}
+
 #[cfg(not(unix))]
 pub fn lookup_symbol(_name: &CStr) -> Option<std::ptr::NonNull<std::ffi::c_void>> {
   None

@@ -2,8 +2,8 @@
 
 // Cost of a heap snapshot written by leakwatch against `v8.writeHeapSnapshot()` on the same
 // heaps (same kind, same size, each dump in a fresh process, writers interleaved): pause and
-// extra peak RSS, with the ratios; and the guard's estimate (its prior, before any dump of the
-// process) against the measured extra RSS.
+// extra peak RSS, with the ratios; and the guard's estimate (a process's first dump) against
+// the measured extra RSS.
 //
 //   node bench/snapshot/run.js [--runs 2] [--sizes 50,200] [--kinds server,objects]
 

@@ -99,6 +99,9 @@ pub enum SnapshotBound {
   /// The cgroup's memory limit.
   #[napi(value = "cgroup")]
   Cgroup,
+  /// libuv's constrained memory (`process.constrainedMemory()`).
+  #[napi(value = "constrainedMemory")]
+  ConstrainedMemory,
   /// The system's available memory.
   #[napi(value = "system")]
   System,
@@ -116,6 +119,7 @@ impl SnapshotBound {
     match name {
       "memoryLimitBytes" => Some(SnapshotBound::MemoryLimitBytes),
       "cgroup" => Some(SnapshotBound::Cgroup),
+      "constrainedMemory" => Some(SnapshotBound::ConstrainedMemory),
       "system" => Some(SnapshotBound::System),
       "disk" => Some(SnapshotBound::Disk),
       "ceiling" => Some(SnapshotBound::Ceiling),
@@ -305,6 +309,7 @@ fn profiler() -> Result<(&'static ProfilerApi, *mut Isolate), LeakwatchError> {
 /// pause (leak detection leaves its time out); it must not throw.
 #[napi]
 pub fn write_heap_snapshot(
+  env: Env,
   request: SnapshotRequest,
   prepare: Option<Function<(), ()>>,
 ) -> SnapshotOutcome {
@@ -340,7 +345,16 @@ pub fn write_heap_snapshot(
   // SAFETY: called from JavaScript: on the isolate's thread, outside any GC; the profiler
   // is dropped at the end of this call.
   let profiler = unsafe { IsolateProfiler::new(api, isolate) };
-  let outcome = attempt(&profiler, &req, &mut run_prepare);
+  // The census leaves a handle per JS object; they go with this scope, before the dump (or
+  // every object would show up in the snapshot as held by a handle scope).
+  let mut census = || {
+    env
+      // SAFETY: the scope is open for the call and closed right after, before the dump.
+      .run_in_scope(|| Ok(unsafe { profiler.census() }))
+      .ok()
+      .flatten()
+  };
+  let outcome = attempt(&profiler, &req, &mut census, &mut run_prepare);
   SnapshotOutcome::from_outcome(outcome, request.trigger)
 }
 
@@ -436,6 +450,14 @@ impl NearHeapLimitHook {
       // the env cleanup hook, both on this thread while the isolate is alive.
       unsafe { IsolateProfiler::new(api, isolate) },
       config,
+      Box::new(move |profiler: &IsolateProfiler| {
+        env
+          // SAFETY: the scope is open for the census and closed right after, before the dump;
+          // V8 allows handles in a near-heap-limit callback (the snapshot makes its own).
+          .run_in_scope(|| Ok(unsafe { profiler.census() }))
+          .ok()
+          .flatten()
+      }),
       notify,
     );
     let armed = EnvCleanup::register(
@@ -479,7 +501,14 @@ mod tests {
       SnapshotSkipReason::from_name("pause"),
       Some(SnapshotSkipReason::Pause)
     );
-    for bound in ["memoryLimitBytes", "cgroup", "system", "disk", "ceiling"] {
+    for bound in [
+      "memoryLimitBytes",
+      "cgroup",
+      "constrainedMemory",
+      "system",
+      "disk",
+      "ceiling",
+    ] {
       assert!(SnapshotBound::from_name(bound).is_some(), "{bound}");
     }
     assert_eq!(SnapshotBound::from_name("elsewhere"), None);

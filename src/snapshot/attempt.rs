@@ -4,14 +4,17 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::dump::{dump, DumpFailure, Dumped, Limits};
+use super::dump::{dump, DumpFailure, Dumped, Limits, Plan};
 use super::file::FileError;
-use super::guard::{decide, estimate, fits_pause, pause_abort_after, Estimate, Learned, Verdict};
+use super::guard::{
+  decide, estimate, fits_pause, index_names, pause_abort_after, Estimate, Learned, PerObject,
+  Verdict,
+};
 use super::headroom::{disk_room, memory_room};
 use super::name::{remove_stale_partials, DumpName};
 use crate::error::ErrorCode;
 use crate::monitor::sampler::resident_set_bytes;
-use crate::v8::IsolateProfiler;
+use crate::v8::{Census, IsolateProfiler};
 
 /// Partials untouched this long, of writers that no longer exist, are removed.
 const STALE_PARTIAL_AFTER: Duration = Duration::from_secs(60);
@@ -97,24 +100,52 @@ fn parent_dir(path: &Path) -> PathBuf {
   }
 }
 
-/// Runs one attempt on the isolate `profiler` belongs to (this thread's). `prepare` runs
-/// right before a dump that goes ahead, inside the pause (the facade computes line ends there
-/// on Node 20); its time counts in the dump's duration.
-pub fn attempt(profiler: &IsolateProfiler, req: &Request, prepare: &mut dyn FnMut()) -> Outcome {
+/// Runs one attempt on the isolate `profiler` belongs to (this thread's). `census` takes the
+/// heap's container census (`None`: not available here); it runs a GC and a heap walk, and
+/// its time counts in the pause. `prepare` runs right before a dump that goes ahead, inside
+/// the pause (the facade computes line ends there on Node 20); its time counts in the dump's
+/// duration.
+pub fn attempt(
+  profiler: &IsolateProfiler,
+  req: &Request,
+  census: &mut dyn FnMut() -> Option<Census>,
+  prepare: &mut dyn FnMut(),
+) -> Outcome {
   let target = req.target_path();
   let dir = parent_dir(&target);
   remove_stale_partials(&dir, STALE_PARTIAL_AFTER);
-  let est = estimate(req.heap_used, LEARNED.get());
+  let learned = LEARNED.get();
+  // The pause is estimated from the heap in use: a dump over the budget is skipped before
+  // the census's GC and walk are spent on it.
+  let before = estimate(req.heap_used, None, learned);
+  if let (false, Some(budget)) = (fits_pause(before, req.max_pause), req.max_pause) {
+    return Outcome::OverBudget {
+      expected: before.pause,
+      budget,
+      aborted_after: None,
+      estimate: before,
+    };
+  }
+  let counted = crate::monitor::pause::as_pause(census);
+  let mut est = estimate(req.heap_used, counted.as_ref(), learned);
   let rss = resident_set_bytes().unwrap_or(0);
   let memory = memory_room(req.memory_limit, rss);
   let disk = disk_room(&dir).ok();
+  let names = counted.as_ref().map_or(0, index_names);
   let limits = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
     Verdict::Go { ceiling, tight } => Limits {
       ceiling,
       abort_after: pause_abort_after(req.max_pause),
       // The pause budget needs the graph watched as it is built: that is where V8 spends
-      // most of a dump (and all of a quadratic one).
-      watch_building: tight || req.max_pause.is_some(),
+      // most of a dump (and all of a quadratic one); so does redoing the estimate.
+      watch_building: tight || req.max_pause.is_some() || memory.is_some(),
+      plan: Some(Plan {
+        rss_before: rss,
+        names,
+        per_object: PerObject::of(learned),
+        memory_room: memory.as_ref().map(|room| room.bytes),
+        disk_room: disk.map(|d| d.free_bytes.saturating_sub(req.min_free_disk)),
+      }),
     },
     Verdict::Skip {
       reason,
@@ -132,14 +163,6 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request, prepare: &mut dyn FnMu
       }
     }
   };
-  if let (false, Some(budget)) = (fits_pause(est, req.max_pause), req.max_pause) {
-    return Outcome::OverBudget {
-      expected: est.pause,
-      budget,
-      aborted_after: None,
-      estimate: est,
-    };
-  }
   // The isolate is blocked for the whole dump: a pause this thread's leak detection leaves
   // out. The graph's memory is freed when the dump ends; giving it back to the OS keeps RSS
   // from staying inflated by the snapshot.
@@ -157,13 +180,46 @@ pub fn attempt(profiler: &IsolateProfiler, req: &Request, prepare: &mut dyn FnMu
   match result {
     Ok(dumped) => {
       let extra = dumped.peak_rss.saturating_sub(rss);
-      if let Some(learned) = Learned::from_dump(req.heap_used, extra, dumped.bytes, dumped.duration)
+      let shape = dumped.walked.map(|w| (w.objects, names));
+      if let Some(learned) =
+        Learned::from_dump(req.heap_used, shape, extra, dumped.bytes, dumped.duration)
       {
         LEARNED.set(Some(learned));
+      }
+      if let Some(w) = dumped.walked {
+        est.memory_bytes = w.memory_bytes;
+        est.file_bytes = w.file_bytes;
       }
       Outcome::Written {
         dumped,
         estimate: est,
+      }
+    }
+    Err(DumpFailure::Estimate { walked }) => {
+      let on_memory = walked.over == Some("memory");
+      Outcome::Skipped {
+        reason: if on_memory { "memory" } else { "disk" },
+        need_bytes: if on_memory {
+          walked.memory_bytes
+        } else {
+          walked.file_bytes
+        },
+        have_bytes: if on_memory {
+          limits.plan.and_then(|p| p.memory_room).unwrap_or(0)
+        } else {
+          limits.plan.and_then(|p| p.disk_room).unwrap_or(0)
+        },
+        bound: if on_memory {
+          memory.as_ref().map_or("system", |r| r.bound)
+        } else {
+          "disk"
+        },
+        aborted: true,
+        estimate: Estimate {
+          memory_bytes: walked.memory_bytes,
+          file_bytes: walked.file_bytes,
+          ..est
+        },
       }
     }
     Err(DumpFailure::Ceiling { rss: at, ceiling }) => Outcome::Skipped {

@@ -1,37 +1,66 @@
 //! Whether a heap snapshot fits: its estimated cost against the room the process has.
 //!
-//! The estimate is linear in the JS heap in use. What a snapshot costs per heap byte depends
-//! on how many objects and references a byte holds: `bench/snapshot/calibrate.js` measured
-//! 0.2× (large arrays of numbers) to 9× (a service's objects, strings) to 15× (small objects,
-//! closures) and 22× (Map and Set entries), nearly flat across heap sizes (numbers and error in the
-//! README). Before the first dump of an isolate the prior is the worst case measured, so on
-//! ordinary heaps it overestimates: a dump is skipped sooner than needed, never later. Each
-//! completed dump teaches this isolate its own ratio; later estimates use it with a 50 %
-//! margin, never above the prior. The RSS ceiling handed to the dump is the second line: a
-//! dump that grows past it is aborted.
+//! What a V8 snapshot costs in memory follows the heap's shape, not its bytes
+//! (`bench/snapshot/calibrate.js`; numbers in docs/snapshots.md):
 //!
-//! The pause is estimated the same way: time per heap byte, a prior (the slowest measured
-//! here) until the isolate's first completed dump, then its own measured time with a margin.
-//! Unlike memory, time per byte depends on the machine (CPU speed, other load), so the learned
-//! figure is not capped by the prior. A dump expected to take longer than the budget is
-//! skipped; one that runs past the budget by [`PAUSE_ABORT_MARGIN`] is aborted.
+//! - per heap object, about 200–370 bytes while V8 walks the heap (the object's entry, its
+//!   id, its references; the most on a real application's heap, with code and many
+//!   references per object) and 65–90 more after the walk (8 bytes per reference for the
+//!   reference index, the serializer's tables);
+//! - per distinct index name, about 1.1 KiB (1.0 – 1.08 KiB measured, 1.19 KiB budgeted): V8 names each reference out of an array, a
+//!   `Map`'s or `Set`'s table or a dictionary by its index, keeps every distinct name in a
+//!   buffer of 1 KiB, and does so for the largest containers last, all at once;
+//! - a fixed part.
+//!
+//! So the guard estimates in three steps. Before the dump, a census of the heap's containers
+//! (`v8::census`) gives the JS object count (a lower bound on the objects V8 will see) and the
+//! index names (longest array, twice the largest `Map`, the largest `Set`): a dump whose
+//! lower bound does not fit is skipped without starting. When V8 reports its object count
+//! (before it builds anything), the estimate is redone with it and the prior per-object cost;
+//! once a quarter of the objects are walked, with the per-object cost measured so far. A dump
+//! whose estimate passes the room is aborted then, before the graph is built; the RSS ceiling
+//! stays the second line. Each completed dump teaches the isolate its own per-object cost.
+//!
+//! The pause is estimated from the JS heap in use: time per heap byte, a prior (the slowest
+//! measured here) until the isolate's first completed dump, then its own measured time with a
+//! margin. Unlike memory, time per byte depends on the machine (CPU speed, other load), so the
+//! learned figure is not capped by the prior. A dump expected to take longer than the budget
+//! is skipped; one that runs past the budget by [`PAUSE_ABORT_MARGIN`] is aborted.
 
 use std::time::Duration;
 
 use super::headroom::{DiskRoom, MemoryRoom};
+use crate::v8::Census;
 
-/// Extra resident memory while a snapshot is taken and written, per byte of JS heap in use
-/// (the worst case measured, 21.9× on Map entries, with a margin).
-pub const MEMORY_PER_HEAP_BYTE: f64 = 23.0;
+/// Extra resident memory per heap object while V8 walks the heap, before any of it is
+/// measured: a typical figure (measured 200–280 bytes on most heaps, up to 370 on a real
+/// application's; docs/snapshots.md). A walk that costs more raises the estimate a quarter in.
+pub const MEMORY_PER_OBJECT: f64 = 256.0;
+/// Extra resident memory per heap object after the walk: the reference index (8 bytes per
+/// reference; at most about 7 references per object measured) and the serializer's tables.
+pub const MEMORY_AFTER_WALK_PER_OBJECT: f64 = 64.0;
+/// Per distinct index name: V8's 1 KiB buffer, its table entry and the serializer's (measured
+/// 1.0 – 1.08 KiB per name when V8 makes them at the end of its walk).
+pub const MEMORY_PER_NAME: u64 = 1216;
 /// Fixed extra resident memory of a snapshot (serializer buffers, string tables).
-pub const MEMORY_FIXED_BYTES: u64 = 16 * 1024 * 1024;
-/// Snapshot file size per byte of JS heap in use (the worst case measured, 2.41× on
-/// closures, rounded up).
-pub const FILE_PER_HEAP_BYTE: f64 = 2.5;
+pub const MEMORY_FIXED_BYTES: u64 = 8 * 1024 * 1024;
+/// Margin on the per-object cost measured during the walk.
+pub const WALK_RATE_MARGIN: f64 = 1.1;
+/// Snapshot file size per heap object (its node row, its references' rows, its strings):
+/// measured 69–129 bytes, the most on heaps with the most references per object.
+pub const FILE_PER_OBJECT: f64 = 135.0;
+/// File size per index name (the name in the string table).
+pub const FILE_PER_NAME: u64 = 10;
 /// Fixed part of the file size.
 pub const FILE_FIXED_BYTES: u64 = 8 * 1024 * 1024;
-/// Margin on a ratio learned from this isolate's own dumps.
-pub const LEARNED_MARGIN: f64 = 1.5;
+/// File bytes per node once V8 has counted the graph (a node row and its share of the
+/// strings; fitted on Node 20, 22 and 24, docs/snapshots.md).
+pub const FILE_PER_NODE: u64 = 36;
+/// File bytes per edge (an edge row).
+pub const FILE_PER_EDGE: u64 = 18;
+
+/// Margin on a per-object cost learned from this isolate's own dumps.
+pub const LEARNED_MARGIN: f64 = 1.25;
 /// Pause per byte of JS heap in use, nanoseconds, before an isolate's first dump: the
 /// slowest measured here (Node 20, 2 shared cores: 137 ms per MiB on Map entries and on small
 /// objects, 107 on a service's objects), rounded up. A dump that runs V8's quadratic function
@@ -45,7 +74,7 @@ pub const PAUSE_LEARNED_MARGIN: f64 = 1.25;
 /// A dump still running at the budget × this is aborted.
 pub const PAUSE_ABORT_MARGIN: f64 = 1.25;
 
-/// What a snapshot of a heap this size is expected to cost.
+/// What a snapshot is expected to cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Estimate {
   /// Extra resident memory at the peak of the dump.
@@ -56,41 +85,125 @@ pub struct Estimate {
   pub pause: Duration,
 }
 
-/// Cost per heap byte measured on a completed dump of this isolate.
+/// The index names a heap's containers make V8 keep: one per slot of the longest array, two
+/// per entry (key and value) of the largest `Map`, one per member of the largest `Set`.
+/// Names are shared between containers, so the largest of each kind is what counts; the sum
+/// of the three is an upper bound. Plain objects used as dictionaries are not counted (no
+/// V8 call tells their size without allocating).
+pub fn index_names(census: &Census) -> u64 {
+  census
+    .longest_array
+    .saturating_add(census.largest_map.saturating_mul(2))
+    .saturating_add(census.largest_set)
+}
+
+/// Per-object costs: the prior, or this isolate's own with a margin.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerObject {
+  /// Extra memory per object, walk and after.
+  pub memory: f64,
+  /// File bytes per object.
+  pub file: f64,
+}
+
+impl PerObject {
+  pub fn of(learned: Option<Learned>) -> PerObject {
+    match learned {
+      Some(l) if l.memory_per_object > 0.0 => PerObject {
+        memory: l.memory_per_object * LEARNED_MARGIN,
+        file: l.file_per_object * LEARNED_MARGIN,
+      },
+      _ => PerObject {
+        memory: MEMORY_PER_OBJECT + MEMORY_AFTER_WALK_PER_OBJECT,
+        file: FILE_PER_OBJECT,
+      },
+    }
+  }
+}
+
+/// Memory and file size of a snapshot of `objects` heap objects and `names` index names.
+pub fn shape_cost(objects: u64, names: u64, per: PerObject) -> (u64, u64) {
+  let memory = (objects as f64 * per.memory) as u64
+    + names.saturating_mul(MEMORY_PER_NAME)
+    + MEMORY_FIXED_BYTES;
+  let file =
+    (objects as f64 * per.file) as u64 + names.saturating_mul(FILE_PER_NAME) + FILE_FIXED_BYTES;
+  (memory, file)
+}
+
+/// Memory once a part of the walk is done: what it has cost so far (`grown`, since before
+/// the dump; `walk_grown` of it over the `done` objects walked), the rest of the walk at the
+/// rate measured, the part after the walk, and the index names (made at the end of the walk).
+pub fn memory_during_walk(grown: u64, walk_grown: u64, done: u64, total: u64, names: u64) -> u64 {
+  let rate = walk_grown as f64 / done.max(1) as f64;
+  let rest = rate * WALK_RATE_MARGIN * total.saturating_sub(done) as f64;
+  grown
+    + rest as u64
+    + (total as f64 * MEMORY_AFTER_WALK_PER_OBJECT) as u64
+    + names.saturating_mul(MEMORY_PER_NAME)
+    + MEMORY_FIXED_BYTES
+}
+
+/// The file's size from the node and edge counts V8 writes first, and the index names.
+pub fn file_from_counts(nodes: u64, edges: u64, names: u64) -> u64 {
+  nodes
+    .saturating_mul(FILE_PER_NODE)
+    .saturating_add(edges.saturating_mul(FILE_PER_EDGE))
+    .saturating_add(names.saturating_mul(FILE_PER_NAME))
+    .saturating_add(1024 * 1024)
+}
+
+/// What one completed dump of this isolate cost.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Learned {
-  pub memory_per_heap_byte: f64,
-  pub file_per_heap_byte: f64,
+  /// Extra memory per heap object, index names and fixed part taken out (0: not known).
+  pub memory_per_object: f64,
+  pub file_per_object: f64,
   /// Pause beyond [`PAUSE_FIXED`] per heap byte, nanoseconds.
   pub pause_ns_per_heap_byte: f64,
 }
 
 impl Learned {
-  /// From one dump: heap in use before it, extra RSS at its peak, file size, pause.
+  /// From one dump: heap in use before it, V8's object count and the index names counted
+  /// (`None`: the graph's size was not seen), extra RSS at its peak, file size, pause.
   pub fn from_dump(
     heap_used: u64,
+    shape: Option<(u64, u64)>,
     extra_rss: u64,
     file_bytes: u64,
     pause: Duration,
   ) -> Option<Learned> {
-    // Below a few megabytes the fixed costs dominate and the ratio says little.
+    // Below a few megabytes the fixed costs dominate and the ratios say little.
     if heap_used < 4 * 1024 * 1024 {
       return None;
     }
-    let h = heap_used as f64;
+    let (memory_per_object, file_per_object) = match shape {
+      Some((objects, names)) if objects >= 10_000 => {
+        let o = objects as f64;
+        let memory = extra_rss
+          .saturating_sub(names.saturating_mul(MEMORY_PER_NAME))
+          .saturating_sub(MEMORY_FIXED_BYTES);
+        let file = file_bytes
+          .saturating_sub(names.saturating_mul(FILE_PER_NAME))
+          .saturating_sub(FILE_FIXED_BYTES);
+        (memory as f64 / o, file as f64 / o)
+      }
+      _ => (0.0, 0.0),
+    };
     Some(Learned {
-      memory_per_heap_byte: extra_rss as f64 / h,
-      file_per_heap_byte: file_bytes as f64 / h,
-      pause_ns_per_heap_byte: pause.saturating_sub(PAUSE_FIXED).as_nanos() as f64 / h,
+      memory_per_object,
+      file_per_object,
+      pause_ns_per_heap_byte: pause.saturating_sub(PAUSE_FIXED).as_nanos() as f64
+        / heap_used as f64,
     })
   }
 
   /// After a dump given up at `elapsed` (its memory and file unknown): the pause per byte
-  /// is at least what it had run, the rest stays what was known (the prior otherwise).
+  /// is at least what it had run, the rest stays what was known.
   pub fn at_least_pause(known: Option<Learned>, heap_used: u64, elapsed: Duration) -> Learned {
     let mut learned = known.unwrap_or(Learned {
-      memory_per_heap_byte: MEMORY_PER_HEAP_BYTE / LEARNED_MARGIN,
-      file_per_heap_byte: FILE_PER_HEAP_BYTE / LEARNED_MARGIN,
+      memory_per_object: 0.0,
+      file_per_object: 0.0,
       pause_ns_per_heap_byte: 0.0,
     });
     let ran = elapsed.saturating_sub(PAUSE_FIXED).as_nanos() as f64 / heap_used.max(1) as f64;
@@ -99,26 +212,20 @@ impl Learned {
   }
 }
 
-/// The prior alone (`learned` None) or this isolate's own ratios with a margin, capped by
-/// the prior.
-pub fn estimate(heap_used: u64, learned: Option<Learned>) -> Estimate {
-  let scaled = |per: f64, fixed: u64| (heap_used as f64 * per) as u64 + fixed;
-  let (memory, file, pause_ns) = match learned {
-    Some(l) => (
-      (l.memory_per_heap_byte * LEARNED_MARGIN).min(MEMORY_PER_HEAP_BYTE),
-      (l.file_per_heap_byte * LEARNED_MARGIN).min(FILE_PER_HEAP_BYTE),
-      l.pause_ns_per_heap_byte * PAUSE_LEARNED_MARGIN,
-    ),
-    None => (
-      MEMORY_PER_HEAP_BYTE,
-      FILE_PER_HEAP_BYTE,
-      PAUSE_NS_PER_HEAP_BYTE,
-    ),
+/// The estimate before the dump: memory and file from the census (its JS objects are a lower
+/// bound on the objects V8 will count; without a census, only the fixed parts), the pause
+/// from the heap in use.
+pub fn estimate(heap_used: u64, census: Option<&Census>, learned: Option<Learned>) -> Estimate {
+  let (objects, names) = census.map_or((0, 0), |c| (c.js_objects, index_names(c)));
+  let (memory_bytes, file_bytes) = shape_cost(objects, names, PerObject::of(learned));
+  let pause_ns = match learned {
+    Some(l) if l.pause_ns_per_heap_byte > 0.0 => l.pause_ns_per_heap_byte * PAUSE_LEARNED_MARGIN,
+    _ => PAUSE_NS_PER_HEAP_BYTE,
   };
   Estimate {
-    memory_bytes: scaled(memory, MEMORY_FIXED_BYTES),
-    file_bytes: scaled(file, FILE_FIXED_BYTES),
-    pause: PAUSE_FIXED + Duration::from_nanos(scaled(pause_ns, 0)),
+    memory_bytes,
+    file_bytes,
+    pause: PAUSE_FIXED + Duration::from_nanos((heap_used as f64 * pause_ns) as u64),
   }
 }
 
@@ -221,53 +328,86 @@ mod tests {
     }
   }
 
+  fn census(js_objects: u64, longest_array: u64, largest_map: u64, largest_set: u64) -> Census {
+    Census {
+      js_objects,
+      longest_array,
+      largest_map,
+      largest_set,
+    }
+  }
+
   #[test]
-  fn estimate_grows_with_the_heap() {
-    let small = estimate(10 * MIB, None);
-    let big = estimate(200 * MIB, None);
-    assert!(big.memory_bytes > small.memory_bytes && big.file_bytes > small.file_bytes);
+  fn names_count_the_largest_containers() {
+    assert_eq!(index_names(&census(10, 1000, 300, 50)), 1000 + 600 + 50);
+    assert_eq!(index_names(&census(10, u64::MAX, 1, 0)), u64::MAX);
+  }
+
+  #[test]
+  fn estimate_follows_objects_and_names_not_heap_bytes() {
+    let few = estimate(500 * MIB, Some(&census(1000, 0, 0, 0)), None);
+    let many = estimate(50 * MIB, Some(&census(1_000_000, 0, 0, 0)), None);
+    assert!(many.memory_bytes > few.memory_bytes && many.file_bytes > few.file_bytes);
+    let per = MEMORY_PER_OBJECT + MEMORY_AFTER_WALK_PER_OBJECT;
     assert_eq!(
-      big.memory_bytes,
-      (200.0 * MIB as f64 * MEMORY_PER_HEAP_BYTE) as u64 + MEMORY_FIXED_BYTES
+      many.memory_bytes,
+      (1_000_000.0 * per) as u64 + MEMORY_FIXED_BYTES
     );
+    // A million-entry Map of objects: two million names, about 2.4 GB on their own.
+    let map = estimate(50 * MIB, Some(&census(1_000_000, 0, 1_000_000, 0)), None);
+    assert_eq!(
+      map.memory_bytes - many.memory_bytes,
+      2_000_000 * MEMORY_PER_NAME
+    );
+    // Without a census only the fixed parts are known before the dump.
+    let blind = estimate(500 * MIB, None, None);
+    assert_eq!(blind.memory_bytes, MEMORY_FIXED_BYTES);
+  }
+
+  #[test]
+  fn the_walk_replaces_the_prior_with_the_measured_rate() {
+    // 1 M objects, a quarter walked for 50 MB: 200 bytes each, the rest at that rate.
+    let m = memory_during_walk(80 * 1000 * 1000, 50 * 1000 * 1000, 250_000, 1_000_000, 0);
+    let rest = (200.0 * WALK_RATE_MARGIN * 750_000.0) as u64;
+    let after = (1_000_000.0 * MEMORY_AFTER_WALK_PER_OBJECT) as u64;
+    assert_eq!(m, 80_000_000 + rest + after + MEMORY_FIXED_BYTES);
+    let with_names = memory_during_walk(80_000_000, 50_000_000, 250_000, 1_000_000, 10);
+    assert_eq!(with_names - m, 10 * MEMORY_PER_NAME);
   }
 
   #[test]
   fn pause_prior_then_learned_without_cap() {
-    let prior = estimate(100 * MIB, None);
+    let prior = estimate(100 * MIB, None, None);
     assert_eq!(
       prior.pause,
       PAUSE_FIXED + Duration::from_nanos((100.0 * MIB as f64 * PAUSE_NS_PER_HEAP_BYTE) as u64)
     );
     // 100 MiB dumped in 10.25 s: 10 s beyond the fixed part, 95.4 ns per byte.
     let pause = PAUSE_FIXED + Duration::from_secs(10);
-    let learned = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, pause).unwrap();
-    let est = estimate(200 * MIB, Some(learned));
+    let learned = Learned::from_dump(100 * MIB, None, 900 * MIB, 160 * MIB, pause).unwrap();
+    let est = estimate(200 * MIB, None, Some(learned));
     let expected = PAUSE_FIXED + Duration::from_secs(20).mul_f64(PAUSE_LEARNED_MARGIN);
     assert!(
       est.pause.abs_diff(expected) < Duration::from_millis(1),
       "{:?}",
       est.pause
     );
-    // A slow machine (or V8's quadratic function location) is learned above the prior.
-    let slow = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, Duration::from_secs(600));
-    assert!(estimate(100 * MIB, slow).pause > prior.pause * 3);
+    let slow = Learned::from_dump(
+      100 * MIB,
+      None,
+      900 * MIB,
+      160 * MIB,
+      Duration::from_secs(600),
+    );
+    assert!(estimate(100 * MIB, None, slow).pause > prior.pause);
   }
 
   #[test]
-  fn an_aborted_dump_teaches_its_pause_and_keeps_the_memory_prior() {
+  fn an_overrun_teaches_at_least_its_time() {
     let learned = Learned::at_least_pause(None, 10 * MIB, Duration::from_secs(30));
-    let est = estimate(10 * MIB, Some(learned));
-    let prior = estimate(10 * MIB, None);
-    assert_eq!(est.memory_bytes, prior.memory_bytes);
+    let est = estimate(10 * MIB, None, Some(learned));
     assert!(est.pause > Duration::from_secs(30), "{:?}", est.pause);
-  }
-
-  #[test]
-  fn pause_budget_skips_and_aborts_with_a_margin() {
-    let est = estimate(100 * MIB, None);
     assert!(fits_pause(est, None));
-    assert!(fits_pause(est, Some(est.pause)));
     assert!(!fits_pause(est, Some(est.pause - Duration::from_millis(1))));
     assert_eq!(pause_abort_after(None), None);
     assert_eq!(
@@ -277,24 +417,42 @@ mod tests {
   }
 
   #[test]
-  fn learned_ratio_with_margin_capped_by_the_prior() {
-    let learned = Learned::from_dump(100 * MIB, 900 * MIB, 160 * MIB, Duration::ZERO).unwrap();
-    assert_eq!(learned.memory_per_heap_byte, 9.0);
-    let est = estimate(100 * MIB, Some(learned));
-    assert_eq!(est.memory_bytes, 1350 * MIB + MEMORY_FIXED_BYTES);
-    assert_eq!(est.file_bytes, 240 * MIB + FILE_FIXED_BYTES);
-    let dense = Learned::from_dump(100 * MIB, 3000 * MIB, 400 * MIB, Duration::ZERO).unwrap();
-    let (dense, prior) = (estimate(100 * MIB, Some(dense)), estimate(100 * MIB, None));
+  fn learned_per_object_cost_takes_names_and_fixed_parts_out() {
+    let extra = 1_000_000 * 300 + 100_000 * MEMORY_PER_NAME + MEMORY_FIXED_BYTES;
+    let file = 1_000_000 * 80 + 100_000 * FILE_PER_NAME + FILE_FIXED_BYTES;
+    let learned = Learned::from_dump(
+      100 * MIB,
+      Some((1_000_000, 100_000)),
+      extra,
+      file,
+      Duration::ZERO,
+    )
+    .unwrap();
+    assert_eq!(learned.memory_per_object, 300.0);
+    assert_eq!(learned.file_per_object, 80.0);
     assert_eq!(
-      (dense.memory_bytes, dense.file_bytes),
-      (prior.memory_bytes, prior.file_bytes)
+      PerObject::of(Some(learned)),
+      PerObject {
+        memory: 300.0 * LEARNED_MARGIN,
+        file: 80.0 * LEARNED_MARGIN
+      }
     );
-    assert_eq!(Learned::from_dump(MIB, 50 * MIB, MIB, Duration::ZERO), None);
+    // Without the graph's size the prior stays.
+    let blind = Learned::from_dump(100 * MIB, None, extra, file, Duration::ZERO).unwrap();
+    assert_eq!(PerObject::of(Some(blind)), PerObject::of(None));
+    assert_eq!(
+      Learned::from_dump(MIB, None, 50 * MIB, MIB, Duration::ZERO),
+      None
+    );
+  }
+
+  fn big() -> Estimate {
+    estimate(100 * MIB, Some(&census(1_000_000, 0, 0, 0)), None)
   }
 
   #[test]
   fn skips_when_memory_is_short() {
-    let est = estimate(100 * MIB, None);
+    let est = big();
     let verdict = decide(est, Some(&room(est.memory_bytes - 1)), None, 0, 0);
     assert_eq!(
       verdict,
@@ -309,7 +467,7 @@ mod tests {
 
   #[test]
   fn tmpfs_file_counts_as_memory() {
-    let est = estimate(100 * MIB, None);
+    let est = big();
     let have = est.memory_bytes + est.file_bytes / 2;
     let on_disk = DiskRoom {
       free_bytes: u64::MAX / 4,
@@ -334,7 +492,7 @@ mod tests {
 
   #[test]
   fn skips_when_disk_is_short_and_keeps_min_free() {
-    let est = estimate(10 * MIB, None);
+    let est = big();
     let disk = DiskRoom {
       free_bytes: est.file_bytes + 10 * MIB,
       in_memory: false,
@@ -361,7 +519,7 @@ mod tests {
 
   #[test]
   fn ceiling_stays_below_the_room() {
-    let est = estimate(MIB, None);
+    let est = estimate(MIB, None, None);
     match decide(est, Some(&room(1000 * MIB)), None, 300 * MIB, 0) {
       Verdict::Go {
         ceiling: Some(c),
@@ -376,7 +534,7 @@ mod tests {
         tight: false
       }
     );
-    let est = estimate(40 * MIB, None);
+    let est = big();
     assert!(matches!(
       decide(est, Some(&room(est.memory_bytes + MIB)), None, 0, 0),
       Verdict::Go { tight: true, .. }

@@ -146,21 +146,55 @@ pub fn system_memory_available() -> Option<u64> {
   parse_mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
 }
 
+/// Every bound on the memory a snapshot may use, as read now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemorySources {
+  /// The operator's total for this process (`memoryLimitBytes`).
+  pub budget: Option<u64>,
+  /// libuv's constrained memory (`process.constrainedMemory()`), a total for the process.
+  pub constrained: Option<u64>,
+  /// Room left under the cgroup's limit (its usage counted, at every level).
+  pub cgroup: Option<u64>,
+  /// The system's `MemAvailable`.
+  pub system: Option<u64>,
+}
+
+impl MemorySources {
+  fn read(budget: Option<u64>) -> MemorySources {
+    MemorySources {
+      budget,
+      constrained: crate::os::constrained_memory(),
+      cgroup: cgroup_memory_room(),
+      system: system_memory_available(),
+    }
+  }
+
+  /// The smallest room, named by its source. The totals (`budget`, `constrained`) are turned
+  /// into room by taking away the process's resident set `rss`; on a tie the first listed
+  /// wins: memoryLimitBytes, cgroup, constrainedMemory, system.
+  pub fn room(&self, rss: u64) -> Option<MemoryRoom> {
+    [
+      (
+        self.budget.map(|b| b.saturating_sub(rss)),
+        "memoryLimitBytes",
+      ),
+      (self.cgroup, "cgroup"),
+      (
+        self.constrained.map(|c| c.saturating_sub(rss)),
+        "constrainedMemory",
+      ),
+      (self.system, "system"),
+    ]
+    .into_iter()
+    .filter_map(|(bytes, bound)| bytes.map(|bytes| MemoryRoom { bytes, bound }))
+    .reduce(|best, r| if r.bytes < best.bytes { r } else { best })
+  }
+}
+
 /// The memory a snapshot may use: the smallest bound known. `budget` is the operator's
 /// total for this process (`memoryLimitBytes`), `rss` the process's resident set now.
 pub fn memory_room(budget: Option<u64>, rss: u64) -> Option<MemoryRoom> {
-  let mut room: Option<MemoryRoom> = None;
-  let mut offer = |bytes: Option<u64>, bound: &'static str| {
-    if let Some(bytes) = bytes {
-      if room.as_ref().is_none_or(|r| bytes < r.bytes) {
-        room = Some(MemoryRoom { bytes, bound });
-      }
-    }
-  };
-  offer(budget.map(|b| b.saturating_sub(rss)), "memoryLimitBytes");
-  offer(cgroup_memory_room(), "cgroup");
-  offer(system_memory_available(), "system");
-  room
+  MemorySources::read(budget).room(rss)
 }
 
 /// Free space of the filesystem holding `dir`, for an unprivileged writer, and whether it
@@ -250,6 +284,64 @@ mod tests {
       None
     );
     std::fs::remove_dir_all(&root).unwrap();
+  }
+
+  #[test]
+  fn the_smallest_source_wins_and_is_named() {
+    const MIB: u64 = 1 << 20;
+    let all = MemorySources {
+      budget: Some(1000 * MIB),
+      constrained: Some(900 * MIB),
+      cgroup: Some(500 * MIB),
+      system: Some(8000 * MIB),
+    };
+    // RSS 300 MiB: budget leaves 700, constrained 600, cgroup 500, system 8000.
+    assert_eq!(
+      all.room(300 * MIB),
+      Some(MemoryRoom {
+        bytes: 500 * MIB,
+        bound: "cgroup"
+      })
+    );
+    let room = |s: MemorySources| s.room(300 * MIB).map(|r| (r.bytes / MIB, r.bound));
+    assert_eq!(
+      room(MemorySources {
+        budget: Some(400 * MIB),
+        ..all
+      }),
+      Some((100, "memoryLimitBytes"))
+    );
+    assert_eq!(
+      room(MemorySources {
+        cgroup: None,
+        ..all
+      }),
+      Some((600, "constrainedMemory"))
+    );
+    assert_eq!(
+      room(MemorySources {
+        system: Some(10 * MIB),
+        ..all
+      }),
+      Some((10, "system"))
+    );
+    // Equal rooms: the operator's budget is named.
+    assert_eq!(
+      room(MemorySources {
+        budget: Some(800 * MIB),
+        ..all
+      }),
+      Some((500, "memoryLimitBytes"))
+    );
+    assert_eq!(room(MemorySources::default()), None);
+    // A total already spent leaves nothing.
+    assert_eq!(
+      room(MemorySources {
+        budget: Some(MIB),
+        ..all
+      }),
+      Some((0, "memoryLimitBytes"))
+    );
   }
 
   #[test]

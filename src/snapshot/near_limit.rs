@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use super::attempt::{attempt, Outcome, Request, Target};
-use crate::v8::{IsolateProfiler, NearHeapLimitCallback, NearHeapLimitHandler};
+use crate::v8::{Census, IsolateProfiler, NearHeapLimitCallback, NearHeapLimitHandler};
 
 /// Settings fixed when the hook is armed.
 pub struct NearLimitConfig {
@@ -32,6 +32,9 @@ pub struct NearLimitConfig {
 /// Receives the outcome on the isolate's thread (inside the V8 callback: no JS allowed).
 pub type Notify = Box<dyn FnMut(Outcome)>;
 
+/// Takes the heap's container census for the guard (see `attempt`), on the isolate's thread.
+pub type TakeCensus = Box<dyn FnMut(&IsolateProfiler) -> Option<Census>>;
+
 /// One isolate's armed hook; dropping it disarms it.
 pub struct NearLimitHook {
   callback: Box<NearHeapLimitCallback>,
@@ -44,6 +47,7 @@ struct NearLimitDump {
   /// Highest limit granted to nested calls during the dump.
   granted: Cell<usize>,
   notify: RefCell<Option<Notify>>,
+  census: RefCell<TakeCensus>,
 }
 
 /// Raise of the heap limit granted for the snapshot: an eighth of the limit, at least 32 MiB.
@@ -95,7 +99,9 @@ impl NearLimitDump {
     };
     // No JavaScript can run inside this V8 callback: the facade computed line ends when it
     // armed the hook, for the scripts loaded by then.
-    let outcome = attempt(profiler, &request, &mut || {});
+    let mut census = self.census.borrow_mut();
+    let outcome = attempt(profiler, &request, &mut || census(profiler), &mut || {});
+    drop(census);
     callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
     if let (Outcome::Written { dumped, .. }, Some(keep)) = (&outcome, self.config.max_files) {
@@ -110,12 +116,18 @@ impl NearLimitDump {
 
 impl NearLimitHook {
   /// Registers the hook on `profiler`'s isolate.
-  pub fn arm(profiler: IsolateProfiler, config: NearLimitConfig, notify: Notify) -> NearLimitHook {
+  pub fn arm(
+    profiler: IsolateProfiler,
+    config: NearLimitConfig,
+    census: TakeCensus,
+    notify: Notify,
+  ) -> NearLimitHook {
     let dump = NearLimitDump {
       config,
       in_callback: Cell::new(false),
       granted: Cell::new(0),
       notify: RefCell::new(Some(notify)),
+      census: RefCell::new(census),
     };
     NearLimitHook {
       callback: NearHeapLimitCallback::register(profiler, Box::new(dump)),

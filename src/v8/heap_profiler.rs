@@ -405,6 +405,23 @@ impl IsolateProfiler {
     }
   }
 
+  /// Counts the heap's JS objects and its longest array, largest `Map` and `Set` (see
+  /// [`super::census`]). Runs a full GC. `None` when this binary lacks the symbols or no
+  /// context is entered.
+  ///
+  /// # Safety
+  /// A handle scope is open, and is closed before the next snapshot: the walk leaves one
+  /// handle per JS object in it.
+  pub unsafe fn census(&self) -> Option<super::census::Census> {
+    let api = super::census::CensusApi::get()?;
+    // SAFETY: the isolate is alive and entered on this thread (`new`'s contract); it returns
+    // the isolate's profiler, never null.
+    let profiler = unsafe { (self.api.get_heap_profiler)(self.isolate) };
+    // SAFETY: this isolate and its profiler, on its thread, outside any GC callback (`new`'s
+    // contract), with a handle scope the caller closes before the snapshot.
+    unsafe { super::census::take(api, self.isolate, profiler) }
+  }
+
   /// JS heap in use now, bytes (`None` when the GC-hook symbols are not available).
   pub fn heap_used(&self) -> Option<u64> {
     let v8 = super::V8Api::get().ok()?;

@@ -26,6 +26,7 @@ macro_rules! resolve {
   };
 }
 
+mod census;
 pub mod gc_hooks;
 pub mod gc_type;
 mod heap_profiler;
@@ -35,6 +36,7 @@ mod near_heap_limit;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
+pub use census::Census;
 pub use heap_profiler::{
   IsolateProfiler, ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome,
 };
