@@ -19,7 +19,9 @@ const {
 } = require('./platforms')
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts })
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, shell: process.platform === 'win32' && cmd === 'npm', ...opts,
+  })
   if (r.error || r.status !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error ? r.error.message : r.stderr}`)
   }

@@ -32,6 +32,16 @@ const packageName = (p) => `${pkg.name}-${p.platform}`
 const addonFile = (p) => `${pkg.napi.binaryName}.${p.platform}.node`
 const addonPath = (p) => path.join(packageDir(p), addonFile(p))
 
+/** This process's platform as the package names spell it (`linux-x64-gnu`, `darwin-arm64`). */
+function hostPlatform() {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const glibc = process.report && process.report.getReport().header.glibcVersionRuntime
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
+  }
+  return platform === 'win32' ? `win32-${arch}-msvc` : `${platform}-${arch}`
+}
+
 /** The platform's package.json, checked against the root package (name, version, main). */
 function platformManifest(p) {
   const manifest = JSON.parse(fs.readFileSync(path.join(packageDir(p), 'package.json'), 'utf8'))
@@ -88,6 +98,6 @@ function compareVersions(a, b) {
 }
 
 module.exports = {
-  root, pkg, PLATFORMS, packageDir, packageName, addonFile, addonPath, platformManifest,
+  root, pkg, PLATFORMS, hostPlatform, packageDir, packageName, addonFile, addonPath, platformManifest,
   optionalDependencies, elfMachine, elfNeeds, compareVersions,
 }
