@@ -21,7 +21,8 @@
 //   (the system's sources are not touched) and unpacked there, and started explicitly:
 //   `<ld-musl> --library-path <the wheel's libs> node` (arm64: under qemu).
 // A Node that cannot start here is reported as not run, with the reason. Slow under emulation
-// (minutes); not part of `npm test`.
+// (minutes); not part of `npm test`. `--strict` (the release workflow) also fails when a built
+// addon could not be run.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -34,6 +35,7 @@ const cache = process.env.LEAKWATCH_NODE_CACHE || path.join(os.homedir(), '.cach
 const sysroot = process.env.LEAKWATCH_ARM64_SYSROOT || '/usr/aarch64-linux-gnu'
 const smoke = path.join(root, '__test__', 'fixtures', 'scripts', 'platform-smoke.cjs')
 const RUN_TIMEOUT_MS = 900_000
+const strict = process.argv.includes('--strict')
 
 function capture(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' })
@@ -156,6 +158,7 @@ try {
     }
     const found = runners(p)
     if (found.reason) {
+      failed = failed || strict
       rows.push([label, '', 'not run', found.reason])
       continue
     }
@@ -179,6 +182,7 @@ try {
     for (const runner of found) {
       const started = probe(runner)
       if (started.reason) {
+        failed = failed || strict
         rows.push([label, '', 'not run', started.reason])
         continue
       }
