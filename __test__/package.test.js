@@ -48,6 +48,13 @@ function pathWithoutRust() {
   return bin
 }
 
+/** The files a plain `npm pack` of this repository ships. */
+async function plainFiles() {
+  const r = await runCommand('npm', ['pack', '--dry-run', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  return JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0].files.map((f) => f.path)
+}
+
 let tarball = null
 
 test.after(() => fs.rmSync(work, { recursive: true, force: true }))
@@ -160,9 +167,6 @@ test('the prebuilt linux-x64-gnu package installs with no Rust and no install sc
   }
   const dist = fs.mkdtempSync(path.join(work, 'dist-'))
   const main = packMain(dist)
-  const pkgJson = JSON.parse(execFileSync('tar', ['xzOf', main.path, 'package/package.json'], { encoding: 'utf8' }))
-  assert.deepEqual(Object.keys(pkgJson.optionalDependencies).sort(), PLATFORMS.map(packageName).sort())
-  assert.ok(Object.values(pkgJson.optionalDependencies).every((v) => v === pkgJson.version))
   // The addon this checkout built, in a staged copy of npm/linux-x64-gnu.
   const platform = packPlatform(x64gnu, dist, { addon })
   assert.deepEqual(platform.files.map((f) => f.path).sort(), ['README.md', 'leakwatch.linux-x64-gnu.node', 'package.json'])
@@ -177,6 +181,10 @@ test('the prebuilt linux-x64-gnu package installs with no Rust and no install sc
   t.diagnostic(`npm install of the two tarballs: ${((Date.now() - started) / 1000).toFixed(1)} s`)
   const installed = fs.readdirSync(path.join(app, 'node_modules')).filter((d) => d.startsWith('leakwatch'))
   assert.deepEqual(installed.sort(), ['leakwatch', 'leakwatch-linux-x64-gnu'], 'no other platform package')
+  const released = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'leakwatch', 'package.json'), 'utf8'))
+  assert.deepEqual(Object.keys(released.optionalDependencies).sort(), PLATFORMS.map(packageName).sort())
+  assert.ok(Object.values(released.optionalDependencies).every((v) => v === released.version))
+  assert.deepEqual(main.files.map((f) => f.path).sort(), (await plainFiles()).sort(), 'the same files as npm pack')
   assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', 'leakwatch')).filter((f) => f.endsWith('.node')), [],
     'nothing was built')
 

@@ -7,8 +7,9 @@
 //
 // The repository's package.json does not list them: they are not on the registry before the
 // first release, and `npm ci` refuses a lockfile without them ("Missing: … from lock file").
-// They are added to the packed manifest only, by repacking npm's own tarball; publishing that
-// tarball (`npm publish dist/leakwatch-<version>.tgz`) sends the registry the same manifest.
+// They are added to the packed manifest only: the files `npm pack` ships are packed again from
+// a staging copy whose package.json lists them; publishing that tarball
+// (`npm publish dist/leakwatch-<version>.tgz`) sends the registry the same manifest.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -35,17 +36,25 @@ function npmPack(dir, dest, extra = []) {
   return { ...info, path: path.join(dest, info.filename) }
 }
 
-/** leakwatch's tarball with the platform packages as optionalDependencies. */
+/**
+ * leakwatch's tarball with the platform packages as optionalDependencies: the files
+ * `npm pack` would ship, copied to a staging directory whose package.json lists them, packed
+ * there without scripts (no tar needed, which `npm run check:fresh`'s PATH does not have).
+ */
 function packMain(dest) {
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-pack-'))
   try {
-    const plain = npmPack(root, staging)
-    run('tar', ['xzf', plain.path, '-C', staging])
-    const manifestPath = path.join(staging, 'package', 'package.json')
+    const stdout = run('npm', ['pack', '--dry-run', '--json'], { cwd: root })
+    const [listed] = JSON.parse(stdout.slice(stdout.indexOf('[')))
+    for (const { path: file } of listed.files) {
+      fs.mkdirSync(path.dirname(path.join(staging, file)), { recursive: true })
+      fs.copyFileSync(path.join(root, file), path.join(staging, file))
+    }
+    const manifestPath = path.join(staging, 'package.json')
     const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'))
     manifest.optionalDependencies = optionalDependencies()
     fs.writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n')
-    return npmPack(path.join(staging, 'package'), dest, ['--ignore-scripts'])
+    return npmPack(staging, dest, ['--ignore-scripts'])
   } finally {
     fs.rmSync(staging, { recursive: true, force: true })
   }
