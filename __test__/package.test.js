@@ -3,6 +3,8 @@
 // The published package, installed the way applications get it: `npm pack`, then
 // `npm install <tarball>` into an existing Express app (a fixture with its own package.json
 // and lockfile) on a machine with Rust and no prior build: the addon compiles during install.
+// And the prebuilt path: leakwatch as released (scripts/pack-release.js) with the linux-x64-gnu
+// platform package, installed with no Rust on PATH and no install scripts.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -11,6 +13,8 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { root, runCommand, jsonLines } = require('./helpers')
+const { PLATFORMS, packageName, platformManifest } = require('../scripts/platforms')
+const { packMain, packPlatform } = require('../scripts/pack-release')
 
 const fixture = path.join(__dirname, 'fixtures', 'existing-app')
 const scripts = path.join(__dirname, 'fixtures', 'scripts')
@@ -32,6 +36,23 @@ function copyFixture(name) {
   const dir = path.join(work, name)
   fs.cpSync(fixture, dir, { recursive: true, filter: (src) => !src.includes('node_modules') })
   return dir
+}
+
+// A PATH of node, npm and sh only: no cargo or rustc, wherever this machine keeps them.
+function pathWithoutRust() {
+  const bin = fs.mkdtempSync(path.join(work, 'bin-'))
+  const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'))
+  fs.symlinkSync(npmCli, path.join(bin, 'npm'))
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'))
+  return bin
+}
+
+/** The files a plain `npm pack` of this repository ships. */
+async function plainFiles() {
+  const r = await runCommand('npm', ['pack', '--dry-run', '--json'])
+  assert.equal(r.code, 0, r.stderr)
+  return JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0].files.map((f) => f.path)
 }
 
 let tarball = null
@@ -112,13 +133,7 @@ test('without a Rust toolchain the install fails with one clear message and chan
   assert.equal(ci.code, 0, ci.stderr)
   const before = fs.readFileSync(path.join(app, 'package.json'), 'utf8')
 
-  // PATH holds node, npm and sh only: no cargo or rustc, wherever this machine keeps them.
-  const bin = fs.mkdtempSync(path.join(work, 'bin-'))
-  const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())
-  fs.symlinkSync(process.execPath, path.join(bin, 'node'))
-  fs.symlinkSync(npmCli, path.join(bin, 'npm'))
-  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'))
-  const r = await npm(['install', tarball], app, { env: { PATH: bin } })
+  const r = await npm(['install', tarball], app, { env: { PATH: pathWithoutRust() } })
   const output = r.stdout + r.stderr
   assert.notEqual(r.code, 0, output)
   assert.match(output, /leakwatch: no prebuilt binary for \S+ \(Node\.js v[\d.]+\), and building one from source needs the Rust toolchain: `cargo` was not found on PATH/)
@@ -126,4 +141,67 @@ test('without a Rust toolchain the install fails with one clear message and chan
   assert.doesNotMatch(output, /Compiling|cargo build|error\[E/, 'no cargo output')
   assert.equal(fs.readFileSync(path.join(app, 'package.json'), 'utf8'), before, 'package.json unchanged')
   assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'leakwatch')), 'no half-installed package')
+})
+
+test('every platform package matches leakwatch: name, version, main, os, cpu, libc', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  // Listed only in the released manifest: `npm ci` fails on optional dependencies the
+  // lockfile cannot hold, which unpublished ones are (docs/release.md).
+  assert.equal(manifest.optionalDependencies, undefined)
+  assert.deepEqual(manifest.napi.targets, PLATFORMS.map((p) => p.target))
+  for (const p of PLATFORMS) {
+    const m = platformManifest(p)
+    const [system, cpu, libc] = p.platform.split('-')
+    assert.deepEqual(m.os, [system], p.platform)
+    assert.deepEqual(m.cpu, [cpu], p.platform)
+    assert.deepEqual(m.libc, system === 'linux' ? [libc === 'gnu' ? 'glibc' : 'musl'] : undefined, p.platform)
+    assert.deepEqual(m.files, [m.main], p.platform)
+  }
+})
+
+test('the prebuilt linux-x64-gnu package installs with no Rust and no install scripts: stats, leak, snapshot', async (t) => {
+  const x64gnu = PLATFORMS.find((p) => p.platform === 'linux-x64-gnu')
+  const addon = path.join(root, 'leakwatch.linux-x64-gnu.node')
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !process.report.getReport().header.glibcVersionRuntime) {
+    return t.skip('the linux-x64-gnu package runs on Linux x64 with glibc only')
+  }
+  const dist = fs.mkdtempSync(path.join(work, 'dist-'))
+  const main = packMain(dist)
+  // The addon this checkout built, in a staged copy of npm/linux-x64-gnu.
+  const platform = packPlatform(x64gnu, dist, { addon })
+  assert.deepEqual(platform.files.map((f) => f.path).sort(), ['README.md', 'leakwatch.linux-x64-gnu.node', 'package.json'])
+
+  const app = copyFixture('prebuilt')
+  const ci = await npm(['ci'], app)
+  assert.equal(ci.code, 0, ci.stderr)
+  const noRust = pathWithoutRust()
+  const started = Date.now()
+  const install = await npm(['install', '--ignore-scripts', main.path, platform.path], app, { env: { PATH: noRust } })
+  assert.equal(install.code, 0, `npm install:\n${install.stdout}\n${install.stderr}`)
+  t.diagnostic(`npm install of the two tarballs: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const installed = fs.readdirSync(path.join(app, 'node_modules')).filter((d) => d.startsWith('leakwatch'))
+  assert.deepEqual(installed.sort(), ['leakwatch', 'leakwatch-linux-x64-gnu'], 'no other platform package')
+  const released = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'leakwatch', 'package.json'), 'utf8'))
+  assert.deepEqual(Object.keys(released.optionalDependencies).sort(), PLATFORMS.map(packageName).sort())
+  assert.ok(Object.values(released.optionalDependencies).every((v) => v === released.version))
+  assert.deepEqual(main.files.map((f) => f.path).sort(), (await plainFiles()).sort(), 'the same files as npm pack')
+  assert.deepEqual(fs.readdirSync(path.join(app, 'node_modules', 'leakwatch')).filter((f) => f.endsWith('.node')), [],
+    'nothing was built')
+
+  fs.copyFileSync(path.join(scripts, 'platform-smoke.cjs'), path.join(app, 'smoke.cjs'))
+  const smoke = await runCommand(process.execPath, ['smoke.cjs', '40000'], { cwd: app, env: { PATH: noRust }, timeoutMs: 50_000 })
+  assert.equal(smoke.code, 0, smoke.stderr)
+  const [out] = jsonLines(smoke)
+  assert.equal(out.addon, path.join('node_modules', 'leakwatch-linux-x64-gnu', 'leakwatch.linux-x64-gnu.node'))
+  assert.equal(out.source, 'v8')
+  assert.ok(out.stats.fullGcs >= 1 && out.stats.heapAfterGc > 0, JSON.stringify(out.stats))
+  assert.match(out.leak.reason, /^heap grew /)
+  assert.ok(out.snapshot.bytes > 1e6, `snapshot of ${out.snapshot.bytes} bytes`)
+  assert.ok(out.analysis.leakedRequests >= 20000, `${out.analysis.leakedRequests} LeakedRequest in the snapshot`)
+  t.diagnostic(`leak after ${out.leak.afterMs} ms; snapshot ${out.snapshot.bytes} bytes; analysis ${out.analysis.ms} ms`)
+
+  // With scripts allowed and still no Rust, the install script sees the platform package and does nothing.
+  const rebuild = await npm(['rebuild', 'leakwatch', '--foreground-scripts'], app, { env: { PATH: noRust } })
+  assert.equal(rebuild.code, 0, rebuild.stdout + rebuild.stderr)
+  assert.doesNotMatch(rebuild.stdout + rebuild.stderr, /cargo|Rust toolchain/)
 })
