@@ -4,7 +4,12 @@
 // the chosen writer, measuring the pause and the peak RSS (Linux: VmHWM, reset just before
 // the dump through /proc/self/clear_refs). Prints one JSON line.
 //
-//   node bench/snapshot/child.js --kind server --mb 50 --writer leakwatch|node --dir DIR
+//   node bench/snapshot/child.js --kind server --mb 50 --writer leakwatch|node --dir DIR [--room tight|ample]
+//
+// `--room tight` (the default) sets memoryLimitBytes to RSS + 100 × the heap in use: more than
+// any dump measured needs, less than the guard's worst case, so the guard takes its census
+// and estimates as it does in a container. `ample` sets no limit: on a machine with room for
+// the worst case (160 × the heap) the guard skips the census.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -18,6 +23,7 @@ const kind = option(argv, '--kind', 'server')
 const mb = Number(option(argv, '--mb', '50'))
 const writer = option(argv, '--writer', 'leakwatch')
 const dir = option(argv, '--dir', fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lw-snap-')))
+const room = option(argv, '--room', 'tight')
 
 function statusKb(field) {
   const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field))
@@ -37,7 +43,8 @@ async function main() {
     file = v8.writeHeapSnapshot(path.join(dir, `node-${kind}-${mb}.heapsnapshot`))
   } else {
     // No pause budget: this measures what V8 costs, on heaps the default budget may skip.
-    const watcher = leakwatch.start({ attribution: false, snapshot: { dir, onLeak: false, maxPauseMs: null } })
+    const memoryLimitBytes = room === 'tight' ? rssBefore + 100 * heap.used_heap_size : null
+    const watcher = leakwatch.start({ attribution: false, snapshot: { dir, onLeak: false, maxPauseMs: null, memoryLimitBytes } })
     const info = await leakwatch.writeSnapshot(path.join(dir, `leakwatch-${kind}-${mb}.heapsnapshot`))
     watcher.stop()
     file = info.path

@@ -5,7 +5,10 @@
 // extra peak RSS, with the ratios; and the guard's estimate (a process's first dump) against
 // the measured extra RSS.
 //
-//   node bench/snapshot/run.js [--runs 2] [--sizes 50,200] [--kinds server,objects]
+//   node bench/snapshot/run.js [--runs 2] [--sizes 50,200] [--kinds server,objects] [--room tight|ample]
+//
+// `--room` is passed to child.js: `tight` (default) makes the guard take its census, as in a
+// container; `ample` leaves it out, as on a machine with room for the worst case.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -17,12 +20,13 @@ const argv = process.argv.slice(2)
 const runs = Number(option(argv, '--runs', '2'))
 const sizes = option(argv, '--sizes', '50,200').split(',').map(Number)
 const kinds = option(argv, '--kinds', 'server,objects').split(',')
+const room = option(argv, '--room', 'tight')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-snap-'))
 const WRITERS = ['node', 'leakwatch']
 const MB = 1024 * 1024
 
 function measure(kind, mb, writer) {
-  const out = spawnSync(process.execPath, [path.join(__dirname, 'child.js'), '--kind', kind, '--mb', String(mb), '--writer', writer, '--dir', dir], { encoding: 'utf8' })
+  const out = spawnSync(process.execPath, [path.join(__dirname, 'child.js'), '--kind', kind, '--mb', String(mb), '--writer', writer, '--dir', dir, '--room', room], { encoding: 'utf8' })
   if (out.status !== 0) throw new Error(`${kind} ${mb} ${writer}: exit ${out.status}\n${out.stderr}`)
   return JSON.parse(out.stdout.trim().split('\n').pop())
 }
@@ -54,4 +58,4 @@ const header = ['heap', 'used', 'pause node', 'pause leakwatch', 'pause ratio', 
   'extra RSS leakwatch', 'RSS ratio', 'guard estimate', 'estimate / measured', 'file']
 console.log(markdownTable(header, rows))
 console.log(`\nmedians of ${runs} runs per writer, each dump in a fresh process, writers interleaved; ` +
-  `extra RSS = peak RSS during the dump (VmHWM) - RSS before it; node ${process.version}`)
+  `extra RSS = peak RSS during the dump (VmHWM) - RSS before it; room ${room}; node ${process.version}`)

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use super::dump::{dump, DumpFailure, Dumped, Limits, Plan};
 use super::file::FileError;
 use super::guard::{
-  decide, estimate, fits_pause, index_names, pause_abort_after, Estimate, Learned, PerObject,
-  Verdict,
+  decide, estimate, fits_pause, index_names, pause_abort_after, worst_case_memory, Estimate,
+  Learned, PerObject, Verdict,
 };
 use super::headroom::{disk_room, memory_room};
 use super::name::{remove_stale_partials, DumpName};
@@ -126,10 +126,18 @@ pub fn attempt(
       estimate: before,
     };
   }
-  let counted = crate::monitor::pause::as_pause(census);
-  let mut est = estimate(req.heap_used, counted.as_ref(), learned);
   let rss = resident_set_bytes().unwrap_or(0);
   let memory = memory_room(req.memory_limit, rss);
+  // The census costs a GC and a walk: skipped when even the worst case fits.
+  let counted = if memory
+    .as_ref()
+    .is_some_and(|room| worst_case_memory(req.heap_used) <= room.bytes)
+  {
+    None
+  } else {
+    crate::monitor::pause::as_pause(census)
+  };
+  let mut est = estimate(req.heap_used, counted.as_ref(), learned);
   let disk = disk_room(&dir).ok();
   let names = counted.as_ref().map_or(0, index_names);
   let limits = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {

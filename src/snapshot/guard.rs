@@ -97,6 +97,18 @@ pub fn index_names(census: &Census) -> u64 {
     .saturating_add(census.largest_set)
 }
 
+/// A bound no heap's snapshot has come near, per byte of JS heap in use: every 8-byte slot an
+/// index name (152 bytes each per heap byte) and objects of 16 bytes at the prior's cost. When
+/// the room holds even this, the census is not needed.
+pub const WORST_CASE_PER_HEAP_BYTE: u64 = 160;
+
+/// The most a snapshot of a heap this size could take ([`WORST_CASE_PER_HEAP_BYTE`]).
+pub fn worst_case_memory(heap_used: u64) -> u64 {
+  heap_used
+    .saturating_mul(WORST_CASE_PER_HEAP_BYTE)
+    .saturating_add(MEMORY_FIXED_BYTES * 8)
+}
+
 /// Per-object costs: the prior, or this isolate's own with a margin.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PerObject {
