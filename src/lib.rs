@@ -6,8 +6,11 @@
 //!
 //! `unsafe` lives in three modules only, each a gateway to one foreign side: `v8/` (V8's
 //! C++ API), `os` (libc) and `napi/` (Node-API). `monitor/` and `snapshot/` are compiled
-//! with `deny(unsafe_code)` and use their safe wrappers.
+//! with `deny(unsafe_code)` and use their safe wrappers. (A build with the `alloc-count`
+//! feature, bench/soak's, adds `alloc_count`: a counting global allocator.)
 
+#[cfg(feature = "alloc-count")]
+mod alloc_count;
 mod error;
 #[deny(unsafe_code)]
 mod monitor;

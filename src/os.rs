@@ -208,6 +208,15 @@ pub fn errno_name(code: i32) -> Option<&'static str> {
     libc::EFBIG => "EFBIG",
     libc::EISDIR => "EISDIR",
     libc::ENAMETOOLONG => "ENAMETOOLONG",
+    // Out of descriptors (the process's or the system's) or memory: a host's faults, not
+    // the directory's.
+    libc::EMFILE => "EMFILE",
+    libc::ENFILE => "ENFILE",
+    libc::ENOMEM => "ENOMEM",
+    libc::ELOOP => "ELOOP",
+    libc::EXDEV => "EXDEV",
+    libc::ESTALE => "ESTALE",
+    libc::EINTR => "EINTR",
     _ => return None,
   })
 }
@@ -278,6 +287,9 @@ mod tests {
   #[test]
   fn errno_names() {
     assert_eq!(errno_name(libc::ENOSPC), Some("ENOSPC"));
+    // A dump that cannot open its file because the process is out of descriptors says so.
+    assert_eq!(errno_name(libc::EMFILE), Some("EMFILE"));
+    assert_eq!(errno_name(libc::ENFILE), Some("ENFILE"));
     assert_eq!(errno_name(0), None);
   }
 }

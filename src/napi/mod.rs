@@ -1,6 +1,8 @@
 //! The JavaScript-facing surface: every `#[napi]` item, and the conversions between the
 //! addon's Rust types and the shapes JavaScript sees. Nothing below this module knows napi.
 
+#[cfg(feature = "alloc-count")]
+mod alloc_count;
 mod analysis;
 mod env_cleanup;
 mod error;
@@ -9,6 +11,8 @@ mod reports;
 mod snapshot;
 mod watcher;
 
+#[cfg(feature = "alloc-count")]
+pub use alloc_count::*;
 pub use analysis::*;
 pub use snapshot::*;
 pub use watcher::*;
