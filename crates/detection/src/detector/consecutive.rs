@@ -31,7 +31,7 @@ impl ConsecutiveDetector {
   /// From a point that makes half the growing run a leak needs (or a leak) until no point has
   /// for the quiet span (see `detector/early.rs`). `now`: the points' clock.
   pub fn early_growth(&self, now: f64) -> bool {
-    // Full GCs only, no window: the quiet span stretches with their spacing, up to 2 min.
+    // Full GCs only, no window: waiting for the next of them is capped at 2 min.
     self.early.active(now, 120.0)
   }
 

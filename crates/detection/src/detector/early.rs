@@ -2,13 +2,14 @@
 //! allocation sites cover most of the growth a `leak` then reports, and that lets it stop
 //! again when memory stops rising (the profiler costs throughput while it runs).
 //!
-//! A detector calls [`EarlyGrowth::seen`] on each point whose window already looks like a leak
-//! at a lower bar (for the trend detector: half the growth, the same consistency, not levelling
-//! off, and no warm-up); the signal then holds until no point has said so for a quiet span.
-//! The quiet span is [`QUIET_S`], or twice the spacing of the latest points when they come
-//! further apart (heap points follow full GCs, which a slowly growing heap has few of: without
-//! this, slow growth would switch the profiler off between two of its points), and never more
-//! than the window.
+//! A detector calls [`EarlyGrowth::point`] on each point, saying whether its window already
+//! looks like a leak at a lower bar (for the trend detector: half the growth, or a new high;
+//! no warm-up); the signal then holds for [`QUIET_S`] after the latest point that said so.
+//! When that latest point is also the newest, it holds until the next point is due as well
+//! (twice the spacing of the latest two, at most the window): heap points follow full GCs,
+//! which a slowly growing heap has few of, and without this slow growth would switch the
+//! profiler off between two of its points. A newer point that does not show early growth ends
+//! that extension, so memory that stopped rising is not sampled for minutes.
 
 /// Share of a leak's growth thresholds (`min_growth_bytes`, `min_growth_ratio`) at which a
 /// window is early growth.
@@ -22,8 +23,10 @@ pub const QUIET_S: f64 = 30.0;
 pub struct EarlyGrowth {
   /// The latest point that showed early growth.
   last_seen: Option<f64>,
-  /// The latest point fed, and the spacing between it and the one before.
+  /// The latest point fed, whether it showed early growth, and the spacing between it and
+  /// the one before.
   last_point: Option<f64>,
+  last_early: bool,
   spacing: f64,
 }
 
@@ -34,6 +37,7 @@ impl EarlyGrowth {
       self.spacing = (t - prev).max(0.0);
     }
     self.last_point = Some(t);
+    self.last_early = early;
     if early {
       self.last_seen = Some(t);
     }
@@ -42,8 +46,10 @@ impl EarlyGrowth {
   /// Whether the signal holds at `now` (same clock as the points), for a window of
   /// `window_s` seconds.
   pub fn active(&self, now: f64, window_s: f64) -> bool {
-    let quiet = QUIET_S.max(2.0 * self.spacing).min(window_s.max(QUIET_S));
-    self.last_seen.is_some_and(|t| now - t < quiet)
+    let quiet = self.last_seen.is_some_and(|t| now - t < QUIET_S);
+    let next_due = (2.0 * self.spacing).min(window_s);
+    let awaiting = self.last_early && self.last_point.is_some_and(|t| now - t < next_due);
+    quiet || awaiting
   }
 
   /// Forgets what was seen (the detector starts over).
@@ -79,5 +85,16 @@ mod tests {
     // 150 s apart, but never more than the 120 s window.
     assert!(e.active(319.0, 120.0));
     assert!(!e.active(320.0, 120.0));
+  }
+
+  #[test]
+  fn a_point_without_early_growth_ends_the_wait_for_the_next_one() {
+    let mut e = EarlyGrowth::default();
+    e.point(0.0, true);
+    e.point(50.0, true);
+    e.point(80.0, false);
+    // 30 s after the last sighting at 50 s: off, though points are 30 s apart.
+    assert!(e.active(79.0, 120.0));
+    assert!(!e.active(80.0, 120.0));
   }
 }
