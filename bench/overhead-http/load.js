@@ -37,10 +37,14 @@ function request(seconds, times) {
 /** @param {number[]} sorted @param {number} q */
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 
+const mark = () => fetch(`http://127.0.0.1:${port}/mark`, { method: 'POST' }).then((res) => res.json())
+
 async function main() {
   if (warmup > 0) await request(warmup, null)
+  await mark()
   const times = []
   const r = await request(duration, times)
+  await mark()
   times.sort((a, b) => a - b)
   const round = (ms) => Math.round(ms * 1000) / 1000
   console.log(JSON.stringify({

@@ -11,11 +11,15 @@
 //
 //   always          leakwatch.start({ attribution: { when: 'always' } }) (only with --variants)
 //
-// Prints the median requests/s, p50 and p99 latency per variant, their ratios to `none`, and
-// the share of each started variant's run in which the sampling heap profiler ran.
+// Prints the median requests/s, p50 and p99 latency and the server's CPU time per request
+// (user + system, measured part only) per variant, their ratios to `none`, the
+// median of the per-round ratios (each run against `none` of the same round: steadier when
+// the machine's load drifts between rounds), and the share of each started variant's run in
+// which the sampling heap profiler ran. --json FILE keeps every run; --report FILE prints the
+// table of such a file again.
 //
 //   node bench/overhead-http/run.js [--rounds 7] [--duration 10] [--warmup 3]
-//     [--connections 10] [--server-cpu 1] [--load-cpu 0] [--json FILE]
+//     [--connections 10] [--server-cpu 1] [--load-cpu 0] [--json FILE] [--report FILE]
 //     [--variants none,loaded,defaults,no-attribution,always]
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -74,6 +78,11 @@ async function runOnce(variant) {
 }
 
 async function main() {
+  const report = option(argv, '--report', null)
+  if (report) {
+    print(JSON.parse(fs.readFileSync(report, 'utf8')))
+    return
+  }
   const loadBefore = os.loadavg()
   const started = Date.now()
   const results = Object.fromEntries(VARIANTS.map((v) => [v, []]))
@@ -88,24 +97,39 @@ async function main() {
         (result.samplingShare != null ? `, profiler sampling ${(100 * result.samplingShare).toFixed(0)} %` : ''))
     }
   }
-  const loadAfter = os.loadavg()
+  const run = { rounds, duration, warmup, connections, pinned, serverCpu, loadCpu, node: process.version,
+    cpus: os.availableParallelism(), seconds: Math.round((Date.now() - started) / 1000), loadBefore,
+    loadAfter: os.loadavg(), variants: VARIANTS, results }
+  print(run)
+  if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(run, null, 2))
+}
+
+/** The table and the conditions of one run (as --json writes it). */
+function print({ rounds, duration, warmup, connections, pinned, serverCpu, loadCpu, node, cpus, seconds,
+  loadBefore, loadAfter, variants, results }) {
   const med = (v, key) => median(results[v].map((x) => x[key]))
+  // Each run against the baseline of its own round (results are in round order).
+  const paired = (v, key) => median(results[v].map((x, r) => x[key] / results.none[r][key]))
   const base = { rps: med('none', 'requestsPerSecond'), p50: med('none', 'p50Ms'), p99: med('none', 'p99Ms') }
-  const rows = VARIANTS.map((v) => {
+  const rows = variants.map((v) => {
     const rps = med(v, 'requestsPerSecond')
     const all = results[v].map((x) => x.requestsPerSecond)
     const share = results[v][0].samplingShare != null ? `${(100 * med(v, 'samplingShare')).toFixed(0)} %` : '–'
-    return [v, rps.toFixed(0), (rps / base.rps).toFixed(3), `${Math.min(...all).toFixed(0)}–${Math.max(...all).toFixed(0)}`,
-      `${med(v, 'p50Ms').toFixed(2)} ms`, `${med(v, 'p99Ms').toFixed(2)} ms`, (med(v, 'p99Ms') / base.p99).toFixed(2), share]
+    return [v, rps.toFixed(0), (rps / base.rps).toFixed(3), paired(v, 'requestsPerSecond').toFixed(3),
+      `${Math.min(...all).toFixed(0)}–${Math.max(...all).toFixed(0)}`,
+      `${med(v, 'p50Ms').toFixed(2)} ms`, `${med(v, 'p99Ms').toFixed(2)} ms`, (med(v, 'p99Ms') / base.p99).toFixed(2),
+      paired(v, 'p99Ms').toFixed(2), `${med(v, 'cpuUsPerRequest').toFixed(1)} µs`,
+      paired(v, 'cpuUsPerRequest').toFixed(3), share]
   })
-  const header = ['variant', 'req/s (median)', 'ratio', 'req/s min–max', 'p50 (median)', 'p99 (median)', 'p99 ratio', 'profiler sampling (median share)']
+  const header = ['variant', 'req/s (median)', 'ratio', 'per-round ratio (median)', 'req/s min–max', 'p50 (median)',
+    'p99 (median)', 'p99 ratio', 'per-round p99 ratio (median)', 'server CPU per request (median)',
+    'per-round CPU ratio (median)', 'profiler sampling (median share)']
   console.log(markdownTable(header, rows))
-  const fmt = (l) => l.map((x) => x.toFixed(2)).join(' ')
+  const fmt = (/** @type {number[]} */ l) => l.map((x) => x.toFixed(2)).join(' ')
   console.log(`\n${rounds} rounds, each variant once per round (order rotated), ${warmup} s warm-up + ${duration} s ` +
     `measured, ${connections} connections; server on CPU ${pinned ? serverCpu : 'any'}, autocannon on CPU ` +
-    `${pinned ? loadCpu : 'any'}; ${Math.round((Date.now() - started) / 1000)} s; node ${process.version}; ` +
-    `load average (1/5/15 min) ${fmt(loadBefore)} before, ${fmt(loadAfter)} after, ${os.availableParallelism()} CPUs`)
-  if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ rounds, duration, warmup, connections, loadBefore, loadAfter, results }, null, 2))
+    `${pinned ? loadCpu : 'any'}; ${seconds} s; node ${node}; ` +
+    `load average (1/5/15 min) ${fmt(loadBefore)} before, ${fmt(loadAfter)} after, ${cpus} CPUs`)
 }
 
 main().catch((err) => {

@@ -8,9 +8,12 @@
 // none: leakwatch is not required; loaded: required, not started; defaults: start();
 // no-attribution: start({ attribution: false }); always: start({ attribution: { when:
 // 'always' } }), the sampling profiler from start() on (the defaults before it ran on growth
-// only). Prints `{ "port": N }` once listening. On
-// SIGTERM it prints one JSON line with what leakwatch saw (the share of its polls, every
-// 250 ms, in which the sampling heap profiler ran; full and requested GCs) and exits.
+// only). Prints `{ "port": N }` once listening. `POST /mark` (sent by load.js after its
+// warm-up and at the end) notes the process's CPU time and request count, so the CPU time
+// per request of the measured part is known: it depends far less than throughput on what
+// else the machine runs. On SIGTERM it prints one JSON line with that and what leakwatch saw
+// (the share of its polls, every 250 ms, in which the sampling heap profiler ran; full and
+// requested GCs) and exits.
 
 const express = require('express')
 
@@ -27,6 +30,18 @@ for (let i = 0; i < 1000; i++) {
 }
 
 const app = express()
+let requests = 0
+/** @type {{ cpuUs: number, requests: number }[]} */
+const marks = []
+app.post('/mark', (req, res) => {
+  const { user, system } = process.cpuUsage()
+  marks.push({ cpuUs: user + system, requests })
+  res.json({ marks: marks.length })
+})
+app.use((req, res, next) => {
+  requests++
+  next()
+})
 app.use(express.json({ limit: '64kb' }))
 app.post('/orders', (req, res) => {
   const { customer, lines } = req.body || {}
@@ -64,8 +79,10 @@ const server = app.listen(0, '127.0.0.1', () => {
 process.on('SIGTERM', () => {
   if (poll) clearInterval(poll)
   const s = watcher && watcher.stats()
+  const [from, to] = marks
   console.log(JSON.stringify({
     variant,
+    cpuUsPerRequest: from && to ? (to.cpuUs - from.cpuUs) / Math.max(1, to.requests - from.requests) : null,
     samplingShare: watcher ? seen.sampling / Math.max(1, seen.polls) : null,
     fullGcs: s ? s.num_full_gc : null,
     requestedGcs: s ? s.requestedGcs : null,
