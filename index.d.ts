@@ -287,6 +287,13 @@ declare namespace leakwatch {
     samplingIntervalBytes?: number
     /** Allocation stacks listed per `leak`. Integer 1 – 100. Default 5. */
     top?: number
+    /**
+     * When the sampling heap profiler runs. `'growth'` (default): only while a metric shows
+     * early growth (half a leak's growth thresholds, warm-up or not) or a reported leak goes
+     * on, and for 30 s after (longer when full GCs are further apart), so a steady process
+     * pays nothing. `'always'`: from `start()` to `stop()`.
+     */
+    when?: 'growth' | 'always'
   }
 
   /**
@@ -405,6 +412,11 @@ declare namespace leakwatch {
       /** `'busy'`: another inspector client stopped or owns the sampling profiler. */
       status: 'ok' | 'off' | 'busy' | 'unavailable'
       message?: string
+      /**
+       * With `status: 'ok'`: when the sampling profiler started. The sites cover the window
+       * from the later of `since` and `start`.
+       */
+      since?: Date
     }
   }
 
@@ -504,6 +516,13 @@ declare namespace leakwatch {
     trend: { heap: MetricTrend | null; external: MetricTrend | null; rss: MetricTrend | null }
     /** Full GCs leakwatch requested to confirm growth (see `detection.confirm`). */
     requestedGcs: number
+    /**
+     * The sampling heap profiler behind `leak` allocation sites: `'sampling'` (running),
+     * `'idle'` (waiting for early growth, `attribution.when: 'growth'`), `'off'`
+     * (`attribution: false`, detection off, or after `stop()`), `'busy'` (another inspector
+     * client stopped or owns it) or `'unavailable'`.
+     */
+    attribution: 'sampling' | 'idle' | 'off' | 'busy' | 'unavailable'
     time: Date
   }
 

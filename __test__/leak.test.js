@@ -33,7 +33,10 @@ test('a growing heap raises one leak event with the contract payload', async () 
   assert.ok(Math.abs(leak.timeToLimitMs - left) < 0.05 * left, `${leak.timeToLimitMs} ms vs ${left}`)
   assert.equal(out.suspected.heap, true)
   // Allocation sites: the retained objects were allocated inside makeOrderBatch.
-  assert.deepEqual(leak.attribution, { status: 'ok' })
+  // The profiler started on early growth; `since` says when.
+  assert.deepEqual(Object.keys(leak.attribution).sort(), ['since', 'status'])
+  assert.equal(leak.attribution.status, 'ok')
+  assert.ok(!Number.isNaN(Date.parse(leak.attribution.since)), JSON.stringify(leak.attribution))
   assert.ok(leak.topAllocations.length >= 1 && leak.topAllocations.length <= 5)
   const site = leak.topAllocations[0]
   assert.deepEqual(Object.keys(site).sort(), ['bytes', 'column', 'functionName', 'line', 'stack', 'url'])
@@ -44,7 +47,7 @@ test('a growing heap raises one leak event with the contract payload', async () 
 })
 
 test('attribution off or taken away: the leak still arrives and says why there are no sites', async () => {
-  // Another inspector client stops the sampling profiler leakwatch started.
+  // Another inspector client stops the sampling profiler once leakwatch has started it.
   // A small heap, so the fast leak is urgent and reported without waiting for more evidence.
   const small = ['--max-old-space-size=256']
   const r = await runFixture('leak-attribution-probe.js', { args: ['on', 'taken'], nodeArgs: small })

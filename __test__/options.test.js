@@ -61,7 +61,7 @@ test('defaults are documented values', () => {
     sampleIntervalMs: 1000,
     statsIntervalMs: 0,
     gcSource: 'auto',
-    attribution: { samplingIntervalBytes: 512 * 1024, top: 5 },
+    attribution: { samplingIntervalBytes: 512 * 1024, top: 5, when: 'growth' },
     snapshot: null,
     detection: {
       mode: 'trend',
@@ -160,6 +160,12 @@ test('detection options are checked by their full name', () => {
   })
   assertOptionError({ attribution: { samplingIntervalBytes: 10 } }, {
     type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['attribution.samplingIntervalBytes'],
+  })
+  assertOptionError({ attribution: { when: 'sometimes' } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['attribution.when', '"growth" or "always"'],
+  })
+  assertOptionError({ attribution: { when: true } }, {
+    type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['attribution.when', '"growth" or "always"'],
   })
   assertOptionError({ attribution: { every: 1 } }, {
     type: TypeError, code: 'ERR_LEAKWATCH_UNKNOWN_OPTION', mentions: ['attribution.every', 'samplingIntervalBytes'],

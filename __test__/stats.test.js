@@ -7,7 +7,7 @@ const { runFixture, jsonLines } = require('./helpers')
 const STATS_KEYS = [
   'num_full_gc', 'num_inc_gc', 'heap_compactions', 'usage_trend', 'estimated_base',
   'current_base', 'min', 'max', 'gcType', 'forced', 'pauseMs', 'heap', 'rss', 'byType',
-  'source', 'dropped', 'callbackCost', 'leak', 'trend', 'requestedGcs', 'time',
+  'source', 'dropped', 'callbackCost', 'leak', 'trend', 'requestedGcs', 'attribution', 'time',
 ].sort()
 const GC_TYPES = ['scavenge', 'minorMarkCompact', 'markSweepCompact', 'incrementalMarking',
   'processWeakCallbacks']
@@ -32,6 +32,7 @@ function assertStatsShape(s) {
   for (const t of Object.values(s.trend)) {
     if (t !== null) assert.deepEqual(Object.keys(t).sort(), ['baseline', 'bytesPerHour', 'current'])
   }
+  assert.ok(['sampling', 'idle', 'off', 'busy', 'unavailable'].includes(s.attribution), s.attribution)
   assert.ok(s.time instanceof Date)
 }
 

@@ -8,8 +8,16 @@
 // with allocation order. Reading a profile makes V8 run a full GC first (the inspector asks
 // for kSamplingForceGC), so leakwatch reads one only when a `leak` is reported: it notes
 // (time, highest ordinal) then, and at the next `leak` keeps the live samples newer than the
-// newest note taken at or before that leak's window start (start() counts as ordinal 0):
-// memory that grew during the window and is still alive, by the stack that allocated it.
+// newest note taken at or before that leak's window start (the profiler's start counts as
+// ordinal 0): memory that grew during the window and is still alive, by the stack that
+// allocated it.
+//
+// The profiler costs throughput while it runs, so by default it runs only while the detector
+// sees early growth (`sampling-start` / `sampling-stop` from the native side, on this thread):
+// resume() and pause(). V8 numbers samples afresh at each start, so the notes start over too.
+// The session, once connected, stays connected until stop(): disconnecting it disables the
+// inspector's HeapProfiler agent, which clears V8's heap object ids, and heap snapshots taken
+// before and after would no longer share ids.
 
 const inspector = require('node:inspector')
 
@@ -27,41 +35,79 @@ class Attribution {
   #status = 'ok'
   /** @type {string | undefined} */
   #message = undefined
+  /** When the running profiler started (ms since the epoch); null while it is not running. @type {number | null} */
+  #since = null
   /** @type {{ time: number, ordinal: number }[]} */
   #marks = []
   #keepMs
   #top
+  #samplingInterval
 
   /**
-   * @param {{ samplingIntervalBytes: number, top: number }} options
+   * @param {{ samplingIntervalBytes: number, top: number, when: string }} options
    * @param {number} windowMs how far back a leak window can start
    */
   constructor(options, windowMs) {
     this.#top = options.top
+    this.#samplingInterval = options.samplingIntervalBytes
     this.#keepMs = 2 * windowMs
+    if (options.when === 'always') this.resume()
+  }
+
+  /** `{ status, message? }` for the `leak` payload. */
+  get state() {
+    return this.#message === undefined ? { status: this.#status } : { status: this.#status, message: this.#message }
+  }
+
+  /** For `stats.attribution`: 'sampling' | 'idle', or why there are no sites ('busy' | 'unavailable' | 'off'). */
+  get activity() {
+    if (this.#since !== null) return 'sampling'
+    return this.#status === 'ok' ? 'idle' : this.#status
+  }
+
+  /**
+   * Starts the sampling profiler (connecting the session the first time). Idempotent; after a
+   * failure ('busy': another client owned or stopped it) it tries again.
+   */
+  resume() {
+    if (this.#since !== null || this.#status === 'off') return
     try {
-      const session = new inspector.Session()
-      session.connect()
-      this.#session = session
-      this.#call('HeapProfiler.startSampling', { samplingInterval: options.samplingIntervalBytes })
-      this.#marks.push({ time: Date.now(), ordinal: 0 })
+      if (!this.#session) {
+        const session = new inspector.Session()
+        session.connect()
+        this.#session = session
+      }
+      this.#call('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
+      this.#since = Date.now()
+      this.#marks = [{ time: this.#since, ordinal: 0 }]
+      this.#status = 'ok'
+      this.#message = undefined
     } catch (err) {
       this.#fail(err)
     }
   }
 
-  /** `{ status, message? }` for the payload. */
-  get state() {
-    return this.#message === undefined ? { status: this.#status } : { status: this.#status, message: this.#message }
+  /** Stops the sampling profiler and forgets its samples; the session stays connected. */
+  pause() {
+    if (this.#since === null) return
+    this.#since = null
+    this.#marks = []
+    try {
+      // Answers with the profile, after the full GC that reading one takes.
+      this.#call('HeapProfiler.stopSampling')
+    } catch {}
   }
 
   /**
    * The allocation stacks of sampled memory allocated since `start` and still alive,
-   * largest first. Never throws: on failure, an empty list and a status that says why.
+   * largest first, and since when the profiler has sampled (`since`, a Date: the sites cover
+   * the window from the later of the two). Never throws: on failure, an empty list and a
+   * status that says why.
    * @param {Date} start
    */
   sites(start) {
-    if (!this.#session) return { sites: [], ...this.state }
+    if (this.#since === null) this.resume()
+    if (!this.#session || this.#since === null) return { sites: [], ...this.state }
     let profile
     try {
       profile = this.#call('HeapProfiler.getSamplingProfile').profile
@@ -71,18 +117,17 @@ class Attribution {
     }
     const since = this.#ordinalAt(start.getTime())
     this.#noteOrdinal(profile)
-    return { sites: topSites(profile, since, this.#top), status: 'ok' }
+    return { sites: topSites(profile, since, this.#top), status: 'ok', since: new Date(this.#since) }
   }
 
   stop() {
-    if (!this.#session) return
-    try {
-      this.#call('HeapProfiler.stopSampling')
-    } catch {}
-    try {
-      this.#session.disconnect()
-    } catch {}
-    this.#session = null
+    this.pause()
+    if (this.#session) {
+      try {
+        this.#session.disconnect()
+      } catch {}
+      this.#session = null
+    }
     if (this.#status === 'ok') this.#status = 'off'
   }
 
@@ -125,13 +170,16 @@ class Attribution {
   }
 
   // Another inspector client (DevTools, a profiler) stopped or owns the sampling profiler,
-  // or the inspector is missing from this Node.js build.
+  // or the inspector is missing from this Node.js build. The session stays connected (see
+  // the notes at the top) unless it is the inspector itself that failed.
   /** @param {any} err */
   #fail(err) {
     const message = err && err.message ? err.message : String(err)
     this.#status = /not started|already|another/i.test(message) ? 'busy' : 'unavailable'
     this.#message = message
-    if (this.#session) {
+    this.#since = null
+    this.#marks = []
+    if (this.#status === 'unavailable' && this.#session) {
       try {
         this.#session.disconnect()
       } catch {}

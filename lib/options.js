@@ -346,7 +346,13 @@ const SPEC = {
     default: {},
     table: 'row',
     description: 'Allocation sites on `leak` events: V8\'s sampling heap profiler through an ' +
-      'in-process inspector session; `false` = no session, no profiler.',
+      'in-process inspector session; `false` = no session, no profiler. `when: \'growth\'` runs ' +
+      'the profiler only from early growth (half a leak\'s growth, or a new high that far above ' +
+      'the window\'s median; warm-up or not) until 30 s after it and any reported leak end, so a ' +
+      'steady process pays nothing; a leak\'s sites then cover the growth since the profiler ' +
+      'started (`attribution.since` in the payload; measured: most of it, see ' +
+      '[Allocation sites](detection.md#allocation-sites)). `when: \'always\'` runs it from ' +
+      '`start()` to `stop()`.',
     check: group({
       samplingIntervalBytes: {
         default: 512 * KiB,
@@ -355,6 +361,11 @@ const SPEC = {
         description: 'Mean bytes allocated between two samples.',
       },
       top: { default: 5, check: integer(1, 100), description: 'Stacks listed per leak.' },
+      when: {
+        default: 'growth',
+        check: oneOf(['growth', 'always']),
+        description: 'When the sampling profiler runs: on early growth, or from start() to stop().',
+      },
     }, { orFalse: true }),
   },
   snapshot: {
@@ -384,7 +395,7 @@ function resolveOptions(options) {
 /**
  * Resolved options (the shape of `leakwatch.defaults`; index.d.ts documents each field).
  * @typedef {{ sampleIntervalMs: number, statsIntervalMs: number, gcSource: string,
- *   detection: DetectionOptions, attribution: { samplingIntervalBytes: number, top: number } | null,
+ *   detection: DetectionOptions, attribution: { samplingIntervalBytes: number, top: number, when: string } | null,
  *   snapshot: SnapshotOptions | null }} Options
  * @typedef {{ mode: string, consecutiveGcs: number, windowMs: number, warmupMs: number,
  *   minPoints: number, minConsistency: number, plateauRatio: number, rearmRatio: number,

@@ -75,6 +75,9 @@ class Watcher extends EventEmitter {
             external: options.detection.external || undefined,
             rss: options.detection.rss || undefined,
           },
+          // The profiler runs only while the detector sees early growth.
+          samplingOnGrowth: Boolean(options.attribution && options.attribution.when === 'growth' &&
+            options.detection.mode !== 'off'),
         },
         (args) => this.#dispatch(args[0], args[1]))
     } catch (err) {
@@ -178,6 +181,14 @@ class Watcher extends EventEmitter {
     try {
       // Events still queued when stop() ran are dropped: nothing is emitted after stop().
       if (!this.#native.running) return
+      // Early growth started or ended (never emitted): the profiler runs on this thread.
+      if (event === 'sampling-start' || event === 'sampling-stop') {
+        if (this.#attribution) {
+          if (event === 'sampling-start') this.#attribution.resume()
+          else this.#attribution.pause()
+        }
+        return
+      }
       if (event === 'stats') payload = this.#decorateStats(payload)
       else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
       if (event === 'leak') {
@@ -226,6 +237,7 @@ class Watcher extends EventEmitter {
     if (raw.rss == null) raw.rss = usage ? usage.rss : null
     // The native layer leaves out metrics without a trend; the contract says null.
     for (const metric of METRICS) raw.trend[metric] ??= null
+    raw.attribution = this.#attribution ? this.#attribution.activity : 'off'
     raw.time = new Date(raw.time)
     return raw
   }

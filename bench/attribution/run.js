@@ -3,7 +3,8 @@
 // Cost of allocation-site attribution (V8's sampling heap profiler through an in-process
 // inspector session, 512 KiB interval): the allocation-heavy job of bench/gc-overhead run
 // without monitoring (leakwatch loaded, not started), with leakwatch's attribution off, and
-// with the defaults (attribution on), interleaved, one process at a time. Prints median wall
+// with the profiler running throughout (`attribution: { when: 'always' }`), interleaved, one
+// process at a time. Prints median wall
 // and CPU time per mode and the ratios to the baseline.
 //
 //   node bench/attribution/run.js [--runs 9] [--chunks 400]

@@ -39,7 +39,7 @@ const stopped = []
 const watcher = detector === 'leakwatch' ? leakwatch.start(options) : null
 if (watcher) {
   watcher.on('leak', (info) => {
-    found.push({ t: since(), metric: info.metric, reason: info.reason, bytesPerHour: info.bytesPerHour, gcCount: info.gcCount, windowMs: info.windowMs, timeToLimitMs: info.timeToLimitMs, limit: info.limit, topAllocations: info.topAllocations })
+    found.push({ t: since(), metric: info.metric, reason: info.reason, bytesPerHour: info.bytesPerHour, gcCount: info.gcCount, windowMs: info.windowMs, timeToLimitMs: info.timeToLimitMs, limit: info.limit, topAllocations: info.topAllocations, start: info.start, end: info.end, attribution: info.attribution })
     if (stopOnLeak) finish()
   })
   watcher.on('leak-stopped', (info) => stopped.push({ t: since(), metric: info.metric, reason: info.reason }))
@@ -83,7 +83,17 @@ observer.observe({ entryTypes: ['gc'] })
 // ---- run --------------------------------------------------------------------------------
 const stopWorkload = workload.start()
 let peakRss = 0
-const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()) }, 250)
+// How long the sampling heap profiler ran (stats.attribution, every 250 ms).
+const profiler = { polls: 0, sampling: 0, firstT: null }
+const rssTimer = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  if (!watcher) return
+  profiler.polls++
+  if (watcher.stats().attribution === 'sampling') {
+    profiler.sampling++
+    profiler.firstT ??= since()
+  }
+}, 250)
 const deadline = setTimeout(finish, seconds * 1000)
 
 let done = false
@@ -107,5 +117,6 @@ function finish() {
     requestedGcs: s ? s.requestedGcs : 0,
     gcPauseMs: s ? s.byType.markSweepCompact.pauseMs : null,
     peakRss,
+    profiler: watcher ? { share: profiler.sampling / Math.max(1, profiler.polls), firstT: profiler.firstT } : null,
   }))
 }

@@ -8,7 +8,8 @@
 //                                     memwatch | gc-stats | datadog | perf_hooks;
 //                               CHUNKS = 0 measures start-up only
 // `leakwatch` is the GC hooks, sampler and detectors (attribution off); `leakwatch-attribution`
-// is the defaults, sampling heap profiler included.
+// adds the sampling heap profiler for the whole run (`attribution: { when: 'always' }`: by
+// default it runs only on early growth, which this job does not have).
 
 const path = require('node:path')
 const mode = process.argv[2]
@@ -24,7 +25,7 @@ switch (mode) {
     break
   case 'leakwatch':
   case 'leakwatch-attribution': {
-    const w = leakwatch.start(mode === 'leakwatch' ? { attribution: false } : {})
+    const w = leakwatch.start(mode === 'leakwatch' ? { attribution: false } : { attribution: { when: 'always' } })
     let events = 0
     w.on('stats', () => events++)
     report = () => {

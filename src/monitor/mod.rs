@@ -47,6 +47,9 @@ pub struct MonitorConfig {
   /// The operator's memory budget for the whole process (`memoryLimitBytes`), bytes; the
   /// cgroup limit and the system's available memory are read as well.
   pub memory_limit: Option<u64>,
+  /// Send [`Event::Sampling`] when early growth starts and ends (allocation sites sampled
+  /// only then); false: never.
+  pub sampling_on_growth: bool,
 }
 
 /// How often the memory room (cgroup, /proc/meminfo) is read again for time-to-limit.
@@ -111,6 +114,9 @@ pub enum Event {
   Leak(Box<LeakReport>),
   /// Ask the isolate's thread for one incremental full GC (a confirmation GC).
   RequestFullGc,
+  /// Early growth started (true) or ended (false): the JS side starts or stops the sampling
+  /// heap profiler, which only the isolate's thread may do.
+  Sampling(bool),
 }
 
 /// What happened to an event handed to the sink.
@@ -198,6 +204,7 @@ impl Monitor {
       last_stats_event: None,
       memory_room: None,
       room_read_at: None,
+      sampling: false,
     };
     let thread = std::thread::Builder::new()
       .name("leakwatch".into())
@@ -245,6 +252,8 @@ struct Worker<S: EventSink> {
   /// Memory the process may still take and what bounds it, as last read.
   memory_room: Option<(u64, LimitKind)>,
   room_read_at: Option<Instant>,
+  /// The early-growth state JavaScript was last told (see `signal_sampling`).
+  sampling: bool,
 }
 
 impl<S: EventSink> Worker<S> {
@@ -278,6 +287,11 @@ impl<S: EventSink> Worker<S> {
         if !self.deliver_leaks(reports) {
           break;
         }
+      }
+      // Every tick: early growth also ends with no new point (a heap that stopped growing
+      // gets no confirmation GC).
+      if !self.signal_sampling(Instant::now()) {
+        break;
       }
       // After the events of this tick are on their way: the file reads never delay them.
       if !paused {
@@ -370,7 +384,34 @@ impl<S: EventSink> Worker<S> {
     delivery != Delivery::Closed
   }
 
+  /// Tells JavaScript when early growth starts or ends. Called before a `leak` is delivered,
+  /// so the profiler is asked to start before the leak it serves. A dropped event is sent
+  /// again on the next call. Returns false when the sink is closed.
+  fn signal_sampling(&mut self, now: Instant) -> bool {
+    if !self.config.sampling_on_growth {
+      return true;
+    }
+    let wanted = self.detection.early_growth(now);
+    if wanted == self.sampling {
+      return true;
+    }
+    match self.sink.deliver(Event::Sampling(wanted)) {
+      Delivery::Queued => {
+        self.sampling = wanted;
+        true
+      }
+      Delivery::Dropped => {
+        self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        true
+      }
+      Delivery::Closed => false,
+    }
+  }
+
   fn deliver_leaks(&mut self, reports: Vec<LeakReport>) -> bool {
+    if !self.signal_sampling(Instant::now()) {
+      return false;
+    }
     reports
       .into_iter()
       .all(|r| self.deliver(Event::Leak(Box::new(r))))
@@ -499,6 +540,7 @@ mod tests {
         detection: DetectionConfig::off(),
         confirm: None,
         memory_limit: None,
+        sampling_on_growth: false,
       },
       Source::V8Hooks,
       HeapFigures {
@@ -571,6 +613,63 @@ mod tests {
     assert_eq!(s.gc_type, None);
     assert_eq!(s.heap.used, 1);
     drop(monitor);
+  }
+
+  #[test]
+  fn sampling_starts_before_the_first_leak_it_serves() {
+    use leakwatch_detection::detector::TrendConfig;
+    use leakwatch_detection::Mode;
+    let channel = RecordChannel::new();
+    let (tx, rx) = mpsc::channel();
+    let mut monitor = Monitor::start(
+      MonitorConfig {
+        sample_interval: Duration::from_millis(20),
+        stats_interval: Duration::from_secs(3600),
+        detection: DetectionConfig {
+          heap: Some(Mode::Trend(TrendConfig {
+            warmup_s: 0.0,
+            window_s: 5.0,
+            ..TrendConfig::default()
+          })),
+          external: None,
+          rss: None,
+        },
+        confirm: None,
+        memory_limit: None,
+        sampling_on_growth: true,
+      },
+      Source::V8Hooks,
+      HeapFigures::default(),
+      channel.clone(),
+      Arc::new(HookCost::default()),
+      ChannelSink(tx),
+      || Some(4096),
+    )
+    .unwrap();
+    // 2 MiB more live heap at each full GC, 50 ms apart (a 5 s window keeps points 39 ms
+    // apart): early growth at 4 MiB, the leak at 8 MiB.
+    for i in 0..10u64 {
+      let mut r = rec(
+        GcKind::MarkSweepCompact,
+        50 * 1024 * 1024 + i * 2 * 1024 * 1024,
+      );
+      r.at = Instant::now();
+      channel.push(r);
+      std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut order = Vec::new();
+    while let Ok(event) = rx.recv_timeout(Duration::from_secs(5)) {
+      match event {
+        Event::Sampling(on) => order.push(if on { "start" } else { "stop" }),
+        Event::Leak(r) if r.growing => {
+          order.push("leak");
+          break;
+        }
+        _ => {}
+      }
+    }
+    assert_eq!(order, ["start", "leak"]);
+    monitor.stop();
   }
 
   #[test]

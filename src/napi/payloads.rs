@@ -2,7 +2,7 @@
 //! (memwatch's snake_case names are kept where memwatch had them); the JS facade adds
 //! `heap.arrayBuffers` and turns `time` into a `Date`.
 
-use napi::Either;
+use napi::bindgen_prelude::{Either3, Null};
 use napi_derive::napi;
 
 use crate::monitor::gc_kind::GcKind;
@@ -401,6 +401,12 @@ pub enum WatcherEvent {
   /// A metric reported by `leak` stopped growing.
   #[napi(value = "leak-stopped")]
   LeakStopped,
+  /// Early growth started: start the sampling heap profiler (payload null; never emitted).
+  #[napi(value = "sampling-start")]
+  SamplingStart,
+  /// Early growth ended: stop it (payload null; never emitted).
+  #[napi(value = "sampling-stop")]
+  SamplingStop,
 }
 
 /// A monitor event for JavaScript. GC requests are not among them: they run on the JS thread
@@ -408,22 +414,26 @@ pub enum WatcherEvent {
 pub enum ForJs {
   Stats(Box<StatsReport>),
   Leak(Box<LeakReport>),
+  /// Early growth started (true) or ended.
+  Sampling(bool),
 }
 
 impl ForJs {
   /// (event name, payload) as the dispatcher receives them.
   /// The payload: napi-rs converts either shape.
-  pub fn into_args(self) -> (WatcherEvent, Either<StatsPayload, LeakPayload>) {
+  pub fn into_args(self) -> (WatcherEvent, Either3<StatsPayload, LeakPayload, Null>) {
     match self {
-      ForJs::Stats(report) => (WatcherEvent::Stats, Either::A((&*report).into())),
+      ForJs::Stats(report) => (WatcherEvent::Stats, Either3::A((&*report).into())),
       ForJs::Leak(report) => (
         if report.growing {
           WatcherEvent::Leak
         } else {
           WatcherEvent::LeakStopped
         },
-        Either::B((&*report).into()),
+        Either3::B((&*report).into()),
       ),
+      ForJs::Sampling(true) => (WatcherEvent::SamplingStart, Either3::C(Null)),
+      ForJs::Sampling(false) => (WatcherEvent::SamplingStop, Either3::C(Null)),
     }
   }
 }

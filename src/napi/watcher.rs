@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{Either3, Function, Null};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Either, Env, Status};
+use napi::{Env, Status};
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, LeakwatchError};
@@ -35,7 +35,7 @@ const EVENT_QUEUE: usize = 256;
 pub type Dispatcher = ThreadsafeFunction<
   ForJs,
   (),
-  (WatcherEvent, Either<StatsPayload, LeakPayload>),
+  (WatcherEvent, Either3<StatsPayload, LeakPayload, Null>),
   Status,
   false,
   true,
@@ -221,6 +221,8 @@ pub struct NativeOptions {
   /// `v8.getHeapStatistics()` at start: seeds `stats()` and checks the struct layout.
   pub reference_heap: HeapFiguresInput,
   pub detection: NativeDetection,
+  /// Send `sampling-start` / `sampling-stop` when early growth starts and ends.
+  pub sampling_on_growth: bool,
 }
 
 /// Why V8 hooks are not in use.
@@ -250,6 +252,7 @@ impl EventSink for TsfnSink {
     match event {
       Event::Stats(report) => delivery(self.dispatcher.call(ForJs::Stats(report), mode)),
       Event::Leak(report) => delivery(self.dispatcher.call(ForJs::Leak(report), mode)),
+      Event::Sampling(on) => delivery(self.dispatcher.call(ForJs::Sampling(on), mode)),
       Event::RequestFullGc => match &self.gc {
         Some(gc) => delivery(gc.call((), mode)),
         None => Delivery::Queued,
@@ -320,7 +323,7 @@ impl NativeWatcher {
   pub fn new(
     env: Env,
     options: NativeOptions,
-    dispatch: Function<(WatcherEvent, Either<StatsPayload, LeakPayload>), ()>,
+    dispatch: Function<(WatcherEvent, Either3<StatsPayload, LeakPayload, Null>), ()>,
   ) -> error::Result<Self> {
     let mut config = MonitorConfig {
       sample_interval: Duration::from_millis(u64::from(options.sample_interval_ms.max(1))),
@@ -332,6 +335,7 @@ impl NativeWatcher {
         .memory_limit_bytes
         .filter(|b| b.is_finite() && *b > 0.0)
         .map(|b| b as u64),
+      sampling_on_growth: options.sampling_on_growth,
     };
     let reference: HeapFigures = (&options.reference_heap).into();
     let (api, initial, hook_failure) = if options.use_v8_hooks {

@@ -149,6 +149,13 @@ impl Detector {
     }
   }
 
+  fn early_growth(&self, now: f64) -> bool {
+    match self {
+      Detector::Trend(d) => d.early_growth(now),
+      Detector::Consecutive(d) => d.early_growth(now),
+    }
+  }
+
   fn latest(&self) -> Option<&Finding> {
     match self {
       Detector::Trend(d) => d.latest(),
@@ -370,6 +377,14 @@ impl Detection {
     self.detectors[metric as usize]
       .as_ref()
       .is_some_and(Detector::suspected)
+  }
+
+  /// Whether any metric shows early growth at `at`: growth at a lower bar than a leak's, seen
+  /// recently (see `detector/early.rs`), or a reported growth still going on. The addon runs
+  /// the sampling heap profiler while it holds.
+  pub fn early_growth(&self, at: Instant) -> bool {
+    let now = self.secs(at);
+    self.detectors.iter().flatten().any(|d| d.early_growth(now))
   }
 
   /// The current trend of a metric; None when it is off, in consecutive mode or warming up.

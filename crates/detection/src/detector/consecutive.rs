@@ -2,6 +2,7 @@
 //! Without memwatch's bugs: 64-bit/float sizes, the growth measured from the baseline before
 //! the first increase, and a correct rate.
 
+use super::early::EarlyGrowth;
 use super::robust::Point;
 use super::{Finding, Verdict};
 
@@ -12,6 +13,7 @@ pub struct ConsecutiveDetector {
   previous: Option<Point>,
   run_start: Option<Point>,
   run: u32,
+  early: EarlyGrowth,
 }
 
 impl ConsecutiveDetector {
@@ -22,7 +24,15 @@ impl ConsecutiveDetector {
       previous: None,
       run_start: None,
       run: 0,
+      early: EarlyGrowth::default(),
     }
+  }
+
+  /// From a point that makes half the growing run a leak needs (or a leak) until no point has
+  /// for the quiet span (see `detector/early.rs`). `now`: the points' clock.
+  pub fn early_growth(&self, now: f64) -> bool {
+    // Full GCs only, no window: waiting for the next of them is capped at 2 min.
+    self.early.active(now, 120.0)
   }
 
   /// Feeds one full-GC baseline; a leak when it completes a run of growing ones.
@@ -61,6 +71,8 @@ impl ConsecutiveDetector {
       }
     };
     self.previous = Some(point);
+    let early = matches!(verdict, Verdict::Leak(_)) || self.run >= (self.needed / 2).max(1);
+    self.early.point(point.t, early);
     verdict
   }
 }

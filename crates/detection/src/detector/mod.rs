@@ -1,10 +1,12 @@
 //! Leak detectors: pure Rust over (seconds, bytes) points, no napi types.
 
 mod consecutive;
+mod early;
 mod robust;
 mod trend;
 
 pub use consecutive::ConsecutiveDetector;
+pub use early::{EarlyGrowth, EARLY_SHARE, QUIET_S};
 pub use robust::Point;
 pub use trend::{TrendConfig, TrendDetector, Urgency, MAX_MIN_POINTS, MAX_POINTS};
 

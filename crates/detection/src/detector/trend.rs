@@ -6,7 +6,8 @@
 
 use std::collections::VecDeque;
 
-use super::robust::{fitted_at, theil_sen_slope, trend_consistency, Point};
+use super::early::{EarlyGrowth, EARLY_SHARE};
+use super::robust::{fitted_at, median, theil_sen_slope, trend_consistency, Point};
 use super::{Finding, Verdict};
 
 /// Most points kept in a window. The statistics are O(n²), so kept points are at least
@@ -20,6 +21,10 @@ pub const MAX_POINTS: usize = 128;
 /// half of `MAX_POINTS` in the window (a denser sample replaces the newest point, so admitted
 /// points end up between one and two spacings apart).
 pub const MAX_MIN_POINTS: usize = MAX_POINTS / 2;
+
+/// Fewest points in the window for early growth (which ignores warm-up and `min_points`):
+/// the plateau test needs three.
+const EARLY_MIN_POINTS: usize = 3;
 
 /// Settings of the trend detector for one metric. Times in seconds, sizes in bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,6 +132,8 @@ pub struct TrendDetector {
   state: State,
   /// The window's latest assessment (None during warm-up or with too few points).
   latest: Option<Finding>,
+  /// Growth at a lower bar than a leak's, warm-up or not (see `detector/early.rs`).
+  early: EarlyGrowth,
 }
 
 /// What the window says right now.
@@ -134,6 +141,8 @@ struct Assessment {
   finding: Finding,
   growing: bool,
   plateau: bool,
+  /// Growing at [`EARLY_SHARE`] of the growth thresholds, and not levelling off.
+  early: bool,
 }
 
 impl TrendDetector {
@@ -146,12 +155,20 @@ impl TrendDetector {
       newest_since: f64::NEG_INFINITY,
       state: State::Watching,
       latest: None,
+      early: EarlyGrowth::default(),
     }
   }
 
   /// True between a report and the verdict that growth stopped.
   pub fn suspected(&self) -> bool {
     matches!(self.state, State::Reported { .. })
+  }
+
+  /// True while a reported growth goes on, and from a point whose window shows early growth
+  /// until no point has shown it for the quiet span (see `detector/early.rs`). `now`: the
+  /// points' clock.
+  pub fn early_growth(&self, now: f64) -> bool {
+    self.suspected() || self.early.active(now, self.config.window_s)
   }
 
   /// The window's current fit (growth rate, fitted baseline, latest level) as of the last
@@ -197,10 +214,22 @@ impl TrendDetector {
         break;
       }
     }
-    if point.t - first_t < self.config.warmup_s || self.points.len() < self.config.min_points {
+    let judged =
+      point.t - first_t >= self.config.warmup_s && self.points.len() >= self.config.min_points;
+    // Early growth is looked for from the third point on, warm-up or not: a leak reported at
+    // the end of the warm-up then has its allocation sites sampled for most of its window.
+    let assessment = if judged || self.points.len() >= EARLY_MIN_POINTS {
+      self.assess()
+    } else {
+      None
+    };
+    self
+      .early
+      .point(point.t, assessment.as_ref().is_some_and(|a| a.early));
+    if !judged {
       return Verdict::None;
     }
-    let Some(mut a) = self.assess() else {
+    let Some(mut a) = assessment else {
       return Verdict::None;
     };
     a.finding.time_to_limit_s = room
@@ -267,9 +296,34 @@ impl TrendDetector {
     let recent_from = last.t - span / 3.0;
     let in_third = pts.iter().filter(|p| p.t >= recent_from).count();
     let recent = &pts[pts.len() - in_third.max(3).min(pts.len())..];
-    let plateau = slope > 0.0
-      && recent.len() >= 3
-      && theil_sen_slope(recent).is_some_and(|r| r < cfg.plateau_ratio * slope);
+    let recent_slope = if recent.len() >= 3 {
+      theil_sen_slope(recent)
+    } else {
+      None
+    };
+    let plateau = slope > 0.0 && recent_slope.is_some_and(|r| r < cfg.plateau_ratio * slope);
+    // Early growth: the window at half the leak's bar, or a new high well above the window's
+    // typical level. The second reacts to growth that starts after a flat stretch, which the
+    // window's median slope only sees once the rise fills a large part of the window (the
+    // same moment the leak is due); a sawtooth makes no new highs, and noise on a level that
+    // has stopped rising makes no rising recent third.
+    let early_bar = |level: f64| {
+      (EARLY_SHARE * cfg.min_growth_bytes).max(EARLY_SHARE * cfg.min_growth_ratio * level.max(1.0))
+    };
+    let windowed = slope > 0.0
+      && growth >= early_bar(baseline)
+      && consistency >= cfg.min_consistency
+      && !plateau;
+    let earlier_high = pts[..pts.len() - 1]
+      .iter()
+      .map(|p| p.v)
+      .fold(f64::NEG_INFINITY, f64::max);
+    let typical = median(&mut pts.iter().map(|p| p.v).collect::<Vec<_>>()).unwrap_or(last.v);
+    let new_high = last.v > earlier_high
+      && last.v - typical >= early_bar(typical)
+      && recent_slope.is_some_and(|r| r > 0.0)
+      && !plateau;
+    let early = windowed || new_high;
     Some(Assessment {
       finding: Finding {
         start_t: first.t,
@@ -283,6 +337,7 @@ impl TrendDetector {
       },
       growing,
       plateau,
+      early,
     })
   }
 }
@@ -511,6 +566,143 @@ mod tests {
       ..TrendConfig::default()
     });
     assert!(leaks(&pts.iter().map(|p| beyond.push(*p)).collect::<Vec<_>>()).is_empty());
+  }
+
+  /// The first time each point's detector shows early growth, and the verdicts.
+  fn early_run(points: &[Point]) -> (Vec<bool>, Vec<Verdict>) {
+    let mut d = TrendDetector::new(TrendConfig::default());
+    points
+      .iter()
+      .map(|p| {
+        let v = d.push(*p);
+        (d.early_growth(p.t), v)
+      })
+      .unzip()
+  }
+
+  #[test]
+  fn early_growth_starts_well_before_the_leak_and_covers_most_of_its_window() {
+    // 1 MiB/s on a 50 MiB base, a full GC every 2 s: the leak is due at the end of the
+    // warm-up (10 s), early growth (half of 8 MiB) at 4–6 s. A leak reported as soon as it
+    // passes the thresholds has its sites sampled over the later half of its window, at best.
+    let pts = series(0.0, 2.0, 40, |t| 50.0 * MIB + t * MIB, 0.1 * MIB, 11);
+    let (early, verdicts) = early_run(&pts);
+    let first_early = early.iter().position(|&e| e).expect("early growth");
+    let found = leaks(&verdicts);
+    let leak = &found[0];
+    let started = pts[first_early].t;
+    assert!(
+      started < leak.end_t,
+      "early at {started} s, leak at {} s",
+      leak.end_t
+    );
+    let covered = (leak.end_t - started) / (leak.end_t - leak.start_t);
+    assert!(covered >= 0.35, "sites cover {covered:.2} of the window");
+    // From then on it holds while the leak goes on.
+    assert!(early[first_early..].iter().all(|&e| e));
+  }
+
+  #[test]
+  fn a_leak_that_starts_after_a_flat_stretch_is_sampled_for_most_of_its_growth() {
+    // Flat for 300 s, then 1 MiB/s. The window's median slope sees the rise only when the
+    // leak is due (~38 s in); the new-high rule sees it within a few points.
+    let pts = series(
+      0.0,
+      2.0,
+      200,
+      |t| 50.0 * MIB + MIB * (t - 300.0).max(0.0),
+      0.3 * MIB,
+      3,
+    );
+    let (early, verdicts) = early_run(&pts);
+    let first_early = pts[early.iter().position(|&e| e).expect("early growth")].t;
+    let leak = leaks(&verdicts)[0].clone();
+    assert!(
+      first_early > 300.0,
+      "no early growth while flat: {first_early} s"
+    );
+    // Growth in the window happened from 300 s on: the share sampled.
+    let covered = (leak.end_t - first_early) / (leak.end_t - 300.0);
+    assert!(
+      covered >= 0.75,
+      "early at {first_early} s, leak at {} s",
+      leak.end_t
+    );
+  }
+
+  #[test]
+  fn flat_memory_never_shows_early_growth() {
+    let pts = series(0.0, 1.0, 300, |_| 64.0 * MIB, 2.0 * MIB, 6);
+    let (early, _) = early_run(&pts);
+    assert!(early.iter().all(|&e| !e));
+  }
+
+  #[test]
+  fn early_growth_lapses_after_growth_stops() {
+    // Leak for 60 s at 1 MiB/s, then flat: the leak is reported, then stopped, and early
+    // growth ends within the quiet span of the stop.
+    let pts = series(
+      0.0,
+      2.0,
+      150,
+      |t| 40.0 * MIB + MIB * t.min(60.0),
+      0.1 * MIB,
+      8,
+    );
+    let (early, verdicts) = early_run(&pts);
+    assert!(!leaks(&verdicts).is_empty());
+    let stopped = verdicts
+      .iter()
+      .position(|v| matches!(v, Verdict::Stopped(_)))
+      .expect("growth stopped");
+    let off = (stopped..pts.len())
+      .find(|&i| !early[i])
+      .expect("early growth ends");
+    assert!(
+      pts[off].t - pts[stopped].t <= super::super::QUIET_S + 2.0,
+      "stopped at {} s, early growth ended at {} s",
+      pts[stopped].t,
+      pts[off].t
+    );
+    assert!(early[off..].iter().all(|&e| !e), "and stays off");
+  }
+
+  #[test]
+  fn a_warming_cache_samples_while_it_fills_then_stops() {
+    // The warm-up case the urgency rule keeps silent: filling for ~30 s, then flat. Early
+    // growth while it fills (the profiler runs), off within a minute of levelling off.
+    let pts = series(
+      0.0,
+      2.0,
+      120,
+      |t| 40.0 * MIB + 60.0 * MIB * (1.0 - (-t / 10.0).exp()),
+      0.2 * MIB,
+      4,
+    );
+    let (early, _) = early_run(&pts);
+    assert!(early.iter().any(|&e| e));
+    let last_on = early.iter().rposition(|&e| e).unwrap();
+    assert!(
+      pts[last_on].t < 90.0,
+      "still sampling at {} s",
+      pts[last_on].t
+    );
+  }
+
+  #[test]
+  fn a_sawtooth_does_not_keep_the_profiler_running() {
+    let pts = series(
+      0.0,
+      2.0,
+      150,
+      |t| 60.0 * MIB + 20.0 * MIB * ((t % 10.0) / 10.0),
+      0.0,
+      5,
+    );
+    let (early, _) = early_run(&pts);
+    let on = early.iter().filter(|&&e| e).count();
+    assert!(!early[pts.len() - 1]);
+    assert!(on * 5 < pts.len(), "on for {on} of {} points", pts.len());
   }
 
   #[test]

@@ -1,0 +1,46 @@
+'use strict'
+
+// Allocation sites that cost nothing until memory grows: with the default `attribution`, V8's
+// sampling heap profiler is off on a steady process, starts on early growth, serves the
+// `leak`, and stops once growth has stopped. V8's own state is read in the child through a
+// second inspector session. No timing assertion: only the order of what happened.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { runFixture, jsonLines } = require('./helpers')
+
+test('the sampling profiler runs only from early growth until growth stops', async () => {
+  // A 256 MB heap: the fast leak is urgent, so it is reported without the evidence span.
+  const r = await runFixture('attribution-on-growth.js', {
+    nodeArgs: ['--max-old-space-size=256'], timeoutMs: 240_000,
+  })
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  assert.equal(out.source, 'v8')
+  // Steady: idle, and V8 has no sampling profiler running.
+  assert.deepEqual(out.steady, ['idle'], JSON.stringify(out))
+  assert.equal(out.steadyProfiler, false)
+  // Growth: the profiler started once the heap grew (not before), and the leak carries sites
+  // of the leaking code, so it was sampling while the leak grew.
+  assert.equal(out.leakProfiler, true)
+  assert.equal(out.leak.attribution.status, 'ok')
+  assert.ok(new Date(out.leak.attribution.since) >= new Date(out.leakingFrom), JSON.stringify(out))
+  assert.ok(out.leak.stacks.length >= 1, JSON.stringify(out.leak))
+  assert.ok(out.leak.stacks[0].some((frame) => /^makeOrderBatch \(.*attribution-on-growth\.js:\d+:\d+\)$/.test(frame)),
+    out.leak.stacks[0].join('\n'))
+  assert.ok(out.leak.bytes[0] > 1024 * 1024, `bytes ${out.leak.bytes[0]}`)
+  // Growth stopped: `leak-stopped`, then idle again, and V8's profiler is stopped.
+  assert.ok(out.stoppedAtMs > out.leakAtMs)
+  assert.ok(out.idleAtMs > out.leakAtMs)
+  assert.equal(out.endProfiler, false)
+  // Pausing the profiler kept the session, so V8's heap object ids survived.
+  assert.notEqual(out.idBefore, '0')
+  assert.equal(out.idAfter, out.idBefore)
+})
+
+test("attribution.when: 'always' samples from start() on a steady process", async () => {
+  const r = await runFixture('attribution-always.js')
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  assert.deepEqual(out, { attribution: 'sampling', profiler: true, afterStop: 'off', profilerAfterStop: false })
+})
