@@ -44,3 +44,16 @@ test("attribution.when: 'always' samples from start() on a steady process", asyn
   const [out] = jsonLines(r)
   assert.deepEqual(out, { attribution: 'sampling', profiler: true, afterStop: 'off', profilerAfterStop: false })
 })
+
+test('a dump taken while the profiler samples does not leave its names resident', async () => {
+  const dir = require('node:fs').mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'lw-att-names-'))
+  const r = await runFixture('attribution-snapshot-names.js', { args: [dir], timeoutMs: 120_000 })
+  require('node:fs').rmSync(dir, { recursive: true })
+  assert.equal(r.code, 0, r.stderr)
+  const [out] = jsonLines(r)
+  // The dump's names alone are about 350 MB (300,000 × ~1.2 KiB); kept, RSS stays that high.
+  const MB = 1024 * 1024
+  assert.ok(out.peak - out.before > 300 * MB, JSON.stringify(out))
+  assert.ok(out.after - out.before < 150 * MB, `RSS stayed ${((out.after - out.before) / MB).toFixed(0)} MB up: ${JSON.stringify(out)}`)
+  assert.equal(out.attribution, 'sampling', 'sampling goes on after the dump')
+})

@@ -99,6 +99,21 @@ class Attribution {
   }
 
   /**
+   * After a heap snapshot: while V8's sampling profiler runs, its heap profiler keeps every
+   * name a snapshot made — the index names of arrays, Maps and Sets, a kilobyte each, hundreds
+   * of megabytes after one dump of a big heap — until the profiler stops. Restarting it lets V8
+   * drop them; the samples taken so far go with them, and sampling goes on at once (a later
+   * `leak`'s sites then cover the growth since the dump: `attribution.since` says so).
+   * Returns whether it restarted (the freed names are then worth giving back to the OS).
+   */
+  afterSnapshot() {
+    if (this.#since === null) return false
+    this.pause()
+    this.resume()
+    return true
+  }
+
+  /**
    * The allocation stacks of sampled memory allocated since `start` and still alive,
    * largest first, and since when the profiler has sampled (`since`, a Date: the sites cover
    * the window from the later of the two). Never throws: on failure, an empty list and a

@@ -174,14 +174,18 @@ class Snapshots {
   /** @type {(() => void) | null} */
   #onSignal = null
   #pending = false
+  /** @type {() => void} */
+  #afterDump
 
   /**
    * @param {import('./options').SnapshotOptions} options
    * @param {{ native: import('./native').Binding, counters: import('./counters').Counters }} context
    * @param {(event: string, payload: object) => void} emit
    * @param {(err: Error & { code: string }) => void} emitError
+   * @param {() => void} [afterDump] called after every dump that started (never throws)
    */
-  constructor(options, { native, counters }, emit, emitError) {
+  constructor(options, { native, counters }, emit, emitError, afterDump = () => {}) {
+    this.#afterDump = afterDump
     this.#options = { ...options, dir: options.dir ? path.resolve(options.dir) : defaultDir() }
     this.#native = native
     this.#counters = counters
@@ -310,6 +314,9 @@ class Snapshots {
   /** @param {import('./native').OutcomeFields} outcome @param {Where} where */
   #report(outcome, where = { dir: this.#options.dir }) {
     const auto = outcome.trigger !== TRIGGER.api
+    if (outcome.status === 'written' || outcome.status === 'failed' || outcome.aborted) {
+      this.#afterDump()
+    }
     // Every automatic attempt starts the cooldown, whatever its outcome: one event per period,
     // not one per GC while a threshold stays crossed and the disk stays full.
     if (AUTOMATIC.has(outcome.trigger)) {

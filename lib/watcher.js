@@ -91,7 +91,10 @@ class Watcher extends EventEmitter {
     }
     if (options.snapshot) {
       this.#snapshots = new Snapshots(options.snapshot, context,
-        (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err))
+        (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err),
+        () => {
+          if (this.#attribution && this.#attribution.afterSnapshot()) native.releaseFreedMemory()
+        })
       if (options.snapshot.rssBytes != null) this.#watchRss(options.sampleIntervalMs)
     }
     if (this.#native.source === 'perf_hooks') {

@@ -107,6 +107,7 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
       calls.pruned.push([dir, keep, justWritten])
       return []
     },
+    releaseFreedMemory() {},
     // The addon resolves with the report object, or rejects with an Error carrying `code`,
     // `file`, `offset` and `errno` (src/napi/analysis.rs).
     analyzeSnapshot: async (file) => {

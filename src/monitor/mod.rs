@@ -300,6 +300,13 @@ impl<S: EventSink> Worker<S> {
       self.publish();
       std::thread::park_timeout(next_sample.saturating_duration_since(Instant::now()));
     }
+    // GCs recorded between the last tick and stop() still count in the final figures
+    // (`stats()` after `stop()`); no event is sent for them any more.
+    while let Some(record) = self.shared.channel.pop() {
+      self.heap = record.heap;
+      self.acc.record(&record);
+    }
+    self.publish();
   }
 
   /// Hands leakwatch's own pauses of the isolate to detection; true while one is under way.

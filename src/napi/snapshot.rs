@@ -358,6 +358,13 @@ pub fn write_heap_snapshot(
   SnapshotOutcome::from_outcome(outcome, request.trigger)
 }
 
+/// Gives memory the C allocator holds free back to the OS (glibc's `malloc_trim`): after what
+/// a snapshot left in V8's heap profiler is dropped (see lib/attribution.js).
+#[napi]
+pub fn release_freed_memory() {
+  crate::os::release_freed_heap();
+}
+
 /// Removes the oldest leakwatch snapshots in `dir` beyond `keep`, never `justWritten`;
 /// returns removed paths.
 #[napi]
