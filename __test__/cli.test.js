@@ -160,3 +160,16 @@ test('--html writes one self-contained page that loads in Chromium without conso
     await chromium.close()
   }
 })
+
+test('--html never writes through a symlink planted at the output path, and leaves no temporary file', async () => {
+  const victim = path.join(dir, 'victim.txt')
+  fs.writeFileSync(victim, 'do not touch')
+  const page = path.join(dir, 'planted.html')
+  fs.symlinkSync(victim, page)
+  const res = await run(['analyze', shapes[0], '--html', page])
+  assert.equal(res.code, 0, res.stderr)
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'do not touch')
+  assert.ok(!fs.lstatSync(page).isSymbolicLink(), 'the link is replaced by the page, not followed')
+  assert.match(fs.readFileSync(page, 'utf8'), /^<!doctype html>/i)
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [])
+})

@@ -162,7 +162,7 @@ pub fn file_from_counts(nodes: u64, edges: u64, names: u64) -> u64 {
     .saturating_mul(FILE_PER_NODE)
     .saturating_add(edges.saturating_mul(FILE_PER_EDGE))
     .saturating_add(names.saturating_mul(FILE_PER_NAME))
-    .saturating_add(1024 * 1024)
+    .saturating_add(512 * 1024)
 }
 
 /// What one completed dump of this isolate cost.
