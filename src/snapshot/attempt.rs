@@ -195,7 +195,10 @@ pub fn attempt(
         LEARNED.set(Some(learned));
       }
       if let Some(w) = dumped.walked {
-        est.memory_bytes = w.memory_bytes;
+        // 0: only the file's header was seen (the walk was not watched).
+        if w.memory_bytes > 0 {
+          est.memory_bytes = w.memory_bytes;
+        }
         est.file_bytes = w.file_bytes;
       }
       Outcome::Written {

@@ -230,7 +230,8 @@ struct FileSink<'a> {
   /// Whether the header has been read (the first chunk).
   header_seen: bool,
   /// The file size estimated from the header's counts, and whether it passed the disk room.
-  file_estimate: Option<(u64, bool)>,
+  /// (nodes, bytes, over the disk room).
+  file_estimate: Option<(u64, u64, bool)>,
 }
 
 /// The value of `"key":` (an unsigned integer) in a snapshot's header.
@@ -263,7 +264,7 @@ impl SnapshotSink for FileSink<'_> {
       ) {
         let bytes = file_from_counts(nodes, edges, plan.names);
         let over = plan.disk_room.is_some_and(|room| bytes > room);
-        self.file_estimate = Some((bytes, over));
+        self.file_estimate = Some((nodes, bytes, over));
         if over {
           return false;
         }
@@ -315,7 +316,15 @@ pub fn dump(
     ..
   } = sink;
   let peak = watch.peak.max(progress.peak);
-  if let (Some((file_bytes, over)), Some(walked)) = (file_estimate, progress.walked.as_mut()) {
+  if let Some((nodes, file_bytes, over)) = file_estimate {
+    // Without the walk watched (no memory room, no pause budget) the header alone is known.
+    let walked = progress.walked.get_or_insert(Walked {
+      objects: nodes,
+      memory_bytes: 0,
+      file_bytes,
+      measured: false,
+      over: None,
+    });
     walked.file_bytes = file_bytes;
     if over {
       walked.over = Some("disk");

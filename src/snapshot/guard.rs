@@ -230,10 +230,10 @@ impl Learned {
 pub fn estimate(heap_used: u64, census: Option<&Census>, learned: Option<Learned>) -> Estimate {
   let (objects, names) = census.map_or((0, 0), |c| (c.js_objects, index_names(c)));
   let (memory_bytes, file_bytes) = shape_cost(objects, names, PerObject::of(learned));
-  let pause_ns = match learned {
-    Some(l) if l.pause_ns_per_heap_byte > 0.0 => l.pause_ns_per_heap_byte * PAUSE_LEARNED_MARGIN,
-    _ => PAUSE_NS_PER_HEAP_BYTE,
-  };
+  // A learned 0 is a dump faster than the fixed part: what the isolate measured, kept.
+  let pause_ns = learned.map_or(PAUSE_NS_PER_HEAP_BYTE, |l| {
+    l.pause_ns_per_heap_byte * PAUSE_LEARNED_MARGIN
+  });
   Estimate {
     memory_bytes,
     file_bytes,
