@@ -88,4 +88,4 @@ function build(kind, targetBytes) {
   return v8.getHeapStatistics().used_heap_size
 }
 
-module.exports = { build, KINDS: { ...KINDS, app: null }, typescript }
+module.exports = { build, KINDS: { ...KINDS, app: null }, typescript, Order }
