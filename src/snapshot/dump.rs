@@ -192,6 +192,12 @@ impl Watch {
   }
 
   fn check(&mut self) -> bool {
+    let rss = (self.read_rss)();
+    self.check_with(rss)
+  }
+
+  /// The clock, then `rss` (as just read) against the ceiling.
+  fn check_with(&mut self, rss: Option<u64>) -> bool {
     if let Some(limit) = self.abort_after {
       let elapsed = self.started.elapsed();
       if elapsed >= limit {
@@ -199,7 +205,7 @@ impl Watch {
         return false;
       }
     }
-    let Some(rss) = (self.read_rss)() else {
+    let Some(rss) = rss else {
       return true;
     };
     self.peak = self.peak.max(rss);
@@ -215,11 +221,8 @@ impl Watch {
 
 impl SnapshotProgress for Watch {
   fn progress(&mut self, done: u32, total: u32) -> bool {
-    if !self.check() {
-      return false;
-    }
-    let rss = (self.read_rss)().unwrap_or(0);
-    self.estimate(done, total, rss)
+    let rss = (self.read_rss)();
+    self.check_with(rss) && self.estimate(done, total, rss.unwrap_or(0))
   }
 }
 
