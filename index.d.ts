@@ -35,6 +35,85 @@ declare namespace leakwatch {
      * (`writeSnapshot()` still works).
      */
     snapshot?: SnapshotOptions | false
+    /**
+     * On a `leak`, find what leaks and who holds it: two or three guarded snapshots as the leak
+     * grows, compared in a separate low-priority process, then a `leak-report` event. Uses the
+     * `snapshot` block's directory, cooldown and guard (the snapshot defaults, with no other
+     * trigger, without one). `true` or `{}`: the defaults. Default `false`.
+     */
+    diagnose?: DiagnoseOptions | boolean
+  }
+
+  interface DiagnoseOptions {
+    /** Dumps per diagnosis, 2 or 3. Default 3 (what was allocated between the 1st and 2nd and is alive in the 3rd). */
+    snapshots?: 2 | 3
+    /** Further growth of the leaking metric awaited before the next dump, bytes. Default null: the leak's `growth`, at least 1 MiB. */
+    growthBytes?: number | null
+    /** Longest wait for that growth, ms; the next dump is then taken anyway. Default 1 800 000. */
+    maxWaitMs?: number
+    /** The analysis process is killed after this long, ms. Default 600 000. */
+    analysisTimeoutMs?: number
+    /** Least time from the end of one diagnosis to the start of the next, ms. Default 3 600 000. */
+    cooldownMs?: number
+    /** Diagnosis directories kept in the snapshot `dir`; the oldest beyond this are removed. Default 3. */
+    maxReports?: number
+  }
+
+  /** One growth group of a `leak-report`, with the container and holder read from its path. */
+  interface LeakReportGroup {
+    /** Class of the objects. */
+    name: string
+    count: number
+    selfSize: number
+    /** What freeing them would free, bytes. */
+    retainedSize: number
+    /** The class of the object that holds them (a Map, an Array, an object used as a dictionary). */
+    container: string | null
+    /** The name in the code through which the container is held (a property, a closure variable, an event name). */
+    reference: string | null
+    /** What holds that name (a class, `EventEmitter._events`, or a function's scope). */
+    holder: string | null
+    /** The path on one line: `… → contextsByRequest → Map → ReportContext ×600, +4.10 MB`. */
+    line: string
+    /** The full retainer path of the group's largest object. */
+    path: RetainerPath
+    /** A few snapshot ids of the group's objects (in the last snapshot). */
+    ids: number[]
+  }
+
+  /** The `leak-report` payload: how a `leak`'s diagnosis ended. */
+  interface LeakReport {
+    /** The `id` of the `leak` diagnosed. */
+    leakId: string
+    metric: 'heap' | 'external' | 'rss'
+    /** `'complete'`: compared; `'skipped'`: a guard, the cooldown or the growth's end stopped it; `'failed'`: an error. */
+    status: 'complete' | 'skipped' | 'failed'
+    /** Why it did not complete: 'snapshot-skipped', 'snapshot-failed', 'stopped-growing', 'analysis-memory', 'analysis-failed', 'directory', 'internal'. */
+    reason?: string
+    /** One sentence: the first group's container and holder, or why the diagnosis ended. */
+    message: string
+    startedAt: Date
+    durationMs: number
+    /** The dumps taken: file, when, the metric's level right after, size, and how long each blocked the isolate. */
+    snapshots: { path: string, time: Date, level: number | null, bytes: number, durationMs: number }[]
+    /** The longest of the dumps' pauses, ms. */
+    longestPauseMs: number
+    /** What changed on the way (a dump taken after `maxWaitMs`, fewer snapshots compared). */
+    notes: string[]
+    /** `complete`: which objects the groups hold (see `DiffReport.growthBasis`). */
+    growthBasis?: string
+    /** `complete`: the classes that grew most from the first to the last snapshot. */
+    classes?: { name: string, countDelta: number, sizeDelta: number, addedCount: number, removedCount: number }[]
+    /** `complete`: what grew, grouped by class and retainer path, most retained first. */
+    groups?: LeakReportGroup[]
+    /** `complete`: live allocations sampled between the first two dumps, by stack ([] without attribution). */
+    topAllocations?: AllocationSite[]
+    /** `complete`: the sampling profiler's state for `topAllocations`. */
+    attribution?: { status: 'ok' | 'off' | 'busy' | 'unavailable', message?: string, since?: Date }
+    /** The diagnosis's directory and files (`json` and `html` when complete). */
+    files: { dir: string | null, snapshots: string[], json?: string, html?: string }
+    /** `complete`: the analysis process: wall time, its peak RSS (Linux), what it was expected to need and the room then. */
+    analysis?: { durationMs: number, peakRssBytes: number | null, needBytes: number, roomBytes: number | null, bound: string | null }
   }
 
   interface SnapshotOptions {
@@ -380,6 +459,16 @@ declare namespace leakwatch {
 
   /** The `leak` and `leak-stopped` payloads. Sizes in bytes. */
   interface LeakInfo {
+    /**
+     * `leak-<pid>-<threadId>-<n>`, unique in the process; a `leak-stopped` carries the id of
+     * its metric's last `leak` (null if there was none), a `leak-report` the id it diagnosed.
+     */
+    id: string | null
+    /**
+     * `leak` only, with `diagnose` on: `'started'` (a `leak-report` with this id follows),
+     * `'running'` (another leak's diagnosis is under way) or `'cooldown'`.
+     */
+    diagnosis?: 'started' | 'running' | 'cooldown'
     /** Growth over the window, bytes (fitted line). */
     growth: number
     /**
@@ -555,6 +644,7 @@ declare namespace leakwatch {
     stats: [stats: Stats]
     leak: [info: LeakInfo]
     'leak-stopped': [info: LeakInfo]
+    'leak-report': [report: LeakReport]
     snapshot: [info: SnapshotInfo]
     'snapshot-skipped': [skip: SnapshotSkipped]
     error: [error: LeakwatchError]

@@ -6,6 +6,7 @@
 // directly; what depends on the process's lifetime runs in child processes elsewhere.
 
 const test = require('node:test')
+const { describe } = test
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -401,4 +402,100 @@ test('sampling-start / sampling-stop drive the profiler and are never emitted', 
   assert.equal(calls.monitors.at(-1).options.samplingOnGrowth, false)
   lw.start({ attribution: false }).stop()
   assert.equal(calls.monitors.at(-1).options.samplingOnGrowth, false)
+})
+
+describe('diagnose', () => {
+  const { culpritOf, groupLine } = require('../lib/diagnosis')
+  const step = (holder, edgeType, edge) => ({ holder, edgeType, edge })
+
+  test('diagnose: true and {} are the defaults; bad values are refused with a code', () => {
+    const { lw } = facade()
+    const resolved = lw.start({ attribution: false, diagnose: true }).options.diagnose
+    lw.stop()
+    assert.deepEqual({ ...resolved }, { snapshots: 3, growthBytes: null, maxWaitMs: 1_800_000,
+      analysisTimeoutMs: 600_000, cooldownMs: 3_600_000, maxReports: 3 })
+    assert.throws(() => lw.start({ diagnose: { snapshots: 4 } }), { name: 'RangeError', code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE' })
+    assert.throws(() => lw.start({ diagnose: 'yes' }), { name: 'TypeError', code: 'ERR_LEAKWATCH_INVALID_OPTION' })
+    assert.throws(() => lw.start({ diagnose: { snapshot: 3 } }), { code: 'ERR_LEAKWATCH_UNKNOWN_OPTION' })
+  })
+
+  test('the container and its holder are read from the retainer path', () => {
+    // A Map in a closure's scope.
+    const map = { steps: [step('Server', 'property', '_events'), step('(anonymous)()', 'internal', 'context'),
+      step('system / Context', 'context', 'contextsByRequest'), step('Map', 'internal', 'table'),
+      step('(array)', 'internal', '12')], target: 'ReportContext', targetId: 1, truncated: false, unreachable: false }
+    assert.deepEqual(culpritOf(map), { container: 'Map', reference: 'contextsByRequest', holder: '(anonymous)() (its scope)' })
+    assert.equal(groupLine({ name: 'ReportContext', count: 600, retainedSize: 4_100_000, path: map }),
+      'Server._events → (anonymous)() → contextsByRequest → Map → ReportContext ×600, +4.10 MB')
+    // A dictionary keyed by URLs: the key is data, the name in the code is `responseCache`;
+    // a plain object holding the container is named by what holds it.
+    const cache = { steps: [step('system / Context', 'context', 'responseCache'),
+      step('Object', 'property', '/api/orders/17?c=3')], target: '{body, etag}', targetId: 2, truncated: false, unreachable: false }
+    assert.deepEqual(culpritOf(cache), { container: 'Object', reference: 'responseCache', holder: 'system / Context' })
+    const listeners = { steps: [step('EventEmitter', 'property', '_events'), step('Object', 'property', 'config-changed'),
+      step('Array', 'element', '7')], target: 'onConfigChanged()', targetId: 3, truncated: false, unreachable: false }
+    assert.deepEqual(culpritOf(listeners), { container: 'Array', reference: 'config-changed', holder: 'EventEmitter._events' })
+    assert.deepEqual(culpritOf({ steps: [], target: 'x', targetId: 4, truncated: false, unreachable: true }),
+      { container: null, reference: null, holder: null })
+  })
+
+  test('a leak starts one diagnosis; a refused dump ends it with a leak-report that says why', async () => {
+    const { lw, events, calls, outcomes } = facade()
+    lw.on('leak-report', (r) => events.push(['leak-report', r]))
+    lw.start({ attribution: false, snapshot: { dir, cooldownMs: 0 }, diagnose: { cooldownMs: 0 } })
+    const monitor = calls.monitors.at(-1)
+    outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 900 * 1048576, haveBytes: 100 * 1048576, bound: 'cgroup' })
+    monitor.send('leak', { metric: 'heap', start: 0, end: 0, growth: 1 })
+    monitor.send('leak', { metric: 'rss', start: 0, end: 0, growth: 1 })
+    const leaks = events.filter(([n]) => n === 'leak').map(([, p]) => p)
+    assert.deepEqual(leaks.map((l) => l.diagnosis), ['started', 'running'])
+    assert.notEqual(leaks[0].id, leaks[1].id)
+    for (let i = 0; i < 20 && !events.some(([n]) => n === 'leak-report'); i++) await tick()
+    lw.stop()
+    assert.deepEqual(calls.snapshots.map((r) => r.trigger), ['leak'], 'one dump: the diagnosis\'s, not also onLeak\'s')
+    const [, report] = events.find(([n]) => n === 'leak-report')
+    assert.equal(report.leakId, leaks[0].id)
+    assert.equal(report.status, 'skipped')
+    assert.equal(report.reason, 'snapshot-skipped')
+    assert.match(report.message, /diagnosis stopped: snapshot 1: heap snapshot \(leak\) skipped: needs 900 MB of memory, cgroup leaves 100 MB/)
+    assert.equal(fs.readdirSync(report.files.dir).length, 0)
+  })
+
+  test('the analysis is not started when the memory room cannot hold it', async () => {
+    const { lw, events, calls, outcomes, binding } = facade()
+    lw.on('leak-report', (r) => events.push(['leak-report', r]))
+    binding.room = { bytes: 200 * 1048576, bound: 'cgroup', rss: 1 }
+    lw.start({ attribution: false, snapshot: { dir, cooldownMs: 0 }, diagnose: { snapshots: 2, maxWaitMs: 0 } })
+    const monitor = calls.monitors.at(-1)
+    for (const n of [1, 2]) outcomes.push((r) => ({ status: 'written', trigger: r.trigger, path: r.path, bytes: 40 * 1048576, durationMs: n }))
+    monitor.send('leak', { metric: 'heap', start: 0, end: 0, growth: 1 })
+    for (let i = 0; i < 50 && !events.some(([n]) => n === 'leak-report'); i++) await tick()
+    lw.stop()
+    const [, report] = events.find(([n]) => n === 'leak-report')
+    assert.equal(calls.snapshots.length, 2)
+    assert.equal(report.status, 'skipped')
+    assert.equal(report.reason, 'analysis-memory')
+    // 2 × 80 MiB of snapshots + 96 MiB = 256 MiB, over the 200 MiB the cgroup leaves.
+    assert.match(report.message, /the analysis needs 256 MB of memory .* cgroup leaves 200 MB/)
+    assert.equal(report.snapshots.length, 2)
+    assert.equal(report.longestPauseMs, 2)
+    assert.ok(report.notes[0].includes('maxWaitMs'))
+  })
+
+  test('leak-stopped carries its leak\'s id; before a second dump it ends the diagnosis', async () => {
+    const { lw, events, calls, outcomes } = facade()
+    lw.on('leak-report', (r) => events.push(['leak-report', r]))
+    lw.start({ attribution: false, snapshot: { dir, cooldownMs: 0 }, diagnose: { growthBytes: 1e12 } })
+    const monitor = calls.monitors.at(-1)
+    outcomes.push((r) => ({ status: 'written', trigger: r.trigger, path: r.path, bytes: 1, durationMs: 1 }))
+    monitor.send('leak', { metric: 'heap', start: 0, end: 0, growth: 1 })
+    for (let i = 0; i < 10; i++) await tick()
+    monitor.send('leak-stopped', { metric: 'heap', start: 0, end: 0 })
+    for (let i = 0; i < 50 && !events.some(([n]) => n === 'leak-report'); i++) await tick()
+    lw.stop()
+    const leak = events.find(([n]) => n === 'leak')[1]
+    assert.equal(events.find(([n]) => n === 'leak-stopped')[1].id, leak.id)
+    const [, report] = events.find(([n]) => n === 'leak-report')
+    assert.deepEqual([report.status, report.reason], ['skipped', 'stopped-growing'])
+  })
 })

@@ -16,7 +16,8 @@ test('a growing heap raises one leak event with the contract payload', async () 
   assert.ok(out.leaks.length >= 1, JSON.stringify(out))
   const leak = out.leaks[0]
   assert.deepEqual(Object.keys(leak).sort(), ['attribution', 'baseline', 'bytesPerHour', 'current', 'end',
-    'gcCount', 'growth', 'limit', 'metric', 'reason', 'start', 'timeToLimitMs', 'topAllocations', 'windowMs'])
+    'gcCount', 'growth', 'id', 'limit', 'metric', 'reason', 'start', 'timeToLimitMs', 'topAllocations', 'windowMs'])
+  assert.match(leak.id, /^leak-\d+-0-1$/)
   assert.equal(leak.metric, 'heap')
   assert.ok(leak.growth >= 8 * 1024 * 1024, `growth ${leak.growth}`)
   assert.ok(leak.current > leak.baseline)

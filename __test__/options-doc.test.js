@@ -40,9 +40,11 @@ test('each default in the table is the resolved default', () => {
       }
     }
   }
-  // `snapshot` defaults to false: its options' defaults are what `snapshot: {}` resolves to.
-  walk(SPEC, { ...DEFAULTS, snapshot: require('../lib/options').resolveOptions({ snapshot: {} }).snapshot }, '')
-  assert.equal(compared, rows.size - 1, 'every row but `snapshot` itself compared')
+  // `snapshot` and `diagnose` default to false: their options' defaults are what `{}` resolves to.
+  const { resolveOptions } = require('../lib/options')
+  const { snapshot, diagnose } = resolveOptions({ snapshot: {}, diagnose: {} })
+  walk(SPEC, { ...DEFAULTS, snapshot, diagnose }, '')
+  assert.equal(compared, rows.size - 2, 'every row but `snapshot` and `diagnose` themselves compared')
   assert.match(doc, /\(detection\.md#confirmation-gcs\)/)
   assert.match(doc, /\(snapshots\.md\)/)
 })

@@ -63,6 +63,7 @@ test('defaults are documented values', () => {
     gcSource: 'auto',
     attribution: { samplingIntervalBytes: 512 * 1024, top: 5, when: 'growth' },
     snapshot: null,
+    diagnose: null,
     detection: {
       mode: 'trend',
       consecutiveGcs: 5,

@@ -8,6 +8,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const { wholeMegabytes } = require('../lib/bytes')
+const { writeFileAtomic } = require('../lib/atomic-file')
 
 const USAGE = `Usage:
   leakwatch analyze FILE [options]        class summary, largest objects, retainer paths
@@ -93,25 +94,6 @@ function progressReporter(enabled) {
   return onProgress
 }
 
-// Written under an unpredictable temporary name opened with O_EXCL (`wx`: it never follows a
-// symlink planted at that name, nor overwrites a file), then renamed over OUT.
-function writeHtml(out, html) {
-  const target = path.resolve(out)
-  const tmp = `${target}.${require('node:crypto').randomBytes(8).toString('hex')}.tmp`
-  let created = false
-  try {
-    fs.writeFileSync(tmp, html, { flag: 'wx', mode: 0o644 })
-    created = true
-    fs.renameSync(tmp, target)
-  } catch (err) {
-    if (created) {
-      try { fs.unlinkSync(tmp) } catch { /* already renamed or removed */ }
-    }
-    err.code = err.code || 'ERR_LEAKWATCH_REPORT_WRITE'
-    throw err
-  }
-}
-
 async function main() {
   const [command, ...rest] = process.argv.slice(2)
   if (command === '-v' || command === '--version') {
@@ -151,7 +133,7 @@ async function main() {
   }
   if (opts.html) {
     const html = require('../lib/report-html')
-    writeHtml(opts.html, command === 'analyze' ? html.analyzeHtml(report) : html.diffHtml(report))
+    writeFileAtomic(opts.html, command === 'analyze' ? html.analyzeHtml(report) : html.diffHtml(report))
   }
   if (opts.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n')

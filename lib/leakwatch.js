@@ -15,7 +15,7 @@ const analysis = require('./analysis')
 const { withCode } = require('./errors')
 
 /** The binding shape this facade is written against (src/napi/mod.rs BINDING_API_VERSION). */
-const BINDING_API_VERSION = 4
+const BINDING_API_VERSION = 5
 
 /**
  * Builds the public module on `native`. Throws ERR_LEAKWATCH_BINDING_MISMATCH when the

@@ -87,16 +87,17 @@ function oneOf(choices) {
 }
 
 /**
- * An object of options with its own spec; `orFalse` also accepts `false` (turned off).
- * @param {Spec} spec @returns {Check}
+ * An object of options with its own spec; `orFalse` also accepts `false` (turned off),
+ * `orTrue` also `true` (on, with the defaults).
+ * @param {Spec} spec @param {{ orFalse?: boolean, orTrue?: boolean }} [accepts] @returns {Check}
  */
-function group(spec, { orFalse = false } = {}) {
+function group(spec, { orFalse = false, orTrue = false } = {}) {
   /** @type {Check} */
   const check = (name, value) => {
     if (orFalse && value === false) return null
-    if (value === undefined || value === null) value = {}
+    if (value === undefined || value === null || (orTrue && value === true)) value = {}
     if (typeof value !== 'object' || Array.isArray(value)) {
-      throw invalidType(name, orFalse ? 'an object or false' : 'an object', value)
+      throw invalidType(name, orTrue ? 'an object, true or false' : orFalse ? 'an object or false' : 'an object', value)
     }
     const known = Object.keys(spec)
     for (const key of Object.keys(value)) {
@@ -375,6 +376,54 @@ const SPEC = {
       'defaults below; `false` = none (`writeSnapshot()` still works, with these defaults).',
     check: group(SNAPSHOT_SPEC(), { orFalse: true }),
   },
+  diagnose: {
+    default: false,
+    table: 'rows',
+    description: 'On a `leak`, find what leaks and who holds it: two or three guarded snapshots as ' +
+      'the leak grows, compared in a separate low-priority process, then a `leak-report` event ' +
+      '(see [Diagnosis](diagnosis.md)). Uses the `snapshot` block\'s directory, cooldown and guard ' +
+      '(the snapshot defaults without one); `true` or `{}` = the defaults below; `false` = off.',
+    check: group({
+      snapshots: {
+        default: 3,
+        check: integer(2, 3),
+        description: 'Dumps per diagnosis: 3 keeps only what was allocated between the 1st and 2nd ' +
+          'and is still alive in the 3rd; 2 reports sooner.',
+      },
+      growthBytes: {
+        default: null,
+        check: orNull(integer(0, Number.MAX_SAFE_INTEGER)),
+        unit: 'bytes',
+        description: 'Further growth of the leaking metric awaited before the next dump; `null` = the ' +
+          '`growth` the `leak` reported, at least 1 MiB.',
+      },
+      maxWaitMs: {
+        default: 30 * MINUTE,
+        check: integer(0, 7 * 24 * 60 * MINUTE),
+        unit: 'ms',
+        description: 'Longest wait for that growth; the next dump is then taken anyway (the snapshot ' +
+          'cooldown still applies).',
+      },
+      analysisTimeoutMs: {
+        default: 10 * MINUTE,
+        check: integer(1000, 24 * 60 * MINUTE),
+        unit: 'ms',
+        description: 'The analysis process is killed after this long.',
+      },
+      cooldownMs: {
+        default: 60 * MINUTE,
+        check: integer(0, 7 * 24 * 60 * MINUTE),
+        unit: 'ms',
+        description: 'Least time from the end of one diagnosis to the start of the next.',
+      },
+      maxReports: {
+        default: 3,
+        check: integer(1, 1000),
+        description: 'Diagnosis directories (snapshots and reports) kept in the snapshot `dir`; ' +
+          'the oldest beyond this are removed.',
+      },
+    }, { orFalse: true, orTrue: true }),
+  },
 }
 
 const resolveTop = group(SPEC)
@@ -396,7 +445,9 @@ function resolveOptions(options) {
  * Resolved options (the shape of `leakwatch.defaults`; index.d.ts documents each field).
  * @typedef {{ sampleIntervalMs: number, statsIntervalMs: number, gcSource: string,
  *   detection: DetectionOptions, attribution: { samplingIntervalBytes: number, top: number, when: string } | null,
- *   snapshot: SnapshotOptions | null }} Options
+ *   snapshot: SnapshotOptions | null, diagnose: DiagnoseOptions | null }} Options
+ * @typedef {{ snapshots: number, growthBytes: number | null, maxWaitMs: number,
+ *   analysisTimeoutMs: number, cooldownMs: number, maxReports: number }} DiagnoseOptions
  * @typedef {{ mode: string, consecutiveGcs: number, windowMs: number, warmupMs: number,
  *   minPoints: number, minConsistency: number, plateauRatio: number, rearmRatio: number,
  *   confirm: { maxPauseRatio: number, minIntervalMs: number } | null,

@@ -236,6 +236,31 @@ class Snapshots {
     return this.#run(TRIGGER.api, where)
   }
 
+  /** What is left of the automatic dumps' cooldown, ms (0: a dump may run now). */
+  cooldownLeft() {
+    return Math.max(0, this.#options.cooldownMs - (Date.now() - this.#lastAuto))
+  }
+
+  /** The directory automatic dumps go to. */
+  get dir() {
+    return this.#options.dir
+  }
+
+  /** The operator's memory total for this process (`memoryLimitBytes`), or null. */
+  get memoryLimitBytes() {
+    return this.#options.memoryLimitBytes
+  }
+
+  /**
+   * A diagnosis dump (trigger `leak`) to exactly `file`: the guard, the pause budget and the
+   * events of every automatic dump, and it starts the cooldown; the caller waits for the
+   * cooldown first (cooldownLeft()). Settles like write().
+   * @param {string} file
+   */
+  dumpTo(file) {
+    return this.#run(TRIGGER.leak, { file })
+  }
+
   stop() {
     if (this.#hook) {
       this.#hook.disarm()

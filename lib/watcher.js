@@ -8,7 +8,10 @@ const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
 const { Attribution } = require('./attribution')
 const { Snapshots } = require('./snapshot')
+const { Diagnoses } = require('./diagnosis')
+const { SNAPSHOT_DEFAULTS } = require('./options')
 const { METRICS } = require('./names')
+const { threadId } = require('node:worker_threads')
 
 /**
  * What a facade shares with its watchers: the native binding, its counters, and the error
@@ -40,6 +43,12 @@ class Watcher extends EventEmitter {
   #usageFailing = false
   /** Polls the sampler's RSS for `snapshot.rssBytes`. @type {NodeJS.Timeout | null} */
   #rssTimer = null
+  /** @type {InstanceType<typeof Diagnoses> | null} */
+  #diagnoses = null
+  /** Leaks reported so far (for their ids). */
+  #leakCount = 0
+  /** The id of each metric's latest `leak`, for its `leak-stopped`. @type {Record<string, string>} */
+  #leakIds = {}
 
   /**
    * @param {import('./options').Options} options resolved options
@@ -89,13 +98,27 @@ class Watcher extends EventEmitter {
     if (options.attribution && options.detection.mode !== 'off') {
       this.#attribution = new Attribution(options.attribution, options.detection.windowMs)
     }
-    if (options.snapshot) {
-      this.#snapshots = new Snapshots(options.snapshot, context,
+    // A diagnosis dumps with the `snapshot` block's settings, or the defaults with no trigger.
+    const snapshotOptions = options.snapshot || (options.diagnose && options.detection.mode !== 'off'
+      ? { ...SNAPSHOT_DEFAULTS, onLeak: false, nearHeapLimit: false, signal: null, heapUsedPercent: null, rssBytes: null }
+      : null)
+    if (snapshotOptions) {
+      this.#snapshots = new Snapshots(snapshotOptions, context,
         (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err),
         () => {
           if (this.#attribution && this.#attribution.afterSnapshot()) native.releaseFreedMemory()
         })
-      if (options.snapshot.rssBytes != null) this.#watchRss(options.sampleIntervalMs)
+      if (snapshotOptions.rssBytes != null) this.#watchRss(options.sampleIntervalMs)
+      if (options.diagnose && options.detection.mode !== 'off') {
+        this.#diagnoses = new Diagnoses(options.diagnose, {
+          snapshots: this.#snapshots,
+          attribution: this.#attribution,
+          native,
+          level: (metric) => this.#level(metric),
+          emit: (event, payload) => this.#emitSafely(event, payload),
+          pollMs: options.sampleIntervalMs,
+        })
+      }
     }
     if (this.#native.source === 'perf_hooks') {
       this.#stopObserver = observeGc(this.#native)
@@ -143,6 +166,7 @@ class Watcher extends EventEmitter {
         this.#native.stop()
         if (wasRunning) this.#context.counters.retire(this.stats())
       },
+      () => this.#diagnoses && this.#diagnoses.stop(),
       () => this.#attribution && this.#attribution.stop(),
       () => this.#snapshots && this.#snapshots.stop(),
     ]
@@ -195,12 +219,19 @@ class Watcher extends EventEmitter {
       if (event === 'stats') payload = this.#decorateStats(payload)
       else if (event === 'leak' || event === 'leak-stopped') payload = decorateLeak(payload)
       if (event === 'leak') {
+        payload.id = `leak-${process.pid}-${threadId}-${++this.#leakCount}`
+        this.#leakIds[payload.metric] = payload.id
         this.#context.counters.leak(payload.metric)
         this.#attribute(payload)
+        if (this.#diagnoses) payload.diagnosis = this.#diagnoses.onLeak(payload)
+      } else if (event === 'leak-stopped') {
+        payload.id = this.#leakIds[payload.metric] ?? null
+        if (this.#diagnoses) this.#diagnoses.onLeakStopped(payload)
       }
       this.#emitSafely(event, payload)
       if (this.#snapshots) {
-        if (event === 'leak') this.#snapshots.onLeak()
+        // With `diagnose`, the diagnosis takes the leak's dumps.
+        if (event === 'leak' && !this.#diagnoses) this.#snapshots.onLeak()
         else if (event === 'stats') this.#snapshots.onStats(payload)
       }
     } catch (err) {
@@ -243,6 +274,19 @@ class Watcher extends EventEmitter {
     raw.attribution = this.#attribution ? this.#attribution.activity : 'off'
     raw.time = new Date(raw.time)
     return raw
+  }
+
+  /**
+   * A metric's level after the latest full GC (the sampler's latest RSS for `rss`), for the
+   * diagnosis's wait for growth; null before the first reading.
+   * @param {string} metric
+   */
+  #level(metric) {
+    const latest = this.#native.stats()
+    if (!latest) return null
+    if (metric === 'heap') return latest.heap.used
+    if (metric === 'external') return latest.heap.external
+    return latest.rss ?? null
   }
 
   /** The snapshot triggers of this watcher (null without a `snapshot` block). */

@@ -108,6 +108,11 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
       return []
     },
     releaseFreedMemory() {},
+    /** The memory room the snapshot guard would read; `binding.room` sets it (null: none known). */
+    room: null,
+    memoryRoom() {
+      return binding.room
+    },
     // The addon resolves with the report object, or rejects with an Error carrying `code`,
     // `file`, `offset` and `errno` (src/napi/analysis.rs).
     analyzeSnapshot: async (file) => {

@@ -365,6 +365,31 @@ pub fn release_freed_memory() {
   crate::os::release_freed_heap();
 }
 
+/// The memory this process may still take, and what bounds it (`memoryLimitBytes`, `cgroup`,
+/// `constrainedMemory` or `system`): the snapshot guard's room, for the diagnosis's analysis
+/// process. Null when no bound can be read.
+#[napi(object)]
+pub struct MemoryRoomInfo {
+  pub bytes: f64,
+  pub bound: String,
+  /// This process's resident set when the room was read.
+  pub rss: f64,
+}
+
+/// The room as the snapshot guard reads it now (`memoryLimitBytes` counted against this
+/// process's RSS).
+#[napi]
+pub fn memory_room(memory_limit_bytes: Option<f64>) -> Option<MemoryRoomInfo> {
+  let rss = crate::monitor::sampler::resident_set_bytes().unwrap_or(0);
+  crate::snapshot::headroom::memory_room(bytes_option(memory_limit_bytes), rss).map(|room| {
+    MemoryRoomInfo {
+      bytes: room.bytes as f64,
+      bound: room.bound.to_string(),
+      rss: rss as f64,
+    }
+  })
+}
+
 /// Removes the oldest leakwatch snapshots in `dir` beyond `keep`, never `justWritten`;
 /// returns removed paths.
 #[napi]

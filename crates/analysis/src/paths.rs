@@ -137,20 +137,40 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
 }
 
 /// Paths' shapes with indices and per-entry names left out, interned: every object held
-/// the same way (each entry of one Map, each element of one array) gets the same id. A
-/// shape is its parent's shape plus one step, so shared prefixes are computed once.
+/// the same way (each entry of one Map, each element of one array, each value of an object
+/// used as a dictionary) gets the same id. A shape is its parent's shape plus one step, so
+/// shared prefixes are computed once.
 pub struct Shapes {
   ids: std::collections::HashMap<(u32, u32, u8, u32), u32>,
   /// Shape id of the path to each node, once computed (`u32::MAX`: not yet).
   memo: Vec<u32>,
+  /// Holders already counted: whether each has more than `DICTIONARY_PROPERTIES` properties.
+  wide: std::collections::HashMap<u32, bool>,
 }
+
+/// More named properties than this and an object is taken for a dictionary whose property
+/// names are data (`cache[url] = …`): its values share one shape, like a Map's entries.
+/// Objects written in code rarely have so many; caches keyed by ids or URLs do.
+pub const DICTIONARY_PROPERTIES: usize = 64;
 
 impl Shapes {
   pub fn new(g: &Graph) -> Self {
     Shapes {
       ids: std::collections::HashMap::new(),
       memo: vec![u32::MAX; g.s.node_count()],
+      wide: std::collections::HashMap::new(),
     }
+  }
+
+  /// Whether `holder` has more than `DICTIONARY_PROPERTIES` property edges (counted once).
+  fn is_dictionary(&mut self, g: &Graph, holder: u32) -> bool {
+    *self.wide.entry(holder).or_insert_with(|| {
+      g.s
+        .edges(holder)
+        .filter(|&e| g.s.edge_type[e] == g.t.edge_property)
+        .nth(DICTIONARY_PROPERTIES)
+        .is_some()
+    })
   }
 
   /// The shape id of the path to `node` (0: no path, or the path's start).
@@ -183,7 +203,8 @@ impl Shapes {
           .strings
           .bytes(g.s.edge_name[e])
           .first()
-          .is_some_and(|b| b.is_ascii_digit());
+          .is_some_and(|b| b.is_ascii_digit())
+        || (et == g.t.edge_property && self.is_dictionary(g, holder as u32));
       let name = if indexed { ANY } else { g.s.edge_name[e] };
       let next = self.ids.len() as u32 + 1;
       shape = *self

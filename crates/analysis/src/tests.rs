@@ -273,3 +273,32 @@ fn bytes_entries_agree_with_the_file_entry() {
   }
   assert!(seen > 0);
 }
+
+/// A root holding `n` objects by distinct property names in one object; returns the graph
+/// and the ordinals of the held objects.
+fn keyed(n: usize) -> (Graph, Vec<u32>) {
+  let names: Vec<String> = (0..n).map(|i| format!("/orders/{i}")).collect();
+  let mut nodes = vec![("synthetic", "", 0), ("object", "Cache", 10)];
+  let mut edges = vec![(0, "element", "1", 1)];
+  for name in &names {
+    nodes.push(("object", "Entry", 20));
+    edges.push((1, "property", name.as_str(), nodes.len() - 1));
+  }
+  let held = (2..nodes.len() as u32).collect();
+  (graph(&nodes, &edges), held)
+}
+
+#[test]
+fn values_of_an_object_used_as_a_dictionary_share_one_shape() {
+  use super::paths::{Shapes, DICTIONARY_PROPERTIES};
+  // Past the threshold the names are data: every value is held the same way.
+  let (g, held) = keyed(DICTIONARY_PROPERTIES + 1);
+  let mut shapes = Shapes::new(&g);
+  let first = shapes.of(&g, held[0]);
+  assert!(held.iter().all(|&v| shapes.of(&g, v) == first));
+  // An object with few properties keeps them apart: `a.x` and `a.y` are different paths.
+  let (g, held) = keyed(DICTIONARY_PROPERTIES);
+  let mut shapes = Shapes::new(&g);
+  let first = shapes.of(&g, held[0]);
+  assert!(held[1..].iter().all(|&v| shapes.of(&g, v) != first));
+}
