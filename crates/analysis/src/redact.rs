@@ -3,13 +3,14 @@
 //! and variable names, function names, code locations, sizes and the whole graph stay.
 //!
 //! Which entries of `strings` are values: V8 names every node, and a string node's name is
-//! its content (also for concatenated and sliced strings; a number node's name is its value
-//! when numeric values are exposed). Names are everything else: the name of any other node
+//! its content (a concatenated or sliced string is named by its kind, "(concatenated
+//! string)", its parts and parent by their content; a number node's name is its value when
+//! numeric values are exposed, else "heap number"). Names are everything else: the name of any other node
 //! (class, function, script, native names) and of every edge named by a string (property,
 //! variable, internal names). V8 keeps one table entry per distinct text, so one entry can be
 //! both. The rule: **an entry is kept only when something names itself with it** (a node of
 //! a non-value type or a string-named edge); every other entry — values, and entries nothing
-//! refers to — is replaced. An entry that is a value and also a name is kept: V8 internalizes
+//! refers to — is replaced, except V8's kind names above. An entry that is a value and also a name is kept: V8 internalizes
 //! every property key, so the key strings of every object are string nodes too, and replacing
 //! those would replace the object shapes the analysis reads. The cost of the rule is that a
 //! text the program uses as a name (a plain-object key such as `sessions[token] = …`, a
@@ -39,6 +40,14 @@ const VALUE_TYPES: [&str; 5] = [
   "sliced string",
   "number",
   "bigint",
+];
+
+/// The names V8 gives value nodes whose content it does not show: kept, they are not data.
+const KIND_NAMES: [&[u8]; 4] = [
+  b"(concatenated string)",
+  b"(sliced string)",
+  b"heap number",
+  b"bigint",
 ];
 
 /// What [`crate::redact`] did.
@@ -209,7 +218,7 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
           seen.1 = true;
         }
       }
-      "strings" => strings = Some(count_strings(&mut scan)?),
+      "strings" => strings = Some(count_strings(&mut scan, &mut names)?),
       _ => scan.skip_value()?,
     }
     if !scan.member_end()? {
@@ -248,16 +257,24 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
   Ok((names, strings))
 }
 
-fn count_strings<R: Read>(scan: &mut Scanner<R>) -> Result<u64, AnalysisError> {
+/// Counts the strings, keeping those that are one of V8's `KIND_NAMES`.
+fn count_strings<R: Read>(scan: &mut Scanner<R>, names: &mut Names) -> Result<u64, AnalysisError> {
   scan.expect(b'[')?;
   if scan.skip_ws()? == Some(b']') {
     scan.bump();
     return Ok(0);
   }
   let mut count = 0u64;
+  let mut head = Vec::with_capacity(32);
   loop {
     scan.expect(b'"')?;
-    scan.skip_string()?;
+    head.clear();
+    let whole = scan.string_into_capped(&mut head, 32)?;
+    if whole && KIND_NAMES.contains(&head.as_slice()) {
+      let index =
+        u32::try_from(count).map_err(|_| scan.error(Kind::Range, "more than 2^32 strings"))?;
+      names.keep(index, "a string")?;
+    }
     count += 1;
     match scan.token()? {
       b',' => {}

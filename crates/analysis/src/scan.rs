@@ -466,7 +466,7 @@ impl<R: Read> Scanner<R> {
     }
   }
 
-  pub fn skip_string(&mut self) -> Result<(), AnalysisError> {
+  fn skip_string(&mut self) -> Result<(), AnalysisError> {
     let mut sink = Vec::new();
     loop {
       if !self.fill()? {
