@@ -180,6 +180,12 @@ pub fn redact(input: &str, output: &str, control: &Control) -> Result<RedactRepo
   redact::redact(input, output, control)
 }
 
+/// [`redact`] of a snapshot held in memory: the copy and how many strings were replaced.
+/// The redaction fuzz target's entry.
+pub fn redact_bytes(bytes: &[u8]) -> Result<(Vec<u8>, u64), AnalysisError> {
+  redact::redact_bytes(bytes)
+}
+
 /// Most snapshots one diff takes.
 pub const MAX_DIFF_SNAPSHOTS: usize = 64;
 
