@@ -113,12 +113,15 @@ declare namespace leakwatch {
     fileBytes: number
     nodeCount: number
     edgeCount: number
-    /** DevTools' total size: the root's retained size plus V8's extra native bytes, bytes. */
+    /**
+     * DevTools' total size: the root's retained size plus V8's extra native bytes, bytes (for
+     * the first snapshot of a two-snapshot diff, which gets no dominator tree: all self sizes).
+     */
     totalSize: number
     /** Sum of all self sizes (after DevTools' attribution of internal arrays to their owners), bytes. */
     selfSize: number
     classCount: number
-    /** Nodes unreachable from the root through retaining edges (null in a diff's earlier snapshots). */
+    /** Nodes unreachable from the root through retaining edges (null for the first snapshot of a two-snapshot diff). */
     unreachableNodes: number | null
   }
 

@@ -174,7 +174,8 @@ function diff(native, args) {
       opts = hasOptions ? args[args.length - 1] : undefined
     }
     if (given.length < 2 || given.length > MAX_DIFF_SNAPSHOTS) {
-      throw invalidArgument('diff()', `given 2 to ${MAX_DIFF_SNAPSHOTS} snapshot files`, `${given.length} files`)
+      throw withCode(TypeError, 'ERR_LEAKWATCH_INVALID_ARGUMENT',
+        `leakwatch: diff() takes 2 to ${MAX_DIFF_SNAPSHOTS} snapshot files; received ${given.length}`)
     }
     const names = Array.isArray(args[0]) ? undefined : DIFF_NAMES[/** @type {2 | 3} */ (given.length)]
     const files = given.map((f, i) => toPath(names ? `diff(${names[i]})` : `diff(files[${i}])`, f))
