@@ -6,8 +6,8 @@
 //! its content (a concatenated or sliced string is named by its kind, "(concatenated
 //! string)", its parts and parent by their content; a number node's name is its value when
 //! numeric values are exposed, else "heap number"). Names are everything else: the name of any other node
-//! (class, function, script, native names) and of every edge named by a string (property,
-//! variable, internal names). V8 keeps one table entry per distinct text, so one entry can be
+//! (class, function, script, native names), of every edge named by a string (property,
+//! variable, internal names), and allocation tracking's function and script names. V8 keeps one table entry per distinct text, so one entry can be
 //! both. The rule: **an entry is kept only when something names itself with it** (a node of
 //! a non-value type or a string-named edge); every other entry — values, and entries nothing
 //! refers to — is replaced, except V8's kind names above. An entry that is a value and also a name is kept: V8 internalizes
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use super::control::{Control, Tracked};
 use super::error::{AnalysisError, Kind};
-use super::header::{read_header, Meta};
+use super::header::{read_header, Meta, Value};
 use super::parse::grow;
 use super::scan::Scanner;
 
@@ -153,6 +153,8 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
     used: 0,
   };
   let mut meta: Option<Meta> = None;
+  // Allocation tracking's function table: (fields, name field, script name field).
+  let mut functions: Option<(usize, usize, usize)> = None;
   let mut strings: Option<u64> = None;
   let mut seen = (false, false);
   loop {
@@ -162,7 +164,20 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
         let at = scan.offset();
         let header = read_header(&mut scan)?;
         meta = Some(Meta::from_header(&header).map_err(|e| e.with_offset(at))?);
+        functions = function_fields(&header);
       }
+      "trace_function_infos" => match functions {
+        Some((fields, name, script)) => {
+          let mut pairs = Pairs::default();
+          scan.u32_array(&key, fields, |cols| {
+            pairs.feed(&cols[name], &cols[script], |a, b| {
+              names.keep(a, "a traced function")?;
+              names.keep(b, "a traced function")
+            })
+          })?;
+        }
+        None => scan.skip_value()?,
+      },
       "nodes" | "edges" => {
         let nodes = key == "nodes";
         let m = meta.as_ref().ok_or_else(|| {
@@ -255,6 +270,22 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
     ));
   }
   Ok((names, strings))
+}
+
+/// Where `trace_function_infos` (allocation tracking) holds its function and script names.
+fn function_fields(header: &Value) -> Option<(usize, usize, usize)> {
+  let Some(Value::Arr(items)) = header
+    .get("meta")
+    .and_then(|m| m.get("trace_function_info_fields"))
+  else {
+    return None;
+  };
+  let at = |name: &str| {
+    items
+      .iter()
+      .position(|v| matches!(v, Value::Str(s) if s == name))
+  };
+  Some((items.len(), at("name")?, at("script_name")?))
 }
 
 /// Counts the strings, keeping those that are one of V8's `KIND_NAMES`.
@@ -600,9 +631,35 @@ mod tests {
   }
 
   /// A holder with values only, a value that is also a property name, a concatenated
-  /// string, an escaped string and an entry nothing refers to.
+  /// string, an escaped string, an entry nothing refers to, and allocation tracking's names
+  /// of a function and its script.
   fn sample() -> String {
     let mut b = Builder::default();
+    let text = sample_with(&mut b);
+    let function = b.string("tracedFunction");
+    let script = b.string("file:///app/traced.js");
+    let fields = r#""trace_function_info_fields":["function_id","name","script_name","script_id","line","column"],"#;
+    let text = text
+      .replacen(
+        r#""location_fields":"#,
+        &(fields.to_string() + r#""location_fields":"#),
+        1,
+      )
+      .replacen(
+        r#","strings":"#,
+        &format!(r#","trace_function_infos":[1,{function},{script},7,1,2],"strings":"#),
+        1,
+      );
+    // The strings table, with the two names added after the builder wrote its text.
+    let at = text.rfind(r#""strings":"#).unwrap();
+    format!(
+      "{}\"strings\":{}}}",
+      &text[..at],
+      serde_json::to_string(&b.strings_for_test()).unwrap()
+    )
+  }
+
+  fn sample_with(b: &mut Builder) -> String {
     let empty = b.string("");
     let holder = b.string("Holder");
     let token = b.string("token");
@@ -658,11 +715,18 @@ mod tests {
         "{secret} survives in {out_text}"
       );
     }
-    for name in ["Holder", "token", "sharedName", "Object"] {
+    for name in [
+      "Holder",
+      "token",
+      "sharedName",
+      "Object",
+      "tracedFunction",
+      "file:///app/traced.js",
+    ] {
       assert!(out_text.contains(name), "{name} is gone from {out_text}");
     }
     assert!(out_text.contains("\"<redacted 16-31>\""), "{out_text}");
-    assert_eq!(report.strings, 9);
+    assert_eq!(report.strings, 11);
     // The three value-only entries and the unreferenced one (the root names itself "").
     assert_eq!(report.redacted, 4);
     assert_eq!(report.file_bytes, out.len() as u64);
