@@ -40,6 +40,8 @@ mod crafted;
 #[cfg(test)]
 mod growing_tests;
 #[cfg(test)]
+mod redact_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fs::File;
