@@ -12,6 +12,7 @@ export declare const prometheus: leakwatch.Leakwatch['prometheus']
 export declare const openTelemetry: leakwatch.Leakwatch['openTelemetry']
 export declare const analyze: leakwatch.Leakwatch['analyze']
 export declare const diff: leakwatch.Leakwatch['diff']
+export declare const redact: leakwatch.Leakwatch['redact']
 export declare const HeapDiff: leakwatch.Leakwatch['HeapDiff']
 export declare const defaults: leakwatch.Leakwatch['defaults']
 export declare const Watcher: leakwatch.Leakwatch['Watcher']
@@ -37,5 +38,9 @@ export type AnalyzeOptions = leakwatch.AnalyzeOptions
 export type DiffOptions = leakwatch.DiffOptions
 export type AnalyzeReport = leakwatch.AnalyzeReport
 export type DiffReport = leakwatch.DiffReport
+export type GrowingObject = leakwatch.GrowingObject
+export type GrowingClass = leakwatch.GrowingClass
+export type RedactOptions = leakwatch.RedactOptions
+export type RedactReport = leakwatch.RedactReport
 export type RetainerPath = leakwatch.RetainerPath
 export type HeapDiffResult = leakwatch.HeapDiffResult

@@ -192,12 +192,15 @@ declare namespace leakwatch {
     fileBytes: number
     nodeCount: number
     edgeCount: number
-    /** DevTools' total size: the root's retained size plus V8's extra native bytes, bytes. */
+    /**
+     * DevTools' total size: the root's retained size plus V8's extra native bytes, bytes (for
+     * the first snapshot of a two-snapshot diff, which gets no dominator tree: all self sizes).
+     */
     totalSize: number
     /** Sum of all self sizes (after DevTools' attribution of internal arrays to their owners), bytes. */
     selfSize: number
     classCount: number
-    /** Nodes unreachable from the root through retaining edges (null in a diff's earlier snapshots). */
+    /** Nodes unreachable from the root through retaining edges (null for the first snapshot of a two-snapshot diff). */
     unreachableNodes: number | null
   }
 
@@ -276,16 +279,79 @@ declare namespace leakwatch {
     ids: number[]
   }
 
+  /** An object whose retained size grew at every snapshot of a diff (three snapshots or more). */
+  interface GrowingObject {
+    name: string
+    /** Snapshot id, the same in every snapshot of the process. */
+    id: number
+    /** V8 node type ("object", "closure", …). */
+    type: string
+    /** Self size in the last snapshot, bytes. */
+    selfSize: number
+    /** Retained size in each snapshot, in order, bytes. */
+    retainedSize: number[]
+    /** Retained size in the last snapshot minus in the first, bytes. */
+    growth: number
+    /** Retainer path in the last snapshot. */
+    path: RetainerPath
+    /** The path as one line of text. */
+    pathText: string
+  }
+
+  /** A class whose instance count grew at every snapshot of a diff (three snapshots or more). */
+  interface GrowingClass {
+    name: string
+    key: string
+    /** Live instances in each snapshot. */
+    count: number[]
+    /** Their self size in each snapshot, bytes. */
+    selfSize: number[]
+    /** The class's retained size in each snapshot, bytes. */
+    retainedSize: number[]
+    /** Retained size in the last snapshot minus in the first, bytes (may be negative). */
+    growth: number
+    /** Path in the last snapshot of the instance new since the first that retains the most. */
+    path: RetainerPath
+    /** The path as one line of text. */
+    pathText: string
+  }
+
   /** What `diff()` resolves with. */
   interface DiffReport {
+    /** One summary per snapshot, in the order given. */
     snapshots: SnapshotSummary[]
-    /** Two snapshots: objects new in the second; three: allocated between the first and second and alive in the third. */
-    growthBasis: 'new-in-second' | 'new-in-second-alive-in-third'
+    /**
+     * Which objects `growth` holds. Two snapshots: objects new in the second; three: allocated
+     * between the first and second and alive in the third; four or more: … alive in the last.
+     */
+    growthBasis: 'new-in-second' | 'new-in-second-alive-in-third' | 'new-in-second-alive-in-last'
     classes: ClassDiff[]
     totals: { addedCount: number; removedCount: number; addedSize: number; removedSize: number }
     /** The top growing classes across all snapshots (for charts). */
     series: Array<{ name: string; key: string; count: number[]; selfSize: number[] }>
     growth: GrowthGroup[]
+    /** Three snapshots or more: objects whose retained size grew at every snapshot, largest growth first (empty with two). */
+    growing: GrowingObject[]
+    /** Three snapshots or more: classes whose count grew at every snapshot, largest retained growth first (empty with two). */
+    growingClasses: GrowingClass[]
+  }
+
+  /** Options of `redact()`. */
+  interface RedactOptions {
+    signal?: AbortSignal
+    onProgress?: (progress: AnalysisProgress) => void
+  }
+
+  /** What `redact()` resolves with. */
+  interface RedactReport {
+    /** The redacted copy. */
+    file: string
+    /** Its size, bytes. */
+    fileBytes: number
+    /** Entries in the snapshot's strings table. */
+    strings: number
+    /** Entries replaced by a placeholder (string values and entries nothing names). */
+    redacted: number
   }
 
   /** memwatch's HeapDiff result. */
@@ -744,11 +810,22 @@ declare namespace leakwatch {
      */
     analyze(file: string | URL | Buffer, options?: AnalyzeOptions): Promise<AnalyzeReport>
     /**
-     * Compares two snapshots of one process (growth per class, new objects by retainer path) or
-     * three (what was allocated between the first two and is still alive in the third).
+     * Compares snapshots of one process, in time order: two (growth per class, new objects by
+     * retainer path) or three to 64 (also what was allocated between the first two and is still
+     * alive in the last, and the objects and classes that grew at every snapshot).
      */
     diff(before: string | URL | Buffer, after: string | URL | Buffer, options?: DiffOptions): Promise<DiffReport>
-    diff(first: string | URL | Buffer, second: string | URL | Buffer, third: string | URL | Buffer, options?: DiffOptions): Promise<DiffReport>
+    diff(first: string | URL | Buffer, second: string | URL | Buffer, third: string | URL | Buffer, ...more: Array<string | URL | Buffer>): Promise<DiffReport>
+    diff(first: string | URL | Buffer, second: string | URL | Buffer, third: string | URL | Buffer, ...moreThenOptions: [...Array<string | URL | Buffer>, DiffOptions]): Promise<DiffReport>
+    diff(files: Array<string | URL | Buffer>, options?: DiffOptions): Promise<DiffReport>
+    /**
+     * Writes a copy of a snapshot with every string value replaced by a placeholder of its
+     * length class; class, property, variable and function names, code locations, sizes and the
+     * graph are kept (a text also used as a name is kept). `output` appears only when complete.
+     * Rejects with the `analyze()` codes for the input and `ERR_LEAKWATCH_SNAPSHOT_WRITE` (with
+     * `errno`) for the output.
+     */
+    redact(input: string | URL | Buffer, output: string | URL | Buffer, options?: RedactOptions): Promise<RedactReport>
     /** memwatch's HeapDiff. */
     readonly HeapDiff: new () => HeapDiff
     /** The default options. */

@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 'use strict'
 
-// The leakwatch command: analyse a heap snapshot, or compare two or three of one process.
-// Text by default, --json for machines, --html for a self-contained report page.
+// The leakwatch command: analyse a heap snapshot, compare two or more of one process, or
+// write a copy with the string values redacted. Text by default, --json for machines, --html
+// for a self-contained report page.
 
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
-const { wholeMegabytes } = require('../lib/bytes')
+const { wholeMegabytes, formatBytes } = require('../lib/bytes')
 const { writeFileAtomic } = require('../lib/atomic-file')
 
 const USAGE = `Usage:
   leakwatch analyze FILE [options]        class summary, largest objects, retainer paths
-  leakwatch diff A B [C] [options]        growth by class; with C: what was allocated
-                                          between A and B and is still alive in C
+  leakwatch diff A B [C …] [options]      growth by class; with three or more: what was
+                                          allocated between A and B and is still alive in
+                                          the last, and what grew at every snapshot
+  leakwatch redact IN OUT                 copy IN to OUT with every string value replaced
+                                          (names, code locations and the graph kept)
 
 Options:
   --json           print the full report as JSON
@@ -109,13 +113,30 @@ async function main() {
     process.stdout.write(USAGE)
     return
   }
-  if (command !== 'analyze' && command !== 'diff') usageError(`unknown command "${command}"`)
+  if (!['analyze', 'diff', 'redact'].includes(command)) usageError(`unknown command "${command}"`)
   if (command === 'analyze' && opts.files.length !== 1) usageError('analyze takes one snapshot file')
-  if (command === 'diff' && (opts.files.length < 2 || opts.files.length > 3)) {
-    usageError('diff takes two or three snapshot files')
+  const { MAX_DIFF_SNAPSHOTS } = require('../lib/analysis')
+  if (command === 'diff' && (opts.files.length < 2 || opts.files.length > MAX_DIFF_SNAPSHOTS)) {
+    usageError(`diff takes 2 to ${MAX_DIFF_SNAPSHOTS} snapshot files`)
+  }
+  if (command === 'redact') {
+    if (opts.files.length !== 2) usageError('redact takes an input and an output file')
+    if (opts.html || opts.json) usageError('redact writes a snapshot: --json and --html do not apply')
   }
 
   const leakwatch = require('..')
+  if (command === 'redact') {
+    const onProgress = progressReporter(opts.progress)
+    let result
+    try {
+      result = await leakwatch.redact(opts.files[0], opts.files[1], { onProgress })
+    } finally {
+      if (onProgress) onProgress.clear()
+    }
+    process.stdout.write(`${path.resolve(result.file)}: ${result.redacted.toLocaleString('en-US')} of ` +
+      `${result.strings.toLocaleString('en-US')} strings replaced (${formatBytes(result.fileBytes)})\n`)
+    return
+  }
   const text = require('../lib/report-text')
   const onProgress = progressReporter(opts.progress)
   const limits = { classes: opts.json || opts.html ? Infinity : opts.top, paths: Math.min(opts.top, 10) }
@@ -124,9 +145,8 @@ async function main() {
     if (command === 'analyze') {
       report = await leakwatch.analyze(opts.files[0], { ...limits, largest: Math.min(opts.top, 20), onProgress })
     } else {
-      const [a, b, c] = opts.files
       const diffOptions = { classes: limits.classes, groups: Math.min(opts.top, 20), onProgress }
-      report = c ? await leakwatch.diff(a, b, c, diffOptions) : await leakwatch.diff(a, b, diffOptions)
+      report = await leakwatch.diff(opts.files, diffOptions)
     }
   } finally {
     if (onProgress) onProgress.clear()

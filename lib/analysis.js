@@ -1,8 +1,8 @@
 // @ts-check
 'use strict'
 
-// Snapshot analysis: analyze() and diff() run the Rust analyser on the libuv threadpool and
-// are abortable; HeapDiff keeps memwatch's synchronous shape. The native side resolves with
+// Snapshot analysis: analyze(), diff() and redact() run the Rust analyser on the libuv
+// threadpool and are abortable; HeapDiff keeps memwatch's synchronous shape. The native side resolves with
 // the report objects and rejects with Errors carrying a stable code (and file, offset, errno).
 
 const fs = require('node:fs')
@@ -18,6 +18,11 @@ const ALL = 0xFFFFFFFF
 const LIMITS = ['classes', 'paths', 'largest', 'groups']
 const ANALYZE_OPTIONS = ['signal', 'onProgress', 'classes', 'paths', 'largest']
 const DIFF_OPTIONS = ['signal', 'onProgress', 'classes', 'groups']
+const REDACT_OPTIONS = ['signal', 'onProgress']
+/** Most snapshots one diff takes (crates/analysis MAX_DIFF_SNAPSHOTS). */
+const MAX_DIFF_SNAPSHOTS = 64
+/** How diff() names its file arguments in errors, by count. */
+const DIFF_NAMES = { 2: ['before', 'after'], 3: ['first', 'second', 'third'] }
 
 /**
  * @typedef {{ signal?: AbortSignal, onProgress?: (progress: object) => void } & Record<string, unknown>} CallOptions
@@ -142,31 +147,61 @@ function analyze(native, file, options) {
   }
 }
 
+/** An options object rather than a file argument. @param {unknown} value */
+const isOptions = (value) => value !== null && typeof value === 'object' &&
+  !(value instanceof URL) && !Buffer.isBuffer(value) && !Array.isArray(value)
+
 /**
- * Compares two or three snapshots of one process off the JS thread:
- * `diff(before, after, options?)` or `diff(first, second, third, options?)`.
+ * Compares snapshots of one process, in time order, off the JS thread:
+ * `diff(before, after, options?)`, `diff(first, second, third, …more, options?)` or
+ * `diff([files], options?)`, 2 to 64 files.
  */
-/**
- * @param {import('./native').Binding} native
- * @param {unknown} a @param {unknown} b @param {unknown} c @param {unknown} options
- */
-function diff(native, a, b, c, options) {
+/** @param {import('./native').Binding} native @param {unknown[]} args */
+function diff(native, args) {
   try {
-    let files
+    /** @type {unknown[]} */
+    let given
     let opts
-    if (c === undefined || (c !== null && typeof c === 'object' && !(c instanceof URL) && !Buffer.isBuffer(c))) {
-      files = [toPath('diff(before)', a), toPath('diff(after)', b)]
-      opts = c
-      if (options !== undefined) {
-        throw invalidArgument('diff(before, after, options)', 'called with at most three arguments', options)
+    if (Array.isArray(args[0])) {
+      if (args.length > 2) {
+        throw invalidArgument('diff(files, options)', 'called with at most two arguments', args[2])
       }
+      given = args[0]
+      opts = args[1]
     } else {
-      files = [toPath('diff(first)', a), toPath('diff(second)', b), toPath('diff(third)', c)]
-      opts = options
+      const hasOptions = args.length > 0 && (args[args.length - 1] === undefined || isOptions(args[args.length - 1]))
+      given = hasOptions ? args.slice(0, -1) : args
+      opts = hasOptions ? args[args.length - 1] : undefined
     }
+    if (given.length < 2 || given.length > MAX_DIFF_SNAPSHOTS) {
+      throw withCode(TypeError, 'ERR_LEAKWATCH_INVALID_ARGUMENT',
+        `leakwatch: diff() takes 2 to ${MAX_DIFF_SNAPSHOTS} snapshot files; received ${given.length}`)
+    }
+    const names = Array.isArray(args[0]) ? undefined : DIFF_NAMES[/** @type {2 | 3} */ (given.length)]
+    const files = given.map((f, i) => toPath(names ? `diff(${names[i]})` : `diff(files[${i}])`, f))
     const checked = checkOptions('diff', opts, DIFF_OPTIONS)
     const lim = limits('diff', checked)
     return runJob(native, (job) => native.diffSnapshots(files, lim, job), checked)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+/**
+ * Writes a copy of a snapshot with every string value replaced by a placeholder of its
+ * length class (names, code locations, sizes and the graph kept), off the JS thread.
+ * Resolves with `{ file, fileBytes, strings, redacted }`; OUTPUT appears only when complete.
+ */
+/**
+ * @param {import('./native').Binding} native
+ * @param {unknown} input @param {unknown} output @param {unknown} options
+ */
+function redact(native, input, output, options) {
+  try {
+    const from = toPath('redact(input)', input)
+    const to = toPath('redact(output)', output)
+    const opts = checkOptions('redact', options, REDACT_OPTIONS)
+    return runJob(native, (job) => native.redactSnapshot(from, to, job), opts)
   } catch (err) {
     return Promise.reject(err)
   }
@@ -262,4 +297,4 @@ class HeapDiff {
   }
 }
 
-module.exports = { analyze, diff, HeapDiff }
+module.exports = { analyze, diff, redact, HeapDiff, MAX_DIFF_SNAPSHOTS }

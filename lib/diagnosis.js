@@ -40,8 +40,8 @@ const EVENT_LIMITS = { classes: 10, groups: 5 }
 
 /**
  * Memory the analysis process is expected to need for snapshots of `totalBytes`: measured
- * peaks of the three-snapshot diff (the leakwatch command, whole process) were 433 MB for
- * 255 MB of snapshots and 114 MB for 30 MB (docs/analysis.md, docs/diagnosis.md): twice the
+ * peaks of the three-snapshot diff (the leakwatch command, whole process) were 515 – 548 MB
+ * for 255 MB of snapshots and 114 MB for 30 MB (docs/analysis.md, docs/diagnosis.md): twice the
  * files plus 96 MiB covers both.
  * @param {number} totalBytes
  */

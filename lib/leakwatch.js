@@ -15,7 +15,7 @@ const analysis = require('./analysis')
 const { withCode } = require('./errors')
 
 /** The binding shape this facade is written against (src/napi/mod.rs BINDING_API_VERSION). */
-const BINDING_API_VERSION = 5
+const BINDING_API_VERSION = 6
 
 /**
  * Builds the public module on `native`. Throws ERR_LEAKWATCH_BINDING_MISMATCH when the
@@ -113,13 +113,21 @@ function createLeakwatch(native) {
     analyze: (file, options) => analysis.analyze(native, file, options),
 
     /**
-     * Compares two snapshots of one process (per-class new/deleted/delta, as DevTools'
-     * Comparison view) or three (what was allocated between the first two and is still alive
-     * in the third, grouped by retainer path). `diff(a, b, options?)` or
-     * `diff(a, b, c, options?)`.
-     * @param {any} a @param {any} b @param {any} [c] @param {any} [options]
+     * Compares snapshots of one process in time order: two (per-class new/deleted/delta, as
+     * DevTools' Comparison view, and the new objects by retainer path) or more (also what was
+     * allocated between the first two and is still alive in the last, and the objects and
+     * classes that grew at every snapshot). `diff(a, b, …more, options?)` or
+     * `diff([files], options?)`.
+     * @param {...any} args
      */
-    diff: (a, b, c, options) => analysis.diff(native, a, b, c, options),
+    diff: (...args) => analysis.diff(native, args),
+
+    /**
+     * Writes a copy of a snapshot with every string value replaced by a placeholder of its
+     * length class: names, code locations, sizes and the graph kept.
+     * @param {any} input @param {any} output @param {any} [options]
+     */
+    redact: (input, output, options) => analysis.redact(native, input, output, options),
 
     defaults: DEFAULTS,
     Watcher,

@@ -187,14 +187,40 @@ function diffHtml(report) {
     report.classes.map((r) => [{ text: r.name }, { num: r.addedCount, text: count(r.addedCount) },
       { num: r.removedCount, text: count(r.removedCount) }, { num: r.countDelta, text: count(r.countDelta) },
       { num: r.sizeDelta, text: signedBytes(r.sizeDelta) }]))
-  const basis = report.growthBasis === 'new-in-second-alive-in-third'
-    ? 'Allocated between the 1st and 2nd snapshot and still alive in the 3rd'
-    : 'New in the 2nd snapshot'
+  const basis = BASIS_TITLES[report.growthBasis]
   const groups = report.growth.length === 0 ? '<p>(nothing)</p>' : report.growth.map((g, i) =>
     `<div class="group"><h3>${i + 1}. ${esc(g.name)} ×${esc(count(g.count))} <span class="muted">retains ${esc(bytes(g.retainedSize))}</span></h3>${pathHtml(g.path)}</div>`).join('')
   return page(`Heap snapshot comparison (${snaps.length} snapshots)`,
     snaps.map((s, i) => `#${i + 1} ${s.file}`).join(' · '),
-    `${cards}${across}${growthChart}<h2>Retainer paths — ${esc(basis)}</h2>${groups}<h2>Growth by class</h2>${growthTable}`)
+    `${cards}${across}${growthChart}${snaps.length >= 3 ? growingHtml(report, labels) : ''}` +
+    `<h2>Retainer paths — ${esc(basis)}</h2>${groups}<h2>Growth by class</h2>${growthTable}`)
+}
+
+/** What `growth` holds, by `growthBasis`. */
+const BASIS_TITLES = {
+  'new-in-second': 'New in the 2nd snapshot',
+  'new-in-second-alive-in-third': 'Allocated between the 1st and 2nd snapshot and still alive in the 3rd',
+  'new-in-second-alive-in-last': 'Allocated between the 1st and 2nd snapshot and still alive in the last',
+}
+
+/**
+ * Three snapshots or more: what grew at every one of them, with its series.
+ * @param {import('../index').DiffReport} report @param {string[]} labels
+ */
+function growingHtml(report, labels) {
+  const chart = report.growing.length === 0 ? '' : lineChart('Retained size of the objects growing at every snapshot', labels,
+    report.growing.slice(0, 7).map((o) => ({ label: `${o.name} @${o.id}`, values: o.retainedSize })))
+  const objects = report.growing.length === 0 ? '<p>(nothing)</p>' : report.growing.map((o, i) =>
+    `<div class="group"><h3>${i + 1}. ${esc(o.name)} <span class="id">@${o.id}</span> <span class="muted">+${esc(bytes(o.growth))}: ` +
+    `${esc(o.retainedSize.map(bytes).join(' → '))}</span></h3>${pathHtml(o.path)}</div>`).join('')
+  const classes = tableHtml('growing-classes',
+    [{ label: 'Class' }, { label: 'Count in each snapshot' }, { label: 'Count growth', num: true },
+      { label: 'Retained growth', num: true }],
+    report.growingClasses.map((c) => [{ text: c.name }, { text: c.count.map(count).join(' → ') },
+      { num: c.count[c.count.length - 1] - c.count[0], text: count(c.count[c.count.length - 1] - c.count[0]) },
+      { num: c.growth, text: signedBytes(c.growth) }]))
+  return `<h2>Growing at every one of the ${labels.length} snapshots</h2>${chart}${objects}` +
+    `<h3>Classes whose count grew at every snapshot</h3>${classes}`
 }
 
 module.exports = { analyzeHtml, diffHtml }

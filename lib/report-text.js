@@ -133,15 +133,35 @@ function diffText(report, options = {}) {
       count(r.addedCount), count(r.removedCount), terminalSafe(r.name)]),
     ['r', 'r', 'r', 'r', 'l']))
   out.push('')
-  out.push(report.growthBasis === 'new-in-second-alive-in-third'
-    ? 'Still alive: allocated between the 1st and 2nd snapshot and alive in the 3rd, by retainer path'
-    : 'New in the 2nd snapshot, by retainer path')
+  out.push(BASIS_TITLES[report.growthBasis])
   if (report.growth.length === 0) out.push('  (nothing)')
   for (const [i, g] of report.growth.entries()) {
     out.push(`  ${i + 1}. ${terminalSafe(g.name)} ×${count(g.count)} — retains ${bytes(g.retainedSize)} (self ${bytes(g.selfSize)})`)
     out.push(...pathLines(g.path, '     '))
   }
+  if (snaps.length >= 3) {
+    out.push('', `Growing at every one of the ${snaps.length} snapshots: objects by retained size`)
+    if (report.growing.length === 0) out.push('  (nothing)')
+    for (const [i, o] of report.growing.slice(0, top).entries()) {
+      out.push(`  ${i + 1}. ${terminalSafe(o.name)} @${o.id} +${bytes(o.growth)} — retained ${o.retainedSize.map(bytes).join(' → ')}`)
+      out.push(...pathLines(o.path, '     '))
+    }
+    out.push('', `Growing at every one of the ${snaps.length} snapshots: classes by count`)
+    if (report.growingClasses.length === 0) out.push('  (nothing)')
+    for (const [i, c] of report.growingClasses.slice(0, top).entries()) {
+      out.push(`  ${i + 1}. ${terminalSafe(c.name)} — count ${c.count.map(count).join(' → ')}; ` +
+        `retained ${signedBytes(c.growth)}`)
+      out.push(...pathLines(c.path, '     '))
+    }
+  }
   return out.join('\n') + '\n'
+}
+
+/** What `growth` holds, by `growthBasis`. */
+const BASIS_TITLES = {
+  'new-in-second': 'New in the 2nd snapshot, by retainer path',
+  'new-in-second-alive-in-third': 'Still alive: allocated between the 1st and 2nd snapshot and alive in the 3rd, by retainer path',
+  'new-in-second-alive-in-last': 'Still alive: allocated between the 1st and 2nd snapshot and alive in the last, by retainer path',
 }
 
 module.exports = { analyzeText, diffText, signedBytes, count, edgeText, terminalSafe }

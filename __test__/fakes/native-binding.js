@@ -126,6 +126,7 @@ function fakeBinding({ version = BINDING_API_VERSION, monitorError = null, hookF
       return { summary: { file } }
     },
     diffSnapshots: async (files) => ({ files }),
+    redactSnapshot: async (input, output) => ({ file: output, input }),
     diffSnapshotsSync: () => ({}),
   }
   return { binding, calls, outcomes }

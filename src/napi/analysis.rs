@@ -1,5 +1,5 @@
-//! The napi surface for snapshot analysis: jobs on the libuv threadpool (`AsyncTask`) and
-//! a synchronous twin for `HeapDiff`. Reports resolve as objects (`napi/reports.rs`); a
+//! The napi surface for snapshot analysis and redaction: jobs on the libuv threadpool
+//! (`AsyncTask`) and a synchronous twin for `HeapDiff`. Reports resolve as objects (`napi/reports.rs`); a
 //! failure rejects (or throws) an `Error` with its `code`, and `file`, `offset` and `errno`
 //! when known. A panic inside the analysis is caught here and reported as
 //! ERR_LEAKWATCH_ANALYSIS_INTERNAL; it never unwinds into Node.
@@ -15,7 +15,7 @@ use leakwatch_analysis::Limits;
 use leakwatch_analysis::{AnalysisError, Kind};
 use leakwatch_analysis::{Control, Phase};
 
-use crate::napi::reports::{AnalyzeReport, DiffReport};
+use crate::napi::reports::{AnalyzeReport, DiffReport, RedactReport};
 
 /// How much of a report to produce. Omitted fields take the defaults below; `0xFFFFFFFF`
 /// means "all".
@@ -220,6 +220,28 @@ impl Task for DiffTask {
   }
 }
 
+/// `redactSnapshot` on the threadpool.
+pub struct RedactTask {
+  input: String,
+  output: String,
+  control: Arc<Control>,
+}
+
+impl Task for RedactTask {
+  type Output = Result<RedactReport, AnalysisError>;
+  type JsValue = RedactReport;
+
+  fn compute(&mut self) -> napi::Result<Self::Output> {
+    Ok(run(|| {
+      leakwatch_analysis::redact(&self.input, &self.output, &self.control).map(RedactReport::from)
+    }))
+  }
+
+  fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<RedactReport> {
+    output.map_err(|e| rejection(&env, &e))
+  }
+}
+
 /// Analyses one snapshot on the threadpool; rejects with an `Error` carrying `code`.
 #[napi]
 pub fn analyze_snapshot(
@@ -234,7 +256,17 @@ pub fn analyze_snapshot(
   })
 }
 
-/// Compares two or three snapshots of one process on the threadpool.
+/// Writes a copy of a snapshot with every string value replaced, on the threadpool.
+#[napi]
+pub fn redact_snapshot(input: String, output: String, job: &AnalysisJob) -> AsyncTask<RedactTask> {
+  AsyncTask::new(RedactTask {
+    input,
+    output,
+    control: job.control.clone(),
+  })
+}
+
+/// Compares two or more snapshots of one process on the threadpool.
 #[napi]
 pub fn diff_snapshots(
   files: Vec<String>,

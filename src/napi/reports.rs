@@ -279,6 +279,8 @@ pub struct GrowthGroup {
 /// Which objects `growth` holds.
 #[napi(string_enum)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// The variants read as the values JavaScript sees ("new-in-second…").
+#[allow(clippy::enum_variant_names)]
 pub enum GrowthBasis {
   /// Two snapshots: objects new in the second.
   #[napi(value = "new-in-second")]
@@ -286,6 +288,9 @@ pub enum GrowthBasis {
   /// Three: allocated between the first and second and alive in the third.
   #[napi(value = "new-in-second-alive-in-third")]
   NewInSecondAliveInThird,
+  /// Four or more: allocated between the first and second and alive in the last.
+  #[napi(value = "new-in-second-alive-in-last")]
+  NewInSecondAliveInLast,
 }
 
 impl GrowthBasis {
@@ -294,7 +299,98 @@ impl GrowthBasis {
     match name {
       "new-in-second" => Some(GrowthBasis::NewInSecond),
       "new-in-second-alive-in-third" => Some(GrowthBasis::NewInSecondAliveInThird),
+      "new-in-second-alive-in-last" => Some(GrowthBasis::NewInSecondAliveInLast),
       _ => None,
+    }
+  }
+}
+
+/// An object whose retained size grew at every snapshot (three snapshots or more).
+#[napi(object)]
+pub struct GrowingObject {
+  pub name: String,
+  /// Snapshot id, the same in every snapshot of the process.
+  pub id: u32,
+  /// V8 node type ("object", "closure", …).
+  #[napi(js_name = "type")]
+  pub node_type: String,
+  /// Self size in the last snapshot, bytes.
+  pub self_size: f64,
+  /// Retained size in each snapshot, in order, bytes.
+  pub retained_size: Vec<f64>,
+  /// Retained size in the last snapshot minus in the first, bytes.
+  pub growth: f64,
+  /// Retainer path in the last snapshot.
+  pub path: RetainerPath,
+  /// The path as one line of text.
+  pub path_text: String,
+}
+
+impl From<analysis::GrowingObject> for GrowingObject {
+  fn from(o: analysis::GrowingObject) -> Self {
+    let analysis::GrowingObject {
+      name,
+      id,
+      node_type,
+      self_size,
+      retained_size,
+      growth,
+      path,
+      path_text,
+    } = o;
+    GrowingObject {
+      name,
+      id,
+      node_type,
+      self_size: number(self_size),
+      retained_size: retained_size.into_iter().map(number).collect(),
+      growth: number(growth),
+      path: path.into(),
+      path_text,
+    }
+  }
+}
+
+/// A class whose instance count grew at every snapshot (three snapshots or more).
+#[napi(object)]
+pub struct GrowingClass {
+  pub name: String,
+  pub key: String,
+  /// Live instances in each snapshot.
+  pub count: Vec<f64>,
+  /// Their self size in each snapshot, bytes.
+  pub self_size: Vec<f64>,
+  /// The class's retained size in each snapshot, bytes.
+  pub retained_size: Vec<f64>,
+  /// Retained size in the last snapshot minus in the first, bytes (may be negative).
+  pub growth: f64,
+  /// Path in the last snapshot of the instance new since the first that retains the most.
+  pub path: RetainerPath,
+  /// The path as one line of text.
+  pub path_text: String,
+}
+
+impl From<analysis::GrowingClass> for GrowingClass {
+  fn from(c: analysis::GrowingClass) -> Self {
+    let analysis::GrowingClass {
+      name,
+      key,
+      count,
+      self_size,
+      retained_size,
+      growth,
+      path,
+      path_text,
+    } = c;
+    GrowingClass {
+      name,
+      key,
+      count: count.into_iter().map(number).collect(),
+      self_size: self_size.into_iter().map(number).collect(),
+      retained_size: retained_size.into_iter().map(number).collect(),
+      growth: growth as f64,
+      path: path.into(),
+      path_text,
     }
   }
 }
@@ -309,6 +405,10 @@ pub struct DiffReport {
   pub totals: DiffTotals,
   pub series: Vec<ClassSeries>,
   pub growth: Vec<GrowthGroup>,
+  /// Three snapshots or more: objects whose retained size grew at every snapshot.
+  pub growing: Vec<GrowingObject>,
+  /// Three snapshots or more: classes whose count grew at every snapshot.
+  pub growing_classes: Vec<GrowingClass>,
 }
 
 impl TryFrom<analysis::DiffReport> for DiffReport {
@@ -323,6 +423,8 @@ impl TryFrom<analysis::DiffReport> for DiffReport {
       totals,
       series,
       growth,
+      growing,
+      growing_classes,
     } = r;
     let analysis::Totals {
       added_count,
@@ -378,6 +480,38 @@ impl TryFrom<analysis::DiffReport> for DiffReport {
           }
         })
         .collect(),
+      growing: growing.into_iter().map(Into::into).collect(),
+      growing_classes: growing_classes.into_iter().map(Into::into).collect(),
     })
+  }
+}
+
+/// What `redactSnapshot()` resolves with.
+#[napi(object)]
+pub struct RedactReport {
+  /// The redacted copy.
+  pub file: String,
+  /// Its size, bytes.
+  pub file_bytes: f64,
+  /// Entries in the snapshot's strings table.
+  pub strings: f64,
+  /// Entries replaced by a placeholder (string values and entries nothing names).
+  pub redacted: f64,
+}
+
+impl From<analysis::RedactReport> for RedactReport {
+  fn from(r: analysis::RedactReport) -> Self {
+    let analysis::RedactReport {
+      file,
+      file_bytes,
+      strings,
+      redacted,
+    } = r;
+    RedactReport {
+      file,
+      file_bytes: number(file_bytes),
+      strings: number(strings),
+      redacted: number(redacted),
+    }
   }
 }

@@ -38,6 +38,11 @@ impl Builder {
     self.strings.len() - 1
   }
 
+  /// The strings table so far.
+  pub fn strings_for_test(&self) -> &[String] {
+    &self.strings
+  }
+
   /// Adds a node; returns its ordinal.
   pub fn node(&mut self, ty: &str, name: usize, self_size: u64) -> usize {
     self.nodes.push((node_type(ty), name, self_size, 0));

@@ -1,8 +1,9 @@
 //! Comparing snapshots of one process (node ids are stable across its snapshots).
 //! Two snapshots: per-class new/deleted counts and sizes as DevTools' Comparison view, and
-//! the new objects of the second grouped by how they are held. Three snapshots: the objects
-//! allocated between the first and the second that are still alive in the third, grouped by
-//! retainer path — the memory that keeps growing and is never released.
+//! the new objects of the second grouped by how they are held. Three or more: the objects
+//! allocated between the first and the second that are still alive in the last, grouped by
+//! retainer path — the memory that keeps growing and is never released — and the objects
+//! and classes that grew at every snapshot (`growing.rs`).
 
 use std::collections::HashMap;
 
@@ -12,8 +13,9 @@ use super::classes::NO_CLASS;
 use super::control::Control;
 use super::distances::NO_DISTANCE;
 use super::graph::Graph;
+use super::growing::{ClassTotals, GrowingClass, GrowingObject, Tracker};
 use super::paths::{retainer_path, RetainerPath, Shapes};
-use super::report::{public_classes, summary, Limits, PublicKey, Summary};
+use super::report::{public_classes, Limits, PublicKey, Summary};
 
 /// One class in a two-snapshot comparison (DevTools' Comparison view).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -89,7 +91,8 @@ pub struct Group {
 pub struct DiffReport {
   /// One summary per snapshot, in the order given.
   pub snapshots: Vec<Summary>,
-  /// Which objects `growth` holds: "new-in-second" or "new-in-second-alive-in-third".
+  /// Which objects `growth` holds: "new-in-second", "new-in-second-alive-in-third" or (four
+  /// snapshots or more) "new-in-second-alive-in-last".
   pub growth_basis: &'static str,
   /// First snapshot against the last, by size delta, largest growth first.
   pub classes: Vec<DiffRow>,
@@ -99,10 +102,16 @@ pub struct DiffReport {
   pub series: Vec<Series>,
   /// What grew, grouped by class and retainer path, most retained first.
   pub growth: Vec<Group>,
+  /// Three snapshots or more: objects whose retained size grew at every snapshot, the
+  /// innermost in the dominator tree, largest growth first (empty with two).
+  pub growing: Vec<GrowingObject>,
+  /// Three snapshots or more: classes whose instance count grew at every snapshot, largest
+  /// retained-size growth first (empty with two).
+  pub growing_classes: Vec<GrowingClass>,
 }
 
 /// Every node with a class, as `id << 32 | ordinal`, sorted by id: diffs are merges of these.
-fn by_id(g: &Graph) -> Vec<u64> {
+pub fn by_id(g: &Graph) -> Vec<u64> {
   let mut v: Vec<u64> = (0..g.s.node_count())
     .filter(|&n| g.classes.of_node[n] != NO_CLASS)
     .map(|n| ((g.s.node_id[n] as u64) << 32) | n as u64)
@@ -265,22 +274,20 @@ fn ids_missing_from(a: &[u64], b: &[u64]) -> Vec<u32> {
   out
 }
 
-fn series(graphs: &[&Graph], rows: &[DiffRow], limit: usize, control: &Control) -> Vec<Series> {
-  let maps: Vec<HashMap<PublicKey, usize>> =
-    graphs.iter().map(|g| public_classes(g, control)).collect();
+fn series(
+  classes: &[HashMap<PublicKey, ClassTotals>],
+  rows: &[DiffRow],
+  limit: usize,
+) -> Vec<Series> {
   rows
     .iter()
     .take(limit)
     .map(|row| {
       let key = PublicKey::parse(&row.key);
-      let (count, self_size) = graphs
+      let (count, self_size) = classes
         .iter()
-        .zip(&maps)
-        .map(|(g, m)| match m.get(&key) {
-          Some(&a) => (
-            g.classes.aggregates[a].count,
-            g.classes.aggregates[a].self_size,
-          ),
+        .map(|m| match m.get(&key) {
+          Some(t) => (t.count, t.self_size),
           None => (0, 0),
         })
         .unzip();
@@ -302,18 +309,9 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   let Some(full) = &last.full else {
     return Vec::new();
   };
-  let t = &last.t;
   let s = &last.s;
   let n = s.node_count();
-  let visible = |v: usize| {
-    let ty = s.node_type[v];
-    ty != t.hidden
-      && ty != t.array
-      && ty != t.code
-      && ty != t.synthetic
-      && ty != t.object_shape
-      && ty != t.number
-  };
+  let visible = |v: usize| super::growing::visible(last, v);
   // Reachable at all: in Node, module scopes and servers hang off the system roots
   // (handles, the stack), so objects only reachable from there count too.
   let selected = |v: usize| {
@@ -382,57 +380,79 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   out
 }
 
-/// `graphs` in time order; the last one built with `Depth::Full`, the others classified
-/// with the last one's interface definitions (so plain-object classes line up).
+/// What the earlier snapshots of a diff leave for the report.
+pub struct Earlier<'a> {
+  /// The first snapshot, classified with the last one's interface definitions.
+  pub first: &'a Graph,
+  /// Three snapshots or more: the second one's nodes as [`by_id`] gives them.
+  pub second_ids: Option<Vec<u64>>,
+  /// Three snapshots or more: the candidates folded with every earlier snapshot.
+  pub tracker: Option<Tracker>,
+  /// One summary per earlier snapshot, in time order.
+  pub summaries: Vec<Summary>,
+  /// Each earlier snapshot's class totals, in time order.
+  pub classes: Vec<HashMap<PublicKey, ClassTotals>>,
+}
+
+/// The diff of the earlier snapshots against `last` (built with `Depth::Full`; the earlier
+/// ones classified with its interface definitions, so plain-object classes line up).
 pub fn diff_report(
-  graphs: &[&Graph],
-  files: &[String],
+  earlier: Earlier<'_>,
+  last: &Graph,
+  last_summary: Summary,
   limits: &Limits,
   control: &Control,
 ) -> DiffReport {
-  let first = graphs[0];
-  let last = graphs[graphs.len() - 1];
+  let first = earlier.first;
+  let count = earlier.summaries.len() + 1;
   // One sort per snapshot, in parallel.
-  let ids: Vec<Vec<u64>> = std::thread::scope(|scope| {
-    let handles: Vec<_> = graphs
-      .iter()
-      .map(|g| scope.spawn(move || by_id(g)))
-      .collect();
-    handles
-      .into_iter()
-      .map(|h| h.join().unwrap_or_default())
-      .collect()
+  let (first_ids, last_ids) = std::thread::scope(|scope| {
+    let first_ids = scope.spawn(|| by_id(first));
+    let last_ids = by_id(last);
+    (first_ids.join().unwrap_or_default(), last_ids)
   });
-  let (first_ids, last_ids) = (&ids[0], &ids[ids.len() - 1]);
   super::control::trace("diff: ids sorted");
-  let (rows, totals) = class_diff(first, last, first_ids, last_ids, limits.classes, control);
+  let (rows, totals) = class_diff(first, last, &first_ids, &last_ids, limits.classes, control);
   super::control::trace("diff: classes");
-  let series = series(graphs, &rows, limits.classes.min(50), control);
+  let mut all_classes = earlier.classes;
+  all_classes.push(super::growing::class_totals(last, control));
+  let series = series(&all_classes, &rows, limits.classes.min(50));
+  all_classes.pop();
   let n = last.s.node_count();
-  let (basis, growth) = if graphs.len() >= 3 {
-    let new_in_second = ids_missing_from(&ids[1], first_ids);
-    let alive = mark(last_ids, &new_in_second, n);
-    (
-      "new-in-second-alive-in-third",
-      growth(last, &alive, limits.groups),
-    )
-  } else {
-    let in_first: Vec<u32> = first_ids.iter().map(|&x| id_of(x)).collect();
-    let old = mark(last_ids, &in_first, n);
-    let new: Vec<bool> = old.iter().map(|&o| !o).collect();
-    ("new-in-second", growth(last, &new, limits.groups))
+  let (basis, growth) = match &earlier.second_ids {
+    Some(second_ids) => {
+      let new_in_second = ids_missing_from(second_ids, &first_ids);
+      let alive = mark(&last_ids, &new_in_second, n);
+      let basis = if count == 3 {
+        "new-in-second-alive-in-third"
+      } else {
+        "new-in-second-alive-in-last"
+      };
+      (basis, growth(last, &alive, limits.groups))
+    }
+    None => {
+      let in_first: Vec<u32> = first_ids.iter().map(|&x| id_of(x)).collect();
+      let old = mark(&last_ids, &in_first, n);
+      let new: Vec<bool> = old.iter().map(|&o| !o).collect();
+      ("new-in-second", growth(last, &new, limits.groups))
+    }
   };
   super::control::trace("diff: growth");
+  let (growing, growing_classes) = match earlier.tracker {
+    Some(tracker) => tracker.finish(last, &all_classes, &first_ids, limits.groups, control),
+    None => (Vec::new(), Vec::new()),
+  };
+  super::control::trace("diff: growing");
+  let mut snapshots = earlier.summaries;
+  snapshots.push(last_summary);
   DiffReport {
-    snapshots: graphs
-      .iter()
-      .zip(files)
-      .map(|(g, f)| summary(g, f, control))
-      .collect(),
+    snapshots,
     growth_basis: basis,
     classes: rows,
     totals,
     series,
     growth,
+    growing,
+    growing_classes,
   }
 }

@@ -22,6 +22,8 @@ pub enum Kind {
   /// The snapshot needs more memory than the analysis may take: a header larger than the
   /// cap, or a column the allocator cannot grow.
   TooLarge,
+  /// The output file (a redacted copy) cannot be written: no space, no permission, ….
+  Write,
   /// The caller aborted the analysis.
   Aborted,
   /// A fault inside leakwatch's analysis (a bug): reported, never a crash.
@@ -39,6 +41,7 @@ impl Kind {
       Kind::Meta => "ERR_LEAKWATCH_SNAPSHOT_META",
       Kind::Range => "ERR_LEAKWATCH_SNAPSHOT_RANGE",
       Kind::TooLarge => "ERR_LEAKWATCH_SNAPSHOT_TOO_LARGE",
+      Kind::Write => "ERR_LEAKWATCH_SNAPSHOT_WRITE",
       Kind::Aborted => "ERR_LEAKWATCH_ABORTED",
       Kind::Internal => "ERR_LEAKWATCH_ANALYSIS_INTERNAL",
     }
@@ -86,6 +89,15 @@ impl AnalysisError {
     AnalysisError {
       errno,
       ..AnalysisError::new(Kind::Read, format!("cannot {doing} the file: {err}"))
+    }
+  }
+
+  /// A `Write` error from an OS error met while `doing` something to the output file.
+  pub fn write_io(err: &std::io::Error, doing: &str) -> Self {
+    let errno = err.raw_os_error().map(errno_name);
+    AnalysisError {
+      errno,
+      ..AnalysisError::new(Kind::Write, format!("cannot {doing}: {err}"))
     }
   }
 
@@ -141,6 +153,12 @@ fn errno_name(errno: i32) -> &'static str {
     libc::ENOTDIR => "ENOTDIR",
     libc::ELOOP => "ELOOP",
     libc::EMFILE => "EMFILE",
+    libc::ENOSPC => "ENOSPC",
+    libc::EROFS => "EROFS",
+    libc::EEXIST => "EEXIST",
+    libc::EXDEV => "EXDEV",
+    libc::EDQUOT => "EDQUOT",
+    libc::EBUSY => "EBUSY",
     _ => "EUNKNOWN",
   }
 }

@@ -1,6 +1,7 @@
 //! Heap snapshot analysis, pure Rust: a streaming parser into flat columns, DevTools'
 //! graph computations (dominators, retained sizes, distances, class names), per-class
-//! aggregates, retainer paths, and diffs of two or three snapshots. No napi types here; the
+//! aggregates, retainer paths, diffs of two or more snapshots with what grew at every one of
+//! them, and redaction of string values. No napi types here; the
 //! addon's `src/napi/analysis.rs` runs it on the libuv threadpool.
 
 #![forbid(unsafe_code)]
@@ -14,10 +15,12 @@ mod dominators;
 mod error;
 mod flags;
 mod graph;
+mod growing;
 mod header;
 mod names;
 mod parse;
 mod paths;
+mod redact;
 mod report;
 mod scan;
 mod threads;
@@ -27,11 +30,17 @@ mod weakmap;
 pub use control::{Control, Phase, Progress};
 pub use diff::{DiffReport, DiffRow, Group, Series, Totals};
 pub use error::{AnalysisError, Kind};
+pub use growing::{GrowingClass, GrowingObject};
 pub use paths::{RetainerPath, Step};
+pub use redact::RedactReport;
 pub use report::{AnalyzeReport, ClassRow, Limits, ObjectRow, Summary};
 
 #[cfg(test)]
 mod crafted;
+#[cfg(test)]
+mod growing_tests;
+#[cfg(test)]
+mod redact_tests;
 #[cfg(test)]
 mod tests;
 
@@ -165,52 +174,119 @@ pub fn analyze_bytes(
   Ok(report)
 }
 
-/// Compares two or three snapshot files of one process, in time order: class growth from
+/// Writes a copy of the snapshot `input` to `output` with every string value replaced by a
+/// placeholder of its length class; names, locations, sizes and the graph are kept (see
+/// `redact.rs` for the rule). Two streaming passes; memory: one bit per string. The output
+/// appears only when complete. Cancellable through `control`.
+pub fn redact(input: &str, output: &str, control: &Control) -> Result<RedactReport, AnalysisError> {
+  redact::redact(input, output, control)
+}
+
+/// [`redact`] of a snapshot held in memory: the copy and how many strings were replaced.
+/// The redaction fuzz target's entry.
+pub fn redact_bytes(bytes: &[u8]) -> Result<(Vec<u8>, u64), AnalysisError> {
+  redact::redact_bytes(bytes)
+}
+
+/// Most snapshots one diff takes.
+pub const MAX_DIFF_SNAPSHOTS: usize = 64;
+
+/// Compares two or more snapshot files of one process, in time order: class growth from
 /// the first to the last, per-class series, and what grew grouped by retainer path (with
-/// three: objects new in the second and still alive in the third).
+/// three or more: objects new in the second and still alive in the last, and the objects
+/// and classes that grew at every snapshot).
 pub fn diff(
   paths: &[String],
   limits: &Limits,
   control: &Control,
 ) -> Result<diff::DiffReport, AnalysisError> {
-  if !(2..=3).contains(&paths.len()) {
+  if !(2..=MAX_DIFF_SNAPSHOTS).contains(&paths.len()) {
     return Err(AnalysisError::new(
       Kind::Syntax,
-      "diff takes two or three snapshots",
+      format!("diff takes 2 to {MAX_DIFF_SNAPSHOTS} snapshots"),
     ));
   }
+  if paths.len() > 2 {
+    return diff_many(paths, limits, control);
+  }
   let mut snapshots = read_all(paths, control)?;
-  let last_snapshot = snapshots.pop().expect("two or more");
-  let last_path = &paths[paths.len() - 1];
-  let last = build(last_snapshot, Depth::Full, None, control).map_err(|e| e.in_file(last_path))?;
-  let interfaces = last.interfaces.clone();
-  let earlier: Vec<Graph> = std::thread::scope(|scope| {
-    let handles: Vec<_> = snapshots
-      .into_iter()
-      .enumerate()
-      .map(|(i, s)| {
-        let interfaces = &interfaces;
-        scope.spawn(move || {
-          build(s, Depth::Classes, Some(interfaces), control).map_err(|e| e.in_file(&paths[i]))
-        })
-      })
-      .collect();
-    handles
-      .into_iter()
-      .map(|h| {
-        h.join().unwrap_or_else(|_| {
-          Err(AnalysisError::new(
-            Kind::Internal,
-            "a snapshot worker thread failed",
-          ))
-        })
-      })
-      .collect::<Result<Vec<_>, _>>()
-  })?;
+  let last_snapshot = snapshots.pop().expect("two");
+  let first_snapshot = snapshots.pop().expect("two");
+  let last = build(last_snapshot, Depth::Full, None, control).map_err(|e| e.in_file(&paths[1]))?;
+  let first = build(
+    first_snapshot,
+    Depth::Classes,
+    Some(&last.interfaces),
+    control,
+  )
+  .map_err(|e| e.in_file(&paths[0]))?;
   control.enter(Phase::Diff)?;
-  let mut graphs: Vec<&Graph> = earlier.iter().collect();
-  graphs.push(&last);
-  let report = diff::diff_report(&graphs, paths, limits, control);
+  let earlier = diff::Earlier {
+    first: &first,
+    second_ids: None,
+    tracker: None,
+    summaries: vec![report::summary(&first, &paths[0], control)],
+    classes: vec![growing::class_totals(&first, control)],
+  };
+  let last_summary = report::summary(&last, &paths[1], control);
+  let report = diff::diff_report(earlier, &last, last_summary, limits, control);
+  control.enter(Phase::Done)?;
+  Ok(report)
+}
+
+/// Three snapshots or more, one at a time: the last first (its interface definitions
+/// classify the others), then each earlier one in time order, built, folded into the growth
+/// tracker and dropped. Only the first one's classes stay whole, for the class comparison.
+fn diff_many(
+  paths: &[String],
+  limits: &Limits,
+  control: &Control,
+) -> Result<diff::DiffReport, AnalysisError> {
+  let read_one = |path: &String| -> Result<Snapshot, AnalysisError> {
+    read_all(std::slice::from_ref(path), control)?
+      .pop()
+      .ok_or_else(|| AnalysisError::new(Kind::Internal, "a snapshot was not read"))
+  };
+  let last_path = &paths[paths.len() - 1];
+  let last =
+    build(read_one(last_path)?, Depth::Full, None, control).map_err(|e| e.in_file(last_path))?;
+  let mut tracker = growing::Tracker::new(&last);
+  let mut first: Option<Graph> = None;
+  let mut second_ids = None;
+  let mut summaries = Vec::new();
+  let mut classes = Vec::new();
+  for (i, path) in paths[..paths.len() - 1].iter().enumerate() {
+    let mut g = build(
+      read_one(path)?,
+      Depth::Full,
+      Some(&last.interfaces),
+      control,
+    )
+    .map_err(|e| e.in_file(path))?;
+    control.enter(Phase::Diff)?;
+    summaries.push(report::summary(&g, path, control));
+    classes.push(growing::class_totals(&g, control));
+    tracker.fold(&growing::retained_by_id(&g));
+    if i == 1 {
+      second_ids = Some(diff::by_id(&g));
+    }
+    if i == 0 {
+      // The class comparison needs its classes, not its dominators or distances.
+      g.full = None;
+      first = Some(g);
+    }
+  }
+  let first = first.ok_or_else(|| AnalysisError::new(Kind::Internal, "no first snapshot"))?;
+  control.enter(Phase::Diff)?;
+  let earlier = diff::Earlier {
+    first: &first,
+    second_ids,
+    tracker: Some(tracker),
+    summaries,
+    classes,
+  };
+  let last_summary = report::summary(&last, last_path, control);
+  let report = diff::diff_report(earlier, &last, last_summary, limits, control);
   control.enter(Phase::Done)?;
   Ok(report)
 }
