@@ -4,6 +4,6 @@ import leakwatch from './index.js'
 
 export default leakwatch
 export const {
-  start, stop, current, gc, writeSnapshot, prometheus, openTelemetry, analyze, diff, HeapDiff,
+  start, stop, current, gc, writeSnapshot, writeHeapProfile, prometheus, openTelemetry, analyze, diff, HeapDiff,
   defaults, Watcher,
 } = leakwatch
