@@ -94,7 +94,7 @@ test('nearHeapLimit: a process that leaks until it dies leaves one complete snap
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a memory budget too small: snapshot-skipped with need and have, and no file', async () => {
+test('a memory budget too small: snapshot-skipped with need and have, heap statistics instead of a snapshot', async () => {
   const dir = tempDir('budget')
   const r = await runFixture('snapshot-memory-budget.js', { args: [dir] })
   assert.equal(r.code, 0, r.stderr)
@@ -121,7 +121,7 @@ test('a memory budget too small: snapshot-skipped with need and have, and no fil
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no file', async () => {
+test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no snapshot', async () => {
   const dir = tempDir('ceiling')
   // A plain object used as a dictionary: its index names are what the census cannot count,
   // so the estimate fits a budget the real dump does not, and the ceiling stops it.
