@@ -44,13 +44,37 @@ function writeWhole(file, data) {
     try {
       fs.rmSync(partial, { force: true })
     } catch {}
-    const e = /** @type {NodeJS.ErrnoException} */ (cause)
-    const err = withCode(Error, 'ERR_LEAKWATCH_EVIDENCE_WRITE', `leakwatch: cannot write ${file}: ${e.message}`)
-    if (e.code) err.errno = e.code
-    if (e.syscall) err.syscall = e.syscall
-    err.file = file
-    err.cause = cause
-    throw err
+    throw writeError(file, cause)
+  }
+}
+
+/**
+ * ERR_LEAKWATCH_EVIDENCE_WRITE for `file`, with the OS error's name and call when it has them.
+ * @param {string} file @param {unknown} cause
+ */
+function writeError(file, cause) {
+  const e = /** @type {NodeJS.ErrnoException} */ (cause)
+  const err = withCode(Error, 'ERR_LEAKWATCH_EVIDENCE_WRITE', `leakwatch: cannot write ${file}: ${e && e.message}`)
+  if (e && e.code) err.errno = e.code
+  if (e && e.syscall) err.syscall = e.syscall
+  err.file = file
+  err.cause = cause
+  return err
+}
+
+/**
+ * Runs `build` (the file's content), keeping its failures coded: any exception becomes
+ * ERR_LEAKWATCH_EVIDENCE_WRITE.
+ * @template T @param {string} what @param {() => T} build @returns {T}
+ */
+function coded(what, build) {
+  try {
+    return build()
+  } catch (err) {
+    if (String(/** @type {any} */ (err)?.code).startsWith('ERR_LEAKWATCH_')) throw err
+    const failure = writeError(what, err)
+    delete failure.file // no file was reached
+    throw failure
   }
 }
 
@@ -93,7 +117,7 @@ function place(where, trigger, suffix, data, keep) {
  * @param {number} [keep] maxFiles
  */
 function writeProfile(where, trigger, read, keep) {
-  const data = gzipProfile(read.profile, read)
+  const data = coded(`the ${trigger} profile`, () => gzipProfile(read.profile, read))
   let liveBytes = 0
   const stacks = new Set()
   for (const s of read.profile.samples) {
@@ -140,8 +164,19 @@ async function writeHeapProfile(p, watcher, dir, keep) {
  * @param {import('./native').Binding} native @param {number} [keep]
  */
 function writeStatistics(where, trigger, native, keep) {
-  /** @type {Record<string, unknown>} */
-  const stats = {
+  const stats = coded(`the ${trigger} heap statistics`, () => statistics(trigger, native))
+  return place(where, trigger, STATISTICS_SUFFIX, `${JSON.stringify(stats, null, 1)}\n`, keep)
+}
+
+/** @param {string} trigger @param {import('./native').Binding} native */
+function statistics(trigger, native) {
+  let rss = null
+  try {
+    rss = process.memoryUsage.rss()
+  } catch {
+    // EMFILE: no descriptor left to read /proc with; the rest still fits.
+  }
+  return {
     time: Date.now(),
     pid: process.pid,
     threadId,
@@ -150,10 +185,9 @@ function writeStatistics(where, trigger, native, keep) {
     heap: v8.getHeapStatistics(),
     spaces: v8.getHeapSpaceStatistics(),
     code: v8.getHeapCodeStatistics(),
-    rss: process.memoryUsage.rss(),
+    rss,
     malloc: typeof native.mallocFigures === 'function' ? native.mallocFigures() : null,
   }
-  return place(where, trigger, STATISTICS_SUFFIX, `${JSON.stringify(stats, null, 1)}\n`, keep)
 }
 
 module.exports = { writeProfile, writeStatistics, writeHeapProfile, fileName, PROFILE_SUFFIX, STATISTICS_SUFFIX }
