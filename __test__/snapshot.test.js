@@ -229,5 +229,9 @@ test('the near-heap-limit dump decides like a container: taken at 2x the measure
   assert.equal(path.basename(tight.evidence.statistics), tight.files[0])
   assert.deepEqual(tight.statistics.heap && Object.keys(tight.statistics.heap).sort(),
     ['external_memory', 'heap_size_limit', 'malloced_memory', 'total_heap_size', 'total_physical_size', 'used_heap_size'])
+  assert.equal(tight.statistics.source, 'native')
+  // V8's spaces by the names v8.getHeapSpaceStatistics() uses; the leak fills old space.
+  const old = tight.statistics.spaces.find((s) => s.space_name === 'old_space')
+  assert.ok(old && old.space_used_size > 32 * 1024 * 1024, JSON.stringify(tight.statistics.spaces))
   assert.ok(tight.peak < tight.limit, JSON.stringify(tight))
 })

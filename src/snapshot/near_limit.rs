@@ -125,6 +125,7 @@ impl NearLimitDump {
     let stats = Statistics {
       trigger: "near-heap-limit",
       heap: profiler.heap_figures(),
+      spaces: profiler.heap_spaces(),
       rss: crate::monitor::sampler::resident_set_bytes(),
       malloc: crate::os::malloc_figures(),
     };

@@ -1,8 +1,8 @@
-//! What the near-heap-limit hook leaves when a snapshot does not fit: V8's heap statistics,
-//! RSS and what malloc holds, as a few hundred bytes of JSON beside where the snapshot would
+//! What the near-heap-limit hook leaves when a snapshot does not fit: V8's heap and per-space
+//! statistics, RSS and what malloc holds, as a few hundred bytes of JSON beside where the snapshot would
 //! have been (`leakwatch-…-near-heap-limit.heapstats.json`, written under a temporary name
 //! and renamed, like a snapshot). It runs inside V8's callback, where no JavaScript can run:
-//! the per-space figures and the allocation profile the facade adds on other skips need it.
+//! the code statistics and the allocation profile the facade adds on other skips need it.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +11,7 @@ use super::file::{FileError, PartialFile};
 use super::name::DumpName;
 use crate::monitor::record::HeapFigures;
 use crate::os::MallocFigures;
+use crate::v8::SpaceFigures;
 
 /// The file name's ending (the facade writes the same kind of file on its skips).
 pub const SUFFIX: &str = ".heapstats.json";
@@ -19,6 +20,8 @@ pub const SUFFIX: &str = ".heapstats.json";
 pub struct Statistics {
   pub trigger: &'static str,
   pub heap: Option<HeapFigures>,
+  /// Per space, as `v8.getHeapSpaceStatistics()` names them (empty when unavailable).
+  pub spaces: Vec<SpaceFigures>,
   pub rss: Option<u64>,
   pub malloc: Option<MallocFigures>,
 }
@@ -49,9 +52,28 @@ fn json(s: &Statistics, at: SystemTime, thread_id: u32) -> String {
       )
     },
   );
+  let spaces = s
+    .spaces
+    .iter()
+    .map(|sp| {
+      // V8's space names are identifiers; anything else is dropped rather than escaped.
+      let name: String = sp
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+      format!(
+        "{{\"space_name\":\"{name}\",\"space_size\":{},\"space_used_size\":{},\
+         \"space_available_size\":{},\"physical_space_size\":{}}}",
+        sp.size, sp.used, sp.available, sp.physical
+      )
+    })
+    .collect::<Vec<_>>()
+    .join(",");
   format!(
     "{{\"time\":{millis},\"pid\":{},\"threadId\":{thread_id},\"trigger\":\"{}\",\
-     \"source\":\"native\",\"heap\":{heap},\"rss\":{},\"malloc\":{malloc}}}\n",
+     \"source\":\"native\",\"heap\":{heap},\"spaces\":[{spaces}],\"rss\":{},\
+     \"malloc\":{malloc}}}\n",
     std::process::id(),
     s.trigger,
     opt(s.rss)
@@ -93,6 +115,13 @@ mod tests {
         external: 1,
         malloced: 2,
       }),
+      spaces: vec![SpaceFigures {
+        name: "old_space".to_string(),
+        size: 8,
+        used: 4,
+        available: 2,
+        physical: 8,
+      }],
       rss: Some(1234),
       malloc: None,
     };
@@ -102,6 +131,10 @@ mod tests {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"heap_size_limit\":40"), "{text}");
     assert!(text.contains("\"rss\":1234,\"malloc\":null"), "{text}");
+    assert!(
+      text.contains("\"spaces\":[{\"space_name\":\"old_space\",\"space_size\":8,"),
+      "{text}"
+    );
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(left.len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -438,6 +438,13 @@ impl IsolateProfiler {
     Some(unsafe { v8.heap_figures(self.isolate) })
   }
 
+  /// Every heap space's figures now (empty when V8 does not export the calls).
+  pub fn heap_spaces(&self) -> Vec<super::SpaceFigures> {
+    // SAFETY: the isolate is alive and entered on this thread (`new`'s contract); V8 allows
+    // reading space statistics anywhere on that thread, a near-heap-limit callback included.
+    unsafe { super::heap_spaces::heap_spaces(self.isolate) }
+  }
+
   /// Brings the heap limit back to its initial value once usage falls below
   /// `threshold` × initial limit.
   pub fn restore_initial_heap_limit(&self, threshold: f64) {
