@@ -1,7 +1,7 @@
 //! What the near-heap-limit hook leaves when a snapshot does not fit: V8's heap and per-space
-//! statistics, RSS and what malloc holds, as a few hundred bytes of JSON beside where the snapshot would
-//! have been (`leakwatch-…-near-heap-limit.heapstats.json`, written under a temporary name
-//! and renamed, like a snapshot). It runs inside V8's callback, where no JavaScript can run:
+//! statistics, RSS and what malloc holds, as a small JSON file beside where the snapshot would
+//! have been (`leakwatch-…-near-heap-limit.heapstats.json`, written under a temporary name and
+//! renamed, like a snapshot). It runs inside V8's callback, where no JavaScript can run:
 //! the code statistics and the allocation profile the facade adds on other skips need it.
 
 use std::path::{Path, PathBuf};
