@@ -106,7 +106,7 @@ impl NearLimitDump {
     drop(census);
     callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
-    // What fits when the snapshot does not: a few hundred bytes of figures.
+    // What fits when the snapshot does not: the heap's figures, a small JSON file.
     let statistics = match outcome {
       Outcome::Skipped { .. } | Outcome::OverBudget { .. } => self.write_statistics(profiler),
       _ => None,
