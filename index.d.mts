@@ -8,6 +8,7 @@ export declare const stop: leakwatch.Leakwatch['stop']
 export declare const current: leakwatch.Leakwatch['current']
 export declare const gc: leakwatch.Leakwatch['gc']
 export declare const writeSnapshot: leakwatch.Leakwatch['writeSnapshot']
+export declare const writeHeapProfile: leakwatch.Leakwatch['writeHeapProfile']
 export declare const prometheus: leakwatch.Leakwatch['prometheus']
 export declare const openTelemetry: leakwatch.Leakwatch['openTelemetry']
 export declare const analyze: leakwatch.Leakwatch['analyze']
@@ -30,6 +31,8 @@ export type UrgencyOptions = leakwatch.UrgencyOptions
 export type Stats = leakwatch.Stats
 export type SnapshotInfo = leakwatch.SnapshotInfo
 export type SnapshotSkipped = leakwatch.SnapshotSkipped
+export type HeapProfileInfo = leakwatch.HeapProfileInfo
+export type MallocFigures = leakwatch.MallocFigures
 export type LeakwatchError = leakwatch.LeakwatchError
 export type PrometheusOptions = leakwatch.PrometheusOptions
 export type OpenTelemetryOptions = leakwatch.OpenTelemetryOptions

@@ -111,7 +111,9 @@ declare namespace leakwatch {
     /** `complete`: the sampling profiler's state for `topAllocations`. */
     attribution?: { status: 'ok' | 'off' | 'busy' | 'unavailable', message?: string, since?: Date }
     /** The diagnosis's directory and files (`json` and `html` when complete). */
-    files: { dir: string | null, snapshots: string[], json?: string, html?: string }
+    files: { dir: string | null, snapshots: string[], json?: string, html?: string,
+      /** `snapshot-skipped`: what the refused dump left instead (see `SnapshotSkipped.evidence`). */
+      evidence?: { profile?: string, statistics?: string } }
     /** `complete`: the analysis process: wall time, its peak RSS (Linux), what it was expected to need and the room then. */
     analysis?: { durationMs: number, peakRssBytes: number | null, needBytes: number, roomBytes: number | null, bound: string | null }
   }
@@ -424,7 +426,50 @@ declare namespace leakwatch {
     aborted?: boolean
     /** cooldown: ms until an automatic dump is allowed again. */
     retryInMs?: number
+    /**
+     * Not cooldown: what was written instead of the snapshot, beside where it would have gone —
+     * the sampling allocation profile as gzipped pprof (when attribution has one) and V8's heap
+     * statistics as JSON. Absent when neither could be written (an `error` event says why).
+     */
+    evidence?: { profile?: string; statistics?: string }
     message: string
+  }
+
+  /** What `writeHeapProfile()` resolves with. */
+  interface HeapProfileInfo {
+    /** The gzipped `profile.proto` (written under a temporary name, renamed when complete; mode 0600). */
+    path: string
+    /** File size, bytes. */
+    bytes: number
+    /** Live sampled memory in the profile (its `inuse_space` total), bytes. */
+    liveBytes: number
+    /** Distinct allocation stacks in the profile. */
+    stacks: number
+    /** When the sampling profiler started: the profile covers allocations since then. */
+    since: Date
+  }
+
+  /** What glibc's malloc holds (`mallinfo2()`), on an `rss` leak. Bytes. */
+  interface MallocFigures {
+    /** Allocated and not freed: in the arenas (`uordblks`) plus mmapped blocks (`hblkhd`). */
+    inUse: number
+    /** Free in the arenas: freed by the program, kept by malloc (`fordblks`). */
+    free: number
+    /** The mmapped part of `inUse`. */
+    mmapped: number
+    /** Obtained from the OS by the arenas (`arena`). */
+    arena: number
+    /** Change of `inUse` since `since`. */
+    inUseChange: number
+    /** Change of `free` since `since`. */
+    freeChange: number
+    /** The reading compared with: `start()`, or the previous `rss` leak. */
+    since: Date
+    /**
+     * `'native-in-use'`: in use grew (a native leak); `'fragmentation'`: free grew more (freed
+     * memory malloc keeps); `'outside-malloc'`: neither covers a quarter of the growth.
+     */
+    verdict: 'native-in-use' | 'fragmentation' | 'outside-malloc'
   }
 
   interface AttributionOptions {
@@ -573,6 +618,13 @@ declare namespace leakwatch {
        */
       since?: Date
     }
+    /**
+     * `leak` only, when attribution read a profile and a `snapshot` block is set: the same
+     * samples as `topAllocations` as a gzipped pprof file in `snapshot.dir`.
+     */
+    profile?: string
+    /** `leak` of metric `'rss'` only, on Linux with glibc 2.33 or later: what malloc holds. */
+    malloc?: MallocFigures
   }
 
   /** One allocation stack of a `leak`. */
@@ -790,6 +842,15 @@ declare namespace leakwatch {
      * when the file cannot be written.
      */
     writeSnapshot(path?: string): Promise<SnapshotInfo>
+    /**
+     * The live allocations sampled by the running watcher's sampling heap profiler
+     * (`attribution`), as a gzipped pprof `profile.proto` (`inuse_objects`, `inuse_space`).
+     * `path`: a file, or a directory for a generated name; default as for `writeSnapshot()`.
+     * Rejects with `ERR_LEAKWATCH_PROFILE_UNAVAILABLE` (and `reason`: `'off'` — no watcher or
+     * attribution off; `'idle'` — the profiler is not running now, `attribution.when: 'growth'`
+     * and no early growth; `'busy'`; `'unavailable'`) or `ERR_LEAKWATCH_EVIDENCE_WRITE`.
+     */
+    writeHeapProfile(path?: string): Promise<HeapProfileInfo>
     /**
      * Registers leakwatch's gauges and counters (`leakwatch_…`) in a prom-client registry; values
      * are read at scrape time from this isolate. Needs the optional peer `prom-client`

@@ -4,6 +4,6 @@ import leakwatch from './index.js'
 
 export default leakwatch
 export const {
-  start, stop, current, gc, writeSnapshot, prometheus, openTelemetry, analyze, diff, redact,
-  HeapDiff, defaults, Watcher,
+  start, stop, current, gc, writeSnapshot, writeHeapProfile, prometheus, openTelemetry, analyze, diff,
+  redact, HeapDiff, defaults, Watcher,
 } = leakwatch

@@ -18,6 +18,15 @@ const { fakeBinding, rawStats, GC_KINDS } = require('./fakes/native-binding')
 const MiB = 1024 * 1024
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-facade-'))
+
+// A refused dump leaves heap statistics in `dir` (the fake binding's outcomes are refusals of
+// real calls): the payload without them, after checking they were written.
+function withoutEvidence(payload) {
+  const { evidence, ...rest } = payload
+  assert.ok(evidence && fs.existsSync(evidence.statistics), JSON.stringify(payload))
+  return { ...rest, message: payload.message.replace(/; left \S+ instead$/, '') }
+}
+const startsWith = (text) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 /** A facade on a fake binding, with every event it emits recorded. */
@@ -213,29 +222,29 @@ test('outcomes: skipped → snapshot-skipped event and a rejection with ERR_LEAK
   const message = 'leakwatch: heap snapshot (api) skipped: needs 512 MB of memory, cgroup leaves 100 MB'
   await assert.rejects(lw.writeSnapshot(), (err) => {
     assert.equal(err.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
-    assert.equal(err.message, message)
+    assert.equal(withoutEvidence(err).message, message)
     assert.deepEqual([err.reason, err.trigger, err.needBytes, err.haveBytes, err.bound],
       ['memory', 'api', 512 * MiB, 100 * MiB, 'cgroup'])
     return true
   })
-  assert.deepEqual(events, [['snapshot-skipped', {
+  assert.deepEqual(events.map(([name, p]) => [name, withoutEvidence(p)]), [['snapshot-skipped', {
     reason: 'memory', trigger: 'api', needBytes: 512 * MiB, haveBytes: 100 * MiB, bound: 'cgroup', message,
   }]])
 
   outcomes.push({ status: 'skipped', reason: 'disk', needBytes: 2048 * MiB, haveBytes: 0, bound: 'disk', aborted: true })
   await assert.rejects(lw.writeSnapshot(), {
-    message: 'leakwatch: heap snapshot (api) abandoned before writing (the file\'s size redone from the graph\'s ' +
-      'counts): needs 2048 MB of free disk (the file and minFreeDiskBytes), disk leaves 0 MB',
+    message: startsWith('leakwatch: heap snapshot (api) abandoned before writing (the file\'s size redone from the graph\'s ' +
+      'counts): needs 2048 MB of free disk (the file and minFreeDiskBytes), disk leaves 0 MB'),
   })
   outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 900 * MiB, haveBytes: 600 * MiB, bound: 'memoryLimitBytes', aborted: true })
   await assert.rejects(lw.writeSnapshot(), {
-    message: 'leakwatch: heap snapshot (api) abandoned before the graph was built (the estimate redone with the ' +
-      'heap\'s object count): needs 900 MB of memory, memoryLimitBytes leaves 600 MB',
+    message: startsWith('leakwatch: heap snapshot (api) abandoned before the graph was built (the estimate redone with the ' +
+      'heap\'s object count): needs 900 MB of memory, memoryLimitBytes leaves 600 MB'),
   })
   outcomes.push({ status: 'skipped', reason: 'memory', needBytes: 700 * MiB, haveBytes: 600 * MiB, bound: 'ceiling', aborted: true })
   await assert.rejects(lw.writeSnapshot(), {
-    message: 'leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 700 MB of memory, ' +
-      'ceiling leaves 600 MB',
+    message: startsWith('leakwatch: heap snapshot (api) abandoned as RSS approached the limit: needs 700 MB of memory, ' +
+      'ceiling leaves 600 MB'),
   })
   lw.stop()
 })
@@ -250,7 +259,7 @@ test('outcomes: over the pause budget → snapshot-skipped { reason: \'pause\', 
     return true
   })
   assert.equal(calls.snapshots.at(-1).maxPauseMs, 2000)
-  assert.deepEqual(events.at(-1), ['snapshot-skipped', {
+  assert.deepEqual([events.at(-1)[0], withoutEvidence(events.at(-1)[1])], ['snapshot-skipped', {
     reason: 'pause', trigger: 'api', expectedMs: 4321, budgetMs: 2000,
     message: 'leakwatch: heap snapshot (api) skipped: expected to block the isolate 4321 ms, over the pause budget of 2000 ms (maxPauseMs)',
   }])
@@ -466,7 +475,9 @@ describe('diagnose', () => {
     assert.equal(report.status, 'skipped')
     assert.equal(report.reason, 'snapshot-skipped')
     assert.match(report.message, /diagnosis stopped: snapshot 1: heap snapshot \(leak\) skipped: needs 900 MB of memory, cgroup leaves 100 MB/)
-    assert.equal(fs.readdirSync(report.files.dir).length, 0)
+    // No snapshot; what the refused dump left instead is beside where it would have been.
+    assert.deepEqual(fs.readdirSync(report.files.dir), [path.basename(report.files.evidence.statistics)])
+    assert.match(report.message, /left .*heapstats\.json instead/)
   })
 
   test('the analysis is not started when the memory room cannot hold it', async () => {

@@ -42,7 +42,7 @@ test('a heap holding a 40,000-function single-file script is dumped completely (
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a pause budget below the estimate skips the dump: reason pause, expectedMs over budgetMs, no file', async () => {
+test('a pause budget below the estimate skips the dump: reason pause, expectedMs over budgetMs, statistics instead', async () => {
   const dir = tempDir('skip')
   const r = await runFixture('snapshot-big-script.js', { args: [dir, '40000', JSON.stringify({ maxPauseMs: 100 })], timeoutMs: 300_000 })
   assert.equal(r.code, 0, r.stderr)
@@ -54,11 +54,13 @@ test('a pause budget below the estimate skips the dump: reason pause, expectedMs
   assert.ok(out.skipped.expectedMs > 100, JSON.stringify(out.skipped))
   assert.equal(out.skipped.aborted, undefined)
   assert.match(out.skipped.message, /over the pause budget of 100 ms/)
-  assert.deepEqual(out.files, [])
+  // No snapshot: the heap statistics written instead.
+  assert.deepEqual(out.files, [path.basename(out.skipped.evidence.statistics)])
+  assert.match(out.files[0], /-api\.heapstats\.json$/)
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a dump that runs past its pause budget is abandoned while V8 builds the graph, leaving no file', async () => {
+test('a dump that runs past its pause budget is abandoned while V8 builds the graph, leaving no snapshot', async () => {
   const dir = tempDir('abort')
   // The first dump (number arrays: fast per byte) teaches a low pause per byte; the second
   // heap (small objects: many per byte) gets a budget its estimate fits (at least 1 s), and
@@ -75,6 +77,7 @@ test('a dump that runs past its pause budget is abandoned while V8 builds the gr
   assert.equal(out.skipped.budgetMs, out.budget)
   assert.ok(out.skipped.expectedMs <= out.budget && out.skipped.elapsedMs >= out.budget * 1.25, JSON.stringify(out.skipped))
   assert.match(out.skipped.message, new RegExp(`abandoned after \\d+ ms: past the pause budget of ${out.budget} ms.*no file was left`))
-  assert.deepEqual(out.files, [path.basename(out.first.path)], 'only the first dump; no partial file')
+  assert.deepEqual(out.files.sort(), [out.first.path, out.probe.evidence.statistics, out.skipped.evidence.statistics]
+    .map((f) => path.basename(f)).sort(), 'only the first dump and the statistics left by the refusals; no partial file')
   fs.rmSync(dir, { recursive: true })
 })

@@ -94,7 +94,7 @@ test('nearHeapLimit: a process that leaks until it dies leaves one complete snap
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a memory budget too small: snapshot-skipped with need and have, and no file', async () => {
+test('a memory budget too small: snapshot-skipped with need and have, heap statistics instead of a snapshot', async () => {
   const dir = tempDir('budget')
   const r = await runFixture('snapshot-memory-budget.js', { args: [dir] })
   assert.equal(r.code, 0, r.stderr)
@@ -110,11 +110,18 @@ test('a memory budget too small: snapshot-skipped with need and have, and no fil
   }
   assert.equal(out.rejected.code, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED')
   assert.equal(out.rejected.reason, 'memory')
-  assert.deepEqual(listing(dir), [])
+  // No snapshot: each refusal left its heap statistics instead (no profile: attribution idle).
+  const files = listing(dir)
+  assert.equal(files.length, 2, files.join(', '))
+  for (const [s, trigger] of [[out.skipped[0], 'signal'], [out.skipped[1], 'api']]) {
+    assert.equal(s.evidence.profile, undefined)
+    assert.match(path.basename(s.evidence.statistics), new RegExp(`^leakwatch-.*-${trigger}\\.heapstats\\.json$`))
+    assert.ok(files.includes(path.basename(s.evidence.statistics)), files.join(', '))
+  }
   fs.rmSync(dir, { recursive: true })
 })
 
-test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no file', async () => {
+test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no snapshot', async () => {
   const dir = tempDir('ceiling')
   // A plain object used as a dictionary: its index names are what the census cannot count,
   // so the estimate fits a budget the real dump does not, and the ceiling stops it.
@@ -127,7 +134,9 @@ test('a dump bigger than estimated is abandoned at the RSS ceiling, leaving no f
   assert.equal(out.skipped.aborted, true)
   assert.equal(out.skipped.bound, 'ceiling')
   assert.match(out.skipped.message, /abandoned as RSS approached the limit/)
-  assert.deepEqual(out.files, [])
+  // No snapshot and nothing partial: the heap statistics written instead.
+  assert.deepEqual(out.files, [path.basename(out.skipped.evidence.statistics)])
+  assert.match(out.files[0], /-api\.heapstats\.json$/)
   fs.rmSync(dir, { recursive: true })
 })
 
@@ -214,6 +223,15 @@ test('the near-heap-limit dump decides like a container: taken at 2x the measure
   assert.ok(roomy.peak < roomy.limit, JSON.stringify(roomy))
   assert.equal(tight.event, 'snapshot-skipped', JSON.stringify(tight))
   assert.equal(tight.reason, 'memory', JSON.stringify(tight))
-  assert.deepEqual(tight.files, [], JSON.stringify(tight))
+  // No snapshot; the heap statistics the hook wrote natively instead (no JavaScript runs there).
+  assert.equal(tight.files.length, 1, JSON.stringify(tight))
+  assert.match(tight.files[0], /^leakwatch-.*-near-heap-limit\.heapstats\.json$/)
+  assert.equal(path.basename(tight.evidence.statistics), tight.files[0])
+  assert.deepEqual(tight.statistics.heap && Object.keys(tight.statistics.heap).sort(),
+    ['external_memory', 'heap_size_limit', 'malloced_memory', 'total_heap_size', 'total_physical_size', 'used_heap_size'])
+  assert.equal(tight.statistics.source, 'native')
+  // V8's spaces by the names v8.getHeapSpaceStatistics() uses; the leak fills old space.
+  const old = tight.statistics.spaces.find((s) => s.space_name === 'old_space')
+  assert.ok(old && old.space_used_size > 32 * 1024 * 1024, JSON.stringify(tight.statistics.spaces))
   assert.ok(tight.peak < tight.limit, JSON.stringify(tight))
 })

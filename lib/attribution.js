@@ -20,12 +20,16 @@
 // before and after would no longer share ids.
 
 const inspector = require('node:inspector')
+const { withCode } = require('./errors')
 
 /**
  * A sampling heap profile as the inspector returns it (the fields leakwatch reads).
  * @typedef {{ callFrame: CallFrame, id: number, children?: ProfileNode[] }} ProfileNode
  * @typedef {{ functionName: string, url: string, lineNumber: number, columnNumber: number }} CallFrame
  * @typedef {{ head: ProfileNode, samples: { nodeId: number, size: number, ordinal: number }[] }} Profile
+ * @typedef {{ profile: Profile, samplingInterval: number, sinceOrdinal: number, startTime: number }} Read
+ *   a profile and which of its samples count: those newer than `sinceOrdinal`, sampled since
+ *   `startTime` (ms since the epoch)
  */
 
 class Attribution {
@@ -42,6 +46,8 @@ class Attribution {
   #keepMs
   #top
   #samplingInterval
+  /** The profile the latest `sites()` read, for its pprof file (lib/evidence.js). @type {Read | null} */
+  #lastRead = null
 
   /**
    * @param {{ samplingIntervalBytes: number, top: number, when: string }} options
@@ -132,7 +138,39 @@ class Attribution {
     }
     const since = this.#ordinalAt(start.getTime())
     this.#noteOrdinal(profile)
+    this.#lastRead = { profile, samplingInterval: this.#samplingInterval, sinceOrdinal: since,
+      startTime: Math.max(this.#since, start.getTime()) }
     return { sites: topSites(profile, since, this.#top), status: 'ok', since: new Date(this.#since) }
+  }
+
+  /**
+   * The samples of the latest `sites()` call (the same the `leak` payload's sites count), once:
+   * the profile is dropped when taken.
+   */
+  takeLastRead() {
+    const read = this.#lastRead
+    this.#lastRead = null
+    return read
+  }
+
+  /**
+   * Every live sample now, for `writeHeapProfile()` and skipped snapshots. Throws
+   * ERR_LEAKWATCH_PROFILE_UNAVAILABLE with `reason` — 'idle' (not sampling now:
+   * `when: 'growth'` and no early growth), 'busy', 'unavailable' or 'off' — when there is no
+   * profile to read.
+   * @returns {Read}
+   */
+  read() {
+    if (this.#since === null || !this.#session) {
+      throw unavailable(this.#status === 'ok' ? 'idle' : this.#status, this.#message)
+    }
+    try {
+      const { profile } = this.#call('HeapProfiler.getSamplingProfile')
+      return { profile, samplingInterval: this.#samplingInterval, sinceOrdinal: 0, startTime: this.#since }
+    } catch (err) {
+      this.#fail(err)
+      throw unavailable(this.#status, this.#message)
+    }
   }
 
   stop() {
@@ -203,6 +241,24 @@ class Attribution {
   }
 }
 
+/**
+ * Why there is no allocation profile to read.
+ * @param {string} reason @param {string} [detail]
+ */
+function unavailable(reason, detail) {
+  const why = {
+    idle: 'the sampling heap profiler is not running (it runs on early growth with ' +
+      '`attribution.when: \'growth\'`; `when: \'always\'` keeps it running)',
+    busy: 'another inspector client stopped or owns the sampling heap profiler',
+    unavailable: 'the inspector is unavailable',
+    off: 'attribution is off (`attribution: false`, detection off, or no watcher running)',
+  }[reason] || reason
+  const err = withCode(Error, 'ERR_LEAKWATCH_PROFILE_UNAVAILABLE',
+    `leakwatch: no allocation profile: ${why}${detail ? ` (${detail})` : ''}`)
+  err.reason = reason
+  return err
+}
+
 /** Groups live samples newer than `sinceOrdinal` by allocation stack; the `top` largest. */
 /** @param {Profile} profile @param {number} sinceOrdinal @param {number} top */
 function topSites(profile, sinceOrdinal, top) {
@@ -242,4 +298,4 @@ function topSites(profile, sinceOrdinal, top) {
     })
 }
 
-module.exports = { Attribution }
+module.exports = { Attribution, unavailable }

@@ -56,6 +56,8 @@ class DiagnosisEnd extends Error {
     super(message)
     this.status = status
     this.reason = reason
+    /** @type {{ profile?: string, statistics?: string } | undefined} */
+    this.evidence = undefined
   }
 }
 
@@ -325,7 +327,10 @@ class Diagnoses {
     } catch (err) {
       const e = /** @type {any} */ (err)
       if (e && e.code === 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED') {
-        throw new DiagnosisEnd('skipped', 'snapshot-skipped', `snapshot ${dumps.length + 1}: ${String(e.message).replace(/^leakwatch: /, '')}`)
+        const end = new DiagnosisEnd('skipped', 'snapshot-skipped', `snapshot ${dumps.length + 1}: ${String(e.message).replace(/^leakwatch: /, '')}`)
+        // What the refused dump left instead (allocation profile, heap statistics).
+        if (e.evidence) end.evidence = e.evidence
+        throw end
       }
       throw new DiagnosisEnd('failed', 'snapshot-failed',
         `snapshot ${dumps.length + 1} failed: ${e && e.message ? String(e.message).replace(/^leakwatch: /, '') : String(e)}`)
@@ -571,7 +576,11 @@ function incomplete(base, end) {
     status: end.status,
     reason: end.reason,
     message: `leakwatch: the ${base.metric} leak's diagnosis ${end.status === 'skipped' ? 'stopped' : 'failed'}: ${end.message}`,
-    files: { dir: base.dir, snapshots: base.dumps.map((/** @type {any} */ d) => d.path) },
+    files: {
+      dir: base.dir,
+      snapshots: base.dumps.map((/** @type {any} */ d) => d.path),
+      ...(end.evidence ? { evidence: end.evidence } : {}),
+    },
   }
 }
 

@@ -7,15 +7,16 @@
 
 const { EventEmitter } = require('node:events')
 const { Watcher, createWatchers } = require('./watcher')
-const { DEFAULTS } = require('./options')
-const { writeSnapshot } = require('./snapshot')
+const { DEFAULTS, SNAPSHOT_DEFAULTS } = require('./options')
+const { writeSnapshot, defaultDir } = require('./snapshot')
+const { writeHeapProfile } = require('./evidence')
 const { createCounters } = require('./counters')
 const { takeView } = require('./metrics')
 const analysis = require('./analysis')
 const { withCode } = require('./errors')
 
 /** The binding shape this facade is written against (src/napi/mod.rs BINDING_API_VERSION). */
-const BINDING_API_VERSION = 6
+const BINDING_API_VERSION = 7
 
 /**
  * Builds the public module on `native`. Throws ERR_LEAKWATCH_BINDING_MISMATCH when the
@@ -87,6 +88,19 @@ function createLeakwatch(native) {
     writeSnapshot: (path) => {
       const running = watchers.current()
       return writeSnapshot(path, running ? running.snapshots : null, context)
+    },
+
+    /**
+     * The sampling heap profiler's live allocations as a gzipped pprof file (`profile.proto`).
+     * `path`: a file, or a directory for a generated name; default as for writeSnapshot().
+     * Resolves with `{ path, bytes, liveBytes, stacks, since }`.
+     * @param {string} [path]
+     */
+    writeHeapProfile: (path) => {
+      const running = watchers.current()
+      const snapshot = running && running.options.snapshot
+      const dir = running && running.snapshots ? running.snapshots.dir : defaultDir()
+      return writeHeapProfile(path, running, dir, (snapshot || SNAPSHOT_DEFAULTS).maxFiles)
     },
 
     /**

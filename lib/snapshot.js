@@ -20,6 +20,7 @@ const { SNAPSHOT_DEFAULTS } = require('./options')
 const { TRIGGER, AUTOMATIC_TRIGGERS } = require('./names')
 const { wholeMiB } = require('./bytes')
 const { prepareLineEnds } = require('./line-ends')
+const { writeProfile, writeStatistics } = require('./evidence')
 
 /** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
 function defaultDir() {
@@ -36,7 +37,8 @@ function defaultDir() {
  * @typedef {{ dir?: string, file?: string }} Where a directory (generated name) or a file
  * @typedef {{ reason: string, trigger: string, needBytes?: any, haveBytes?: any,
  *   bound?: string, expectedMs?: number, budgetMs?: number, elapsedMs?: number,
- *   aborted?: boolean, message?: string }} Skip the `snapshot-skipped` payload
+ *   aborted?: boolean, message?: string, evidence?: { profile?: string, statistics?: string } }} Skip
+ *   the `snapshot-skipped` payload
  */
 
 /**
@@ -176,6 +178,8 @@ class Snapshots {
   #pending = false
   /** @type {() => void} */
   #afterDump
+  /** @type {(() => import('./attribution').Read) | undefined} */
+  #readProfile
 
   /**
    * @param {import('./options').SnapshotOptions} options
@@ -183,9 +187,12 @@ class Snapshots {
    * @param {(event: string, payload: object) => void} emit
    * @param {(err: Error & { code: string }) => void} emitError
    * @param {() => void} [afterDump] called after every dump that started (never throws)
+   * @param {() => import('./attribution').Read} [readProfile] the live allocation profile, for
+   *   the evidence a refused dump leaves (throws when there is none)
    */
-  constructor(options, { native, counters }, emit, emitError, afterDump = () => {}) {
+  constructor(options, { native, counters }, emit, emitError, afterDump = () => {}, readProfile = undefined) {
     this.#afterDump = afterDump
+    this.#readProfile = readProfile
     this.#options = { ...options, dir: options.dir ? path.resolve(options.dir) : defaultDir() }
     this.#native = native
     this.#counters = counters
@@ -239,11 +246,6 @@ class Snapshots {
   /** What is left of the automatic dumps' cooldown, ms (0: a dump may run now). */
   cooldownLeft() {
     return Math.max(0, this.#options.cooldownMs - (Date.now() - this.#lastAuto))
-  }
-
-  /** The directory automatic dumps go to. */
-  get dir() {
-    return this.#options.dir
   }
 
   /** The operator's memory total for this process (`memoryLimitBytes`), or null. */
@@ -357,6 +359,11 @@ class Snapshots {
     }
     if (outcome.status === 'skipped') {
       const skip = skipOf(outcome)
+      const evidence = this.#leaveEvidence(outcome, where)
+      if (evidence) {
+        skip.evidence = evidence
+        skip.message += `; left ${Object.values(evidence).join(' and ')} instead`
+      }
       this.#counters.snapshotSkipped(skip)
       this.#emit('snapshot-skipped', skip)
       return Object.assign(withCode(Error, 'ERR_LEAKWATCH_SNAPSHOT_SKIPPED', /** @type {string} */ (skip.message)), skip)
@@ -365,6 +372,48 @@ class Snapshots {
     if (auto) this.#emitError(err)
     else this.#counters.error(err.code)
     return err
+  }
+
+  /**
+   * What fits when a dump does not: the sampling allocation profile (pprof) when attribution
+   * has one, and the heap statistics (the near-heap-limit hook wrote those natively already).
+   * Beside where the snapshot would have gone, with its trigger in the names.
+   * @param {import('./native').OutcomeFields} outcome @param {Where} where
+   */
+  #leaveEvidence(outcome, where) {
+    const dir = where.dir || path.dirname(/** @type {string} */ (where.file))
+    /** @type {{ profile?: string, statistics?: string }} */
+    const evidence = {}
+    if (this.#readProfile) {
+      let read = null
+      try {
+        read = this.#readProfile()
+      } catch {
+        // No profile (attribution off, idle or busy): the statistics alone.
+      }
+      if (read) {
+        try {
+          evidence.profile = writeProfile({ dir }, outcome.trigger, read, this.#options.maxFiles).path
+        } catch (err) {
+          this.#emitError(err)
+        }
+      }
+    }
+    if (outcome.statistics) {
+      evidence.statistics = outcome.statistics
+    } else {
+      try {
+        evidence.statistics = writeStatistics({ dir }, outcome.trigger, this.#native, this.#options.maxFiles)
+      } catch (err) {
+        this.#emitError(err)
+      }
+    }
+    return Object.keys(evidence).length ? evidence : null
+  }
+
+  /** The directory of automatic dumps (resolved). */
+  get dir() {
+    return this.#options.dir
   }
 
   /** @param {string} dir @param {string} [justWritten] never removed */
@@ -412,4 +461,4 @@ function dumpSync(native, file, options) {
   throw errorOf(outcome)
 }
 
-module.exports = { Snapshots, writeSnapshot, dumpSync }
+module.exports = { Snapshots, writeSnapshot, dumpSync, defaultDir }

@@ -6,7 +6,9 @@ const v8 = require('node:v8')
 const { resolveOptions } = require('./options')
 const { withCode } = require('./errors')
 const { observeGc } = require('./perf-hooks-source')
-const { Attribution } = require('./attribution')
+const { Attribution, unavailable } = require('./attribution')
+const { MallocReadings } = require('./native-memory')
+const { writeProfile } = require('./evidence')
 const { Snapshots } = require('./snapshot')
 const { Diagnoses } = require('./diagnosis')
 const { SNAPSHOT_DEFAULTS } = require('./options')
@@ -33,6 +35,8 @@ class Watcher extends EventEmitter {
   #attribution = null
   /** @type {InstanceType<typeof Snapshots> | null} */
   #snapshots = null
+  /** What malloc held, to explain `rss` leaks (null: rss detection off). @type {InstanceType<typeof MallocReadings> | null} */
+  #malloc = null
   /** @type {EventEmitter | null} */
   #forward
   /** @type {FacadeContext} */
@@ -107,7 +111,8 @@ class Watcher extends EventEmitter {
         (event, payload) => this.#emitSafely(event, payload), (err) => this.#emitError(err),
         () => {
           if (this.#attribution && this.#attribution.afterSnapshot()) native.releaseFreedMemory()
-        })
+        },
+        this.#attribution ? () => this.readHeapProfile() : undefined)
       if (snapshotOptions.rssBytes != null) this.#watchRss(options.sampleIntervalMs)
       if (options.diagnose && options.detection.mode !== 'off') {
         this.#diagnoses = new Diagnoses(options.diagnose, {
@@ -120,6 +125,7 @@ class Watcher extends EventEmitter {
         })
       }
     }
+    if (options.detection.rss && options.detection.mode !== 'off') this.#malloc = new MallocReadings(native)
     if (this.#native.source === 'perf_hooks') {
       this.#stopObserver = observeGc(this.#native)
     }
@@ -223,6 +229,7 @@ class Watcher extends EventEmitter {
         this.#leakIds[payload.metric] = payload.id
         this.#context.counters.leak(payload.metric)
         this.#attribute(payload)
+        if (payload.metric === 'rss' && this.#malloc) this.#malloc.explain(payload)
         if (this.#diagnoses) payload.diagnosis = this.#diagnoses.onLeak(payload)
       } else if (event === 'leak-stopped') {
         payload.id = this.#leakIds[payload.metric] ?? null
@@ -304,6 +311,25 @@ class Watcher extends EventEmitter {
     const { sites, ...state } = this.#attribution.sites(leak.start)
     leak.topAllocations = sites
     leak.attribution = state
+    // The same samples as pprof, beside the snapshots (leakwatch writes files only where a
+    // `snapshot` block says).
+    const read = this.#attribution.takeLastRead()
+    if (read && this.#snapshots) {
+      try {
+        leak.profile = writeProfile({ dir: this.#snapshots.dir }, 'leak', read, this.options.snapshot?.maxFiles).path
+      } catch (err) {
+        this.#emitError(/** @type {any} */ (err))
+      }
+    }
+  }
+
+  /**
+   * Every live sample of the sampling heap profiler now (for `writeHeapProfile()` and refused
+   * dumps). Throws ERR_LEAKWATCH_PROFILE_UNAVAILABLE (with `reason`) when there is none.
+   */
+  readHeapProfile() {
+    if (!this.#attribution) throw unavailable('off')
+    return this.#attribution.read()
   }
 
   // A throwing listener behaves as in any EventEmitter used from a timer: the exception

@@ -33,6 +33,62 @@ pub fn release_freed_heap() {
   }
 }
 
+/// What glibc's allocator holds, from `mallinfo2()` (all arenas), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MallocFigures {
+  /// `uordblks`: allocated in the arenas (the heap and thread arenas).
+  pub in_use: u64,
+  /// `fordblks`: free in the arenas — freed by the program, kept by malloc (RSS counts the
+  /// pages of it that were ever touched and not given back).
+  pub free: u64,
+  /// `hblkhd`: allocated with mmap (large blocks), in use.
+  pub mmapped: u64,
+  /// `arena`: bytes the arenas obtained from the OS.
+  pub arena: u64,
+}
+
+/// glibc's `struct mallinfo2` (malloc.h, glibc 2.33+): ten `size_t` fields.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[allow(dead_code)] // the layout needs every field; leakwatch reads four
+struct Mallinfo2 {
+  arena: usize,
+  ordblks: usize,
+  smblks: usize,
+  hblks: usize,
+  hblkhd: usize,
+  usmblks: usize,
+  fsmblks: usize,
+  uordblks: usize,
+  fordblks: usize,
+  keepcost: usize,
+}
+
+/// `mallinfo2()` when the C library has it (glibc 2.33 and later; resolved at run time, as
+/// leakwatch also runs on glibc 2.28 and musl), else `None`. It walks every arena under its
+/// lock: call it when the figures are needed, not on a timer.
+#[cfg(target_os = "linux")]
+pub fn malloc_figures() -> Option<MallocFigures> {
+  type Mallinfo2Fn = unsafe extern "C" fn() -> Mallinfo2;
+  let ptr = lookup_symbol(c"mallinfo2")?;
+  // SAFETY: glibc declares `struct mallinfo2 mallinfo2(void)`, returned by value; the
+  // address is that function (musl and older glibc do not export the name).
+  let get = unsafe { std::mem::transmute::<*mut std::ffi::c_void, Mallinfo2Fn>(ptr.as_ptr()) };
+  // SAFETY: no argument; it takes each arena's lock itself and only reads counters.
+  let info = unsafe { get() };
+  Some(MallocFigures {
+    in_use: info.uordblks as u64,
+    free: info.fordblks as u64,
+    mmapped: info.hblkhd as u64,
+    arena: info.arena as u64,
+  })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn malloc_figures() -> Option<MallocFigures> {
+  None
+}
+
 /// What `statfs(2)` says about the filesystem holding a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilesystemSpace {
@@ -282,6 +338,19 @@ mod tests {
   fn finds_a_libc_symbol_and_not_a_made_up_one() {
     assert!(lookup_symbol(c"malloc").is_some());
     assert!(lookup_symbol(c"leakwatch_no_such_symbol_for_test").is_none());
+  }
+
+  #[cfg(all(target_os = "linux", target_env = "gnu"))]
+  #[test]
+  fn malloc_figures_see_a_live_allocation() {
+    // Present from glibc 2.33 on; absent is a valid answer on older ones.
+    let Some(before) = malloc_figures() else {
+      return;
+    };
+    let block = vec![1u8; 64 << 10];
+    let after = malloc_figures().unwrap();
+    assert!(after.in_use + after.mmapped >= before.in_use + before.mmapped + (60 << 10));
+    drop(block);
   }
 
   #[test]

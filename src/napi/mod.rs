@@ -24,7 +24,7 @@ use napi_derive::napi;
 /// `BINDING_API_VERSION` with it: a stale build then fails at `require()` with
 /// ERR_LEAKWATCH_BINDING_MISMATCH instead of misbehaving.
 #[napi]
-pub const BINDING_API_VERSION: u32 = 6;
+pub const BINDING_API_VERSION: u32 = 7;
 
 /// The largest `detection.minPoints` the trend window can be relied on to reach (see
 /// `leakwatch_detection::detector::MAX_MIN_POINTS`); lib/options.js refuses larger values and

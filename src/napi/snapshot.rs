@@ -177,6 +177,8 @@ pub struct SnapshotOutcome {
   pub estimated_memory_bytes: Option<f64>,
   pub estimated_file_bytes: Option<f64>,
   pub estimated_pause_ms: Option<f64>,
+  /// Near-heap-limit skips: the heap statistics file written instead of the snapshot.
+  pub statistics: Option<String>,
 }
 
 impl SnapshotOutcome {
@@ -202,6 +204,7 @@ impl SnapshotOutcome {
       estimated_memory_bytes: None,
       estimated_file_bytes: None,
       estimated_pause_ms: None,
+      statistics: None,
     }
   }
 
@@ -390,6 +393,31 @@ pub fn memory_room(memory_limit_bytes: Option<f64>) -> Option<MemoryRoomInfo> {
   })
 }
 
+/// What glibc's allocator holds (`mallinfo2()`), bytes.
+#[napi(object)]
+pub struct MallocFiguresPayload {
+  /// Allocated in malloc's arenas (`uordblks`).
+  pub in_use: f64,
+  /// Free in the arenas: freed, kept by malloc (`fordblks`).
+  pub free: f64,
+  /// Allocated with mmap (`hblkhd`).
+  pub mmapped: f64,
+  /// Obtained from the OS by the arenas (`arena`).
+  pub arena: f64,
+}
+
+/// What malloc holds, or null where `mallinfo2()` is missing (musl, glibc before 2.33, not
+/// Linux). Takes every arena's lock: leakwatch calls it on `rss` leaks only.
+#[napi]
+pub fn malloc_figures() -> Option<MallocFiguresPayload> {
+  crate::os::malloc_figures().map(|m| MallocFiguresPayload {
+    in_use: m.in_use as f64,
+    free: m.free as f64,
+    mmapped: m.mmapped as f64,
+    arena: m.arena as f64,
+  })
+}
+
 /// Removes the oldest leakwatch snapshots in `dir` beyond `keep`, never `justWritten`;
 /// returns removed paths.
 #[napi]
@@ -472,8 +500,9 @@ impl NearHeapLimitHook {
       max_files: options.max_files.map(|n| n as usize),
       max_pause: duration_option(options.max_pause_ms),
     };
-    let notify = Box::new(move |outcome: Outcome| {
-      let payload = SnapshotOutcome::from_outcome(outcome, SnapshotTrigger::NearHeapLimit);
+    let notify = Box::new(move |outcome: Outcome, statistics: Option<PathBuf>| {
+      let mut payload = SnapshotOutcome::from_outcome(outcome, SnapshotTrigger::NearHeapLimit);
+      payload.statistics = statistics.map(|p| p.to_string_lossy().into_owned());
       let _ = tsfn.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
     });
     let hook = NearLimitHook::arm(

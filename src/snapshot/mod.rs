@@ -8,6 +8,7 @@ pub mod guard;
 pub mod headroom;
 pub mod name;
 pub mod near_limit;
+pub mod statistics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

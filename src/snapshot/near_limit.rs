@@ -16,6 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use super::attempt::{attempt, Outcome, Request, Target};
+use super::statistics::{self, Statistics};
 use crate::v8::{Census, IsolateProfiler, NearHeapLimitCallback, NearHeapLimitHandler};
 
 /// Settings fixed when the hook is armed.
@@ -29,8 +30,9 @@ pub struct NearLimitConfig {
   pub max_pause: Option<std::time::Duration>,
 }
 
-/// Receives the outcome on the isolate's thread (inside the V8 callback: no JS allowed).
-pub type Notify = Box<dyn FnMut(Outcome)>;
+/// Receives the outcome on the isolate's thread (inside the V8 callback: no JS allowed), with
+/// the statistics file written when the snapshot did not fit.
+pub type Notify = Box<dyn FnMut(Outcome, Option<PathBuf>)>;
 
 /// Takes the heap's container census for the guard (see `attempt`), on the isolate's thread.
 pub type TakeCensus = Box<dyn FnMut(&IsolateProfiler) -> Option<Census>>;
@@ -104,12 +106,41 @@ impl NearLimitDump {
     drop(census);
     callback.remove();
     eprintln_raw(&describe(&outcome, current_limit));
+    // What fits when the snapshot does not: the heap's figures, a small JSON file.
+    let statistics = match outcome {
+      Outcome::Skipped { .. } | Outcome::OverBudget { .. } => self.write_statistics(profiler),
+      _ => None,
+    };
     if let (Outcome::Written { dumped, .. }, Some(keep)) = (&outcome, self.config.max_files) {
       let _ = super::name::prune(&self.config.dir, keep, Some(&dumped.path));
     }
     profiler.restore_initial_heap_limit(0.95);
     if let Some(notify) = self.notify.borrow_mut().as_mut() {
-      notify(outcome);
+      notify(outcome, statistics);
+    }
+  }
+
+  /// The statistics file instead of the snapshot; its path, or None (said on stderr).
+  fn write_statistics(&self, profiler: &IsolateProfiler) -> Option<PathBuf> {
+    let stats = Statistics {
+      trigger: "near-heap-limit",
+      heap: profiler.heap_figures(),
+      spaces: profiler.heap_spaces(),
+      rss: crate::monitor::sampler::resident_set_bytes(),
+      malloc: crate::os::malloc_figures(),
+    };
+    match statistics::write(&self.config.dir, self.config.thread_id, &stats) {
+      Ok(path) => {
+        eprintln_raw(&format!(
+          "leakwatch: wrote heap statistics {}",
+          path.display()
+        ));
+        Some(path)
+      }
+      Err(e) => {
+        eprintln_raw(&format!("leakwatch: no heap statistics written: {e}"));
+        None
+      }
     }
   }
 }

@@ -34,6 +34,7 @@ use std::sync::OnceLock;
 
 use super::Isolate;
 use crate::error::LeakwatchError;
+use crate::monitor::record::HeapFigures;
 
 /// Opaque `v8::HeapProfiler`.
 #[repr(C)]
@@ -428,6 +429,20 @@ impl IsolateProfiler {
     // SAFETY: the isolate is alive and entered on this thread (`new`'s contract); heap
     // statistics may be read anywhere on that thread, a near-heap-limit callback included.
     Some(unsafe { v8.heap_figures(self.isolate) }.used)
+  }
+
+  /// The heap's figures now (`None` when the GC-hook symbols are not available).
+  pub fn heap_figures(&self) -> Option<HeapFigures> {
+    let v8 = super::V8Api::get().ok()?;
+    // SAFETY: as in `heap_used`: the isolate is alive and entered on this thread.
+    Some(unsafe { v8.heap_figures(self.isolate) })
+  }
+
+  /// Every heap space's figures now (empty when V8 does not export the calls).
+  pub fn heap_spaces(&self) -> Vec<super::SpaceFigures> {
+    // SAFETY: the isolate is alive and entered on this thread (`new`'s contract); V8 allows
+    // reading space statistics anywhere on that thread, a near-heap-limit callback included.
+    unsafe { super::heap_spaces::heap_spaces(self.isolate) }
   }
 
   /// Brings the heap limit back to its initial value once usage falls below

@@ -30,6 +30,7 @@ mod census;
 pub mod gc_hooks;
 pub mod gc_type;
 mod heap_profiler;
+mod heap_spaces;
 mod heap_statistics;
 mod near_heap_limit;
 
@@ -40,6 +41,7 @@ pub use census::Census;
 pub use heap_profiler::{
   IsolateProfiler, ProfilerApi, SnapshotProgress, SnapshotSink, TakeOutcome,
 };
+pub use heap_spaces::SpaceFigures;
 pub use heap_statistics::HeapStatisticsBuffer;
 pub use near_heap_limit::{NearHeapLimitCallback, NearHeapLimitHandler};
 
