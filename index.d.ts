@@ -619,8 +619,8 @@ declare namespace leakwatch {
       since?: Date
     }
     /**
-     * `leak` only, when attribution read a profile and a `snapshot` block is set: the same
-     * samples as `topAllocations` as a gzipped pprof file in `snapshot.dir`.
+     * `leak` only, when attribution read a profile and a `snapshot` block or `diagnose` is set:
+     * the same samples as `topAllocations` as a gzipped pprof file in `snapshot.dir`.
      */
     profile?: string
     /** `leak` of metric `'rss'` only, on Linux with glibc 2.33 or later: what malloc holds. */

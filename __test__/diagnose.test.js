@@ -13,6 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const http = require('node:http')
+const { execFileSync } = require('node:child_process')
 
 const SERVER = path.join(__dirname, 'fixtures', 'scripts', 'diagnose-server.js')
 
@@ -20,7 +21,7 @@ const SERVER = path.join(__dirname, 'fixtures', 'scripts', 'diagnose-server.js')
  * Starts the server, loads it at `rate` requests/s until `until(events)` or `capMs`, and
  * returns its events and the load's figures.
  */
-function serve(workload, { rate = 300, capMs = 150_000, options, until = (ev) => ev.some((e) => e.event === 'leak-report') } = {}) {
+function serve(workload, { rate = 300, capMs = 150_000, options, until = (ev) => ev.some((e) => e.event === 'leak-report'), kill = 'SIGTERM' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `leakwatch-diagnose-${workload}-`))
   const args = [SERVER, workload, dir]
   if (options) args.push(JSON.stringify(options))
@@ -40,7 +41,7 @@ function serve(workload, { rate = 300, capMs = 150_000, options, until = (ev) =>
       clearInterval(loadTimer)
       clearTimeout(cap)
       agent.destroy()
-      child.kill('SIGTERM')
+      child.kill(kill)
     }
     const cap = setTimeout(finish, capMs)
     child.stdout.on('data', (d) => {
@@ -142,5 +143,48 @@ describe('diagnose: leak → leak-report naming the container and its holder', {
         fs.rmSync(dir, { recursive: true, force: true })
       }
     })
+  }
+})
+
+/** Pids of analysis processes working in `dir`. */
+function analysesIn(dir) {
+  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n')
+    .filter((line) => line.includes('diagnosis-child.js') && line.includes(dir))
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
+}
+
+test('the analysis process does not outlive its server, even one killed with SIGKILL', { timeout: 200_000 }, async () => {
+  let seen = []
+  let dir = null
+  const { events, stderr } = await serve('map', {
+    until: (ev) => {
+      const started = ev.filter((e) => e.event === 'snapshot').length === 3
+      if (started && seen.length === 0) {
+        dir = path.dirname(ev.filter((e) => e.event === 'snapshot')[2].path)
+        // The third dump resolves, then the analysis starts: look for it for up to 5 s.
+        for (let i = 0; i < 100 && seen.length === 0; i++) {
+          seen = analysesIn(dir)
+          if (seen.length === 0) execFileSync('sleep', ['0.05'])
+        }
+        return true
+      }
+      return ev.some((e) => e.event === 'leak-report')
+    },
+    kill: 'SIGKILL',
+  })
+  try {
+    assert.ok(dir, `no third dump: ${stderr} ${JSON.stringify(events)}`)
+    assert.equal(seen.length, 1, 'the analysis process was running when the server was killed')
+    let left = seen
+    for (let i = 0; i < 150 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      left = analysesIn(dir)
+    }
+    assert.deepEqual(left, [], 'the analysis process ended with its server')
+    // Cancelled, not finished: it ends with its server rather than completing unwatched.
+    assert.equal(fs.existsSync(path.join(dir, 'report.json')), false)
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [])
+  } finally {
+    if (dir) fs.rmSync(path.dirname(dir), { recursive: true, force: true })
   }
 })

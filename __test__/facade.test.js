@@ -501,6 +501,40 @@ describe('diagnose', () => {
     assert.ok(report.notes[0].includes('maxWaitMs'))
   })
 
+  test('a failed analysis process ends the diagnosis with its error code; stop() during one emits nothing', async () => {
+    const run = async ({ stopEarly }) => {
+      const { lw, events, calls, outcomes } = facade()
+      lw.on('leak-report', (r) => events.push(['leak-report', r]))
+      lw.start({ attribution: false, snapshot: { dir, cooldownMs: 0 }, diagnose: { snapshots: 2, maxWaitMs: 0, cooldownMs: 0 } })
+      const monitor = calls.monitors.at(-1)
+      // The fake "dumps" leave files that are not snapshots: the real analysis process rejects them.
+      for (const n of [1, 2]) {
+        outcomes.push((r) => {
+          fs.writeFileSync(r.path, 'not a heap snapshot')
+          return { status: 'written', trigger: r.trigger, path: r.path, bytes: 19, durationMs: n }
+        })
+      }
+      monitor.send('leak', { metric: 'heap', start: 0, end: 0, growth: 1 })
+      if (stopEarly) {
+        while (calls.snapshots.length < 2) await tick()
+        lw.stop()
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+        return { events, report: null }
+      }
+      const deadline = Date.now() + 30_000
+      while (!events.some(([n]) => n === 'leak-report') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+      lw.stop()
+      return { events, report: events.find(([n]) => n === 'leak-report')?.[1] }
+    }
+    const { report } = await run({ stopEarly: false })
+    assert.ok(report, 'a leak-report')
+    assert.deepEqual([report.status, report.reason], ['failed', 'analysis-failed'])
+    assert.match(report.message, /the analysis process failed: ERR_LEAKWATCH_SNAPSHOT_\w+/)
+    assert.deepEqual(fs.readdirSync(report.files.dir).sort(), ['snapshot-1.heapsnapshot', 'snapshot-2.heapsnapshot'])
+    const stopped = await run({ stopEarly: true })
+    assert.deepEqual(stopped.events.filter(([n]) => n === 'leak-report'), [], 'nothing is emitted after stop()')
+  })
+
   test('leak-stopped carries its leak\'s id; before a second dump it ends the diagnosis', async () => {
     const { lw, events, calls, outcomes } = facade()
     lw.on('leak-report', (r) => events.push(['leak-report', r]))

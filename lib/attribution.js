@@ -127,6 +127,8 @@ class Attribution {
    * @param {Date} start
    */
   sites(start) {
+    // A read that fails below must not leave an earlier read for takeLastRead().
+    this.#lastRead = null
     if (this.#since === null) this.resume()
     if (!this.#session || this.#since === null) return { sites: [], ...this.state }
     let profile

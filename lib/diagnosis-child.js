@@ -12,6 +12,16 @@
 
 const os = require('node:os')
 
+// Started with an IPC channel by the server: when the server ends, so does this analysis —
+// cancelled first, since exiting waits for the threadpool's work. The channel itself does not
+// keep this process alive once the reports are written.
+const cancel = new AbortController()
+process.on('disconnect', () => {
+  cancel.abort()
+  process.exit(2)
+})
+if (process.channel) process.channel.unref()
+
 async function main() {
   try {
     // Threads started from here on (the analyser's) inherit the priority.
@@ -24,7 +34,7 @@ async function main() {
   const { diffHtml } = require('./report-html')
   const { writeFileAtomic } = require('./atomic-file')
   const started = process.hrtime.bigint()
-  const limits = { classes: job.classes, groups: job.groups }
+  const limits = { classes: job.classes, groups: job.groups, signal: cancel.signal }
   const [a, b, c] = job.files
   const report = c ? await leakwatch.diff(a, b, c, limits) : await leakwatch.diff(a, b, limits)
   const analysisMs = Number(process.hrtime.bigint() - started) / 1e6

@@ -32,6 +32,8 @@ const PREFIX = 'leakwatch-diagnosis-'
 /** A diagnosis directory's name: PREFIX + time + pid + thread + sequence. */
 const DIR_PATTERN = /^leakwatch-diagnosis-\d{8}-\d{6}\.\d{3}-\d+-\d+-\d+$/
 const CHILD = path.join(__dirname, 'diagnosis-child.js')
+/** Another process's unfinished diagnosis directory is left alone this long after its last change. */
+const STALE_MS = 24 * 60 * 60 * 1000
 /** The report.json the analysis leaves is read back only up to this size. */
 const MAX_REPORT_BYTES = 64 * MiB
 /** Rows of the diff the analysis keeps (report.json) and the event carries. */
@@ -296,8 +298,14 @@ class Diagnoses {
     }
     try {
       const old = fs.readdirSync(parent).filter((n) => DIR_PATTERN.test(n) && n !== name).sort()
+      const ours = `-${process.pid}-${threadId}-`
       for (const n of old.slice(0, Math.max(0, old.length - (this.#options.maxReports - 1)))) {
-        fs.rmSync(path.join(parent, n), { recursive: true, force: true })
+        const where = path.join(parent, n)
+        // Another process's or thread's diagnosis may still be running (cluster workers
+        // sharing a directory): removed only once finished, or a day after its last change.
+        if (!n.includes(ours) && !fs.existsSync(path.join(where, 'report.json')) &&
+          Date.now() - fs.statSync(where).mtimeMs < STALE_MS) continue
+        fs.rmSync(where, { recursive: true, force: true })
       }
     } catch {
       // Pruning is best effort: the new diagnosis goes ahead.
@@ -396,7 +404,7 @@ class Diagnoses {
   }
 
   /**
-   * @param {object} job @param {number} capBytes
+   * @param {{ files: string[], json: string, html: string, classes: number, groups: number }} job @param {number} capBytes
    * @returns {Promise<{ durationMs: number, peakRssBytes: number | null }>}
    */
   #runChild(job, capBytes) {
@@ -406,7 +414,9 @@ class Diagnoses {
       delete env.NODE_OPTIONS
       let child
       try {
-        child = spawn(process.execPath, [CHILD, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'], env, windowsHide: true })
+        // The IPC channel is the child's lifeline: when this process ends, it closes and the
+        // child exits (lib/diagnosis-child.js), so no analysis outlives its server unwatched.
+        child = spawn(process.execPath, [CHILD, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env, windowsHide: true })
       } catch (err) {
         reject(new DiagnosisEnd('failed', 'analysis-failed', `cannot start the analysis process: ${err instanceof Error ? err.message : String(err)}`))
         return
@@ -422,8 +432,10 @@ class Diagnoses {
           fs.writeFileSync(`/proc/${pid}/oom_score_adj`, '1000')
         } catch {}
       }
-      // Neither the process nor its pipes keep the server's event loop alive.
+      // Neither the process nor its pipes nor its channel keep the server's event loop alive.
       child.unref()
+      const channel = /** @type {any} */ (child).channel
+      if (channel && typeof channel.unref === 'function') channel.unref()
       for (const stream of [child.stdout, child.stderr]) {
         const s = /** @type {any} */ (stream)
         if (s && typeof s.unref === 'function') s.unref()
@@ -464,6 +476,7 @@ class Diagnoses {
           resolve({ durationMs, peakRssBytes: peak })
           return
         }
+        removeTemporaries(job)
         let why = killedFor
         if (!why) {
           try {
@@ -477,6 +490,23 @@ class Diagnoses {
         reject(new DiagnosisEnd('failed', 'analysis-failed', `the analysis process failed: ${why}`))
       })
     })
+  }
+}
+
+/**
+ * Removes what a killed analysis left under a temporary name beside its reports
+ * (lib/atomic-file.js names them `<report>.<hex>.tmp`).
+ * @param {{ json?: string, html?: string }} job
+ */
+function removeTemporaries(job) {
+  for (const report of [job.json, job.html]) {
+    if (!report) continue
+    try {
+      const base = `${path.basename(report)}.`
+      for (const n of fs.readdirSync(path.dirname(report))) {
+        if (n.startsWith(base) && n.endsWith('.tmp')) fs.rmSync(path.join(path.dirname(report), n), { force: true })
+      }
+    } catch {}
   }
 }
 

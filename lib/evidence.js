@@ -37,13 +37,18 @@ function fileName(trigger, suffix) {
  */
 function writeWhole(file, data) {
   const partial = path.join(path.dirname(file), `.${path.basename(file)}.partial`)
+  let created = false
   try {
     fs.writeFileSync(partial, data, { mode: 0o600, flag: 'wx' })
+    created = true
     fs.renameSync(partial, file)
   } catch (cause) {
-    try {
-      fs.rmSync(partial, { force: true })
-    } catch {}
+    // Another writer's partial file (EEXIST) is theirs to remove.
+    if (created) {
+      try {
+        fs.rmSync(partial, { force: true })
+      } catch {}
+    }
     throw writeError(file, cause)
   }
 }
@@ -186,8 +191,18 @@ function statistics(trigger, native) {
     spaces: v8.getHeapSpaceStatistics(),
     code: v8.getHeapCodeStatistics(),
     rss,
-    malloc: typeof native.mallocFigures === 'function' ? native.mallocFigures() : null,
+    malloc: mallocFigures(native),
   }
+}
+
+/**
+ * What malloc holds, with `inUse` counting mmapped chunks too (as the `leak` payload's
+ * `malloc.inUse`), or null where mallinfo2() is missing.
+ * @param {import('./native').Binding} native
+ */
+function mallocFigures(native) {
+  const m = typeof native.mallocFigures === 'function' ? native.mallocFigures() : null
+  return m ? { inUse: m.inUse + m.mmapped, free: m.free, mmapped: m.mmapped, arena: m.arena } : null
 }
 
 module.exports = { writeProfile, writeStatistics, writeHeapProfile, fileName, PROFILE_SUFFIX, STATISTICS_SUFFIX }

@@ -248,6 +248,11 @@ class Snapshots {
     return Math.max(0, this.#options.cooldownMs - (Date.now() - this.#lastAuto))
   }
 
+  /** leakwatch files of each kind kept in `dir` (`maxFiles`, resolved). */
+  get maxFiles() {
+    return this.#options.maxFiles
+  }
+
   /** The operator's memory total for this process (`memoryLimitBytes`), or null. */
   get memoryLimitBytes() {
     return this.#options.memoryLimitBytes
@@ -384,7 +389,9 @@ class Snapshots {
     const dir = where.dir || path.dirname(/** @type {string} */ (where.file))
     /** @type {{ profile?: string, statistics?: string }} */
     const evidence = {}
-    if (this.#readProfile) {
+    // Near the heap limit, reading and encoding a profile would allocate on an almost full
+    // heap: the statistics alone (written natively).
+    if (this.#readProfile && outcome.trigger !== TRIGGER.nearHeapLimit) {
       let read = null
       try {
         read = this.#readProfile()

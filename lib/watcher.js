@@ -312,11 +312,11 @@ class Watcher extends EventEmitter {
     leak.topAllocations = sites
     leak.attribution = state
     // The same samples as pprof, beside the snapshots (leakwatch writes files only where a
-    // `snapshot` block says).
+    // `snapshot` block or `diagnose` says), pruned to the same maxFiles.
     const read = this.#attribution.takeLastRead()
     if (read && this.#snapshots) {
       try {
-        leak.profile = writeProfile({ dir: this.#snapshots.dir }, 'leak', read, this.options.snapshot?.maxFiles).path
+        leak.profile = writeProfile({ dir: this.#snapshots.dir }, 'leak', read, this.#snapshots.maxFiles).path
       } catch (err) {
         this.#emitError(/** @type {any} */ (err))
       }

@@ -48,7 +48,10 @@ fn json(s: &Statistics, at: SystemTime, thread_id: u32) -> String {
     |m| {
       format!(
         "{{\"inUse\":{},\"free\":{},\"mmapped\":{},\"arena\":{}}}",
-        m.in_use, m.free, m.mmapped, m.arena
+        m.in_use.saturating_add(m.mmapped),
+        m.free,
+        m.mmapped,
+        m.arena
       )
     },
   );
