@@ -81,6 +81,8 @@ pub struct ConfirmPolicy {
   pending_since: Option<Instant>,
   requested: u64,
   latest_rss: Option<u64>,
+  /// The first RSS sample, the baseline until the first GC record.
+  first_rss: Option<(Instant, u64)>,
 }
 
 impl ConfirmPolicy {
@@ -91,6 +93,7 @@ impl ConfirmPolicy {
       pending_since: None,
       requested: 0,
       latest_rss: None,
+      first_rss: None,
     }
   }
 
@@ -136,15 +139,30 @@ impl ConfirmPolicy {
   /// Feeds one RSS sample; true when a full GC should be requested now.
   pub fn observe_rss(&mut self, at: Instant, rss: u64) -> bool {
     self.latest_rss = Some(rss);
-    let Some(base) = self.last_full else {
-      return false;
-    };
-    let Some(base_rss) = base.rss else {
-      // No sample at the last full GC yet: this one stands in.
-      if let Some(last) = self.last_full.as_mut() {
-        last.rss = Some(rss);
+    let (base, base_rss) = match self.last_full {
+      Some(base) => match base.rss {
+        Some(base_rss) => (base, base_rss),
+        None => {
+          // No sample at the last full GC yet: this one stands in.
+          if let Some(last) = self.last_full.as_mut() {
+            last.rss = Some(rss);
+          }
+          return false;
+        }
+      },
+      // No GC record yet: the first sample stands in. A process whose memory grows outside
+      // the JS heap (Buffers behind a stream) can run many seconds without a single GC.
+      None => {
+        let (first_at, first_rss) = *self.first_rss.get_or_insert((at, rss));
+        let base = Baseline {
+          at: first_at,
+          used: 0,
+          external: 0,
+          rss: Some(first_rss),
+          pause_ns: 0,
+        };
+        (base, first_rss)
       }
-      return false;
     };
     if !self.may_request(at, &base) {
       return false;
@@ -298,6 +316,27 @@ mod tests {
     assert!(!p.observe_rss(t0 + Duration::from_secs(5), 61 * MB));
     assert!(p.observe_rss(t0 + Duration::from_secs(6), 63 * MB));
     assert!(!p.observe_rss(t0 + Duration::from_secs(7), 70 * MB));
+  }
+
+  #[test]
+  fn rss_growth_before_any_gc_asks() {
+    // Buffers piling up outside the JS heap: no GC record for seconds, RSS rising.
+    let mut p = ConfirmPolicy::new(config());
+    let t0 = Instant::now();
+    assert!(!p.observe_rss(t0, 60 * MB));
+    assert!(
+      !p.observe_rss(t0 + Duration::from_millis(500), 63 * MB),
+      "min_interval first"
+    );
+    assert!(!p.observe_rss(t0 + Duration::from_secs(2), 61 * MB));
+    assert!(p.observe_rss(t0 + Duration::from_secs(3), 62 * MB));
+    assert!(
+      !p.observe_rss(t0 + Duration::from_secs(4), 70 * MB),
+      "one request pending"
+    );
+    // The full GC that answers becomes the baseline.
+    assert!(!p.observe(&rec(t0, 4500, GcKind::MarkSweepCompact, 5 * MB, 20 * MB, 2)));
+    assert_eq!(p.requested(), 1);
   }
 
   #[test]
