@@ -5,8 +5,11 @@ use super::control::Control;
 use super::report::Limits;
 
 /// Nodes `(type, name, id, self_size)` and edges `(from, type, name or index, to)`, node 0
-/// the root, as a `.heapsnapshot` text.
-fn snapshot(nodes: &[(&str, &str, u32, u64)], edges: &[(usize, &str, &str, usize)]) -> String {
+/// the root, as a `.heapsnapshot` text (also the crafted graphs of tests.rs).
+pub(crate) fn snapshot(
+  nodes: &[(&str, &str, u32, u64)],
+  edges: &[(usize, &str, &str, usize)],
+) -> String {
   let node_types = [
     "hidden",
     "array",

@@ -48,67 +48,14 @@ fn limits() -> super::report::Limits {
 }
 
 /// A snapshot from a list of nodes `(type, name, self_size)` and edges `(from, type, name, to)`.
-/// Node 0 is the root.
+/// Node 0 is the root; node `i` gets the id `2i + 1`.
 fn graph(nodes: &[(&str, &str, u64)], edges: &[(usize, &str, &str, usize)]) -> Graph {
-  let node_types = [
-    "hidden",
-    "array",
-    "string",
-    "object",
-    "code",
-    "closure",
-    "regexp",
-    "number",
-    "native",
-    "synthetic",
-  ];
-  let edge_types = [
-    "context", "element", "property", "internal", "hidden", "shortcut", "weak",
-  ];
-  let mut strings: Vec<String> = vec![String::new()];
-  let mut intern = |s: &str| -> usize {
-    if let Some(i) = strings.iter().position(|x| x == s) {
-      return i;
-    }
-    strings.push(s.to_string());
-    strings.len() - 1
-  };
-  let mut counts = vec![0usize; nodes.len()];
-  for e in edges {
-    counts[e.0] += 1;
-  }
-  let mut flat_nodes = Vec::new();
-  for (i, (t, name, size)) in nodes.iter().enumerate() {
-    let count = counts[i];
-    let ti = node_types.iter().position(|x| x == t).unwrap();
-    flat_nodes.push(format!(
-      "{ti},{},{},{size},{count},0,0",
-      intern(name),
-      i * 2 + 1
-    ));
-  }
-  let mut sorted: Vec<_> = edges.to_vec();
-  sorted.sort_by_key(|e| e.0);
-  let mut flat_edges = Vec::new();
-  for (_, t, name, to) in sorted {
-    let ti = edge_types.iter().position(|x| *x == t).unwrap();
-    let name_index = if t == "element" || t == "hidden" {
-      name.parse::<usize>().unwrap()
-    } else {
-      intern(name)
-    };
-    flat_edges.push(format!("{ti},{name_index},{}", to * 7));
-  }
-  let text = format!(
-    r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[{:?},"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{:?},"string_or_number","node"]}},"node_count":{},"edge_count":{}}},"nodes":[{}],"edges":[{}],"strings":{}}}"#,
-    node_types,
-    edge_types,
-    nodes.len(),
-    edges.len(),
-    flat_nodes.join(","),
-    flat_edges.join(","),
-    serde_json::to_string(&strings).unwrap()
-  );
+  let with_ids: Vec<(&str, &str, u32, u64)> = nodes
+    .iter()
+    .enumerate()
+    .map(|(i, &(t, name, size))| (t, name, 2 * i as u32 + 1, size))
+    .collect();
+  let text = super::growing_tests::snapshot(&with_ids, edges);
   let s = parse(text.as_bytes(), text.len() as u64).unwrap();
   build(s, Depth::Full, None, &Control::default()).unwrap()
 }
