@@ -175,7 +175,7 @@ function superviseDeploy() {
       fullGcs: phases[0].fullGcs + phases[1].fullGcs,
       requestedGcs: phases[0].requestedGcs + phases[1].requestedGcs,
       peakRss: Math.max(phases[0].peakRss, phases[1].peakRss),
-      profiler: phases[1].profiler,
+      profiler: phases[0].profiler, // the process of found[0]
       phases: phases.map((p) => ({ seconds: p.seconds, fullGcs: p.fullGcs, requestedGcs: p.requestedGcs, peakRss: p.peakRss, report: p.report })),
     }))
     process.exit(first.code || second.code)
