@@ -7,7 +7,9 @@
 // so urgent. Leaks must raise `leak` on the right metric; non-leaks
 // must stay silent. One leak also runs with the machine's default heap limit, where the same
 // growth is an hour or more away and must first be seen rising for longer. (The benchmark
-// runs the same workloads for 60 s against memwatch's rule.)
+// runs the same workloads for 60 s against memwatch's rule.) A leak that starts late must be
+// silent before it starts; a deploy workload is two processes in sequence (child.js), and a
+// leak must be found in both, a non-leak silent in both.
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -20,10 +22,17 @@ const CHILD = path.join(__dirname, '..', 'bench', 'detection', 'child.js')
 const LEAK_CAP_S = 55
 const STEADY_S = 40
 const EXPECTED_METRIC = { stream: 'external' }
+// The benchmark's late leak starts after 300 healthy seconds; here after this many.
+const LEAK_AFTER_S = 25
+// A deploy: the first process runs this long (to its first `leak` if it leaks), then the
+// second as long as any other run of the workload.
+const FIRST_PROCESS_S = 45
 
 const CONTAINER_HEAP = ['--max-old-space-size=512']
 // Long enough for a non-urgent leak: `detection.urgency.sustainMs` (75 s) of growth and more.
 const RELAXED_CAP_S = 110
+// A leak judged on the machine's limits whose rate falls as it goes (session-scan): more room.
+const SLOW_CAP_S = 150
 
 const CONTAINER_OPTIONS = ['--options', JSON.stringify({ detection: { memoryLimitBytes: 512 * 1024 * 1024 } })]
 
@@ -59,23 +68,40 @@ describe('detection on workloads', { concurrency: 3 }, () => {
     assert.ok(first.windowMs >= 40_000, `reported on a ${first.windowMs} ms window: ${first.reason}`)
   })
 
+  // How long one process of a workload may run: a leak to its first `leak` (on the machine's
+  // limits that takes the evidence span), a non-leak its silent seconds.
+  const processSeconds = (w) => (w.leaks ? (w.machineLimits ? SLOW_CAP_S : LEAK_CAP_S) : w.seconds || STEADY_S)
+  const healthySeconds = (w) => (w.leakAfterS ? LEAK_AFTER_S : 0)
+  const totalSeconds = (w) => healthySeconds(w) + processSeconds(w) + (w.deploy ? FIRST_PROCESS_S : 0)
+
   // The longest runs first, so they overlap the short ones.
-  for (const w of [...WORKLOADS].sort((a, b) => (b.seconds || 0) - (a.seconds || 0))) {
-    test(`${w.name}: ${w.leaks ? 'leak found' : 'no alarm'} — ${w.what}`, async () => {
-      const steady = w.seconds || STEADY_S
-      const args = w.leaks ? ['--seconds', String(LEAK_CAP_S), '--stop-on-leak'] : ['--seconds', String(steady)]
-      const { code, signal, stderr, result } = await run(w.name, args, { container: !w.machineLimits, capS: Math.max(LEAK_CAP_S, steady) })
+  for (const w of [...WORKLOADS].sort((a, b) => totalSeconds(b) - totalSeconds(a))) {
+    const healthyS = healthySeconds(w)
+    const late = healthyS ? ` after ${healthyS} s healthy (the benchmark: ${w.leakAfterS} s)` : ''
+    const deploy = w.deploy ? (w.leaks ? ' in both processes' : ' in either process') : ''
+    test(`${w.name}: ${w.leaks ? 'leak found' : 'no alarm'}${late}${deploy} — ${w.what}`, async () => {
+      const seconds = healthyS + processSeconds(w)
+      const args = ['--seconds', String(seconds)]
+      if (w.leaks) args.push('--stop-on-leak')
+      if (healthyS) args.push('--leak-after', String(healthyS))
+      if (w.deploy) args.push('--first-seconds', String(w.leaks ? seconds : FIRST_PROCESS_S))
+      const { code, signal, stderr, result } = await run(w.name, args, { container: !w.machineLimits, capS: totalSeconds(w) + (w.deploy && w.leaks ? seconds : 0) })
       assert.equal(code, 0, `exit ${code} ${signal} ${stderr}`)
       assert.equal(stderr, '', 'no error output')
       if (w.leaks) {
-        assert.ok(result.found.length >= 1, `no leak in ${result.seconds} s (${result.fullGcs} full GCs)`)
-        const first = result.found[0]
-        assert.equal(first.metric, EXPECTED_METRIC[w.name] || 'heap', first.reason)
-        assert.match(first.reason, /grew [\d.]+ [kMG]B in [\d.]+ s over \d+ full GCs? \([\d.]+ [kMGT]?B\/h\)(; at this rate .+ is reached in [\d.]+ (s|min|h))?$/)
-        assert.ok(first.bytesPerHour > 0)
+        // Nothing while the service was healthy; then the leak, in every process.
+        assert.deepEqual(result.found.filter((f) => f.t < healthyS).map((f) => f.reason), [], 'false alarm before the leak started')
+        for (const phase of w.deploy ? [1, 2] : [undefined]) {
+          const first = result.found.find((f) => f.phase === phase)
+          assert.ok(first, `no leak${phase ? ` in process ${phase}` : ''} in ${result.seconds} s (${result.fullGcs} full GCs)`)
+          assert.equal(first.metric, EXPECTED_METRIC[w.name] || 'heap', first.reason)
+          assert.match(first.reason, /grew [\d.]+ [kMG]B in [\d.]+ s over \d+ full GCs? \([\d.]+ [kMGT]?B\/h\)(; at this rate .+ is reached in [\d.]+ (s|min|h))?$/)
+          assert.ok(first.bytesPerHour > 0)
+        }
       } else {
-        assert.deepEqual(result.found.map((f) => f.reason), [], 'false alarm')
-        assert.ok(result.seconds >= steady - 1)
+        assert.deepEqual(result.found.map((f) => `${f.phase ? `process ${f.phase}: ` : ''}${f.reason}`), [], 'false alarm')
+        assert.ok(result.seconds >= (w.deploy ? FIRST_PROCESS_S : 0) + processSeconds(w) - 1)
+        if (w.deploy) assert.equal(result.phases.length, 2)
       }
     })
   }

@@ -3,10 +3,21 @@
 // Runs one workload with one detector: leakwatch (default options unless given) or
 // memwatch's leak rule transcribed on perf_hooks (in its own process, so that leakwatch's
 // confirmation GCs do not help it). Prints one JSON line:
-//   { workload, leaks, detector, found: [{ t, metric, reason, … }], fullGcs, peakRss }
+//   { workload, leaks, detector, found: [{ t, metric, reason, … }], fullGcs, peakRss, report }
+// (`report`: what the workload's stop() returned, e.g. its request rates).
 //
 //   node bench/detection/child.js NAME [--detector leakwatch|memwatch] [--seconds 60]
 //        [--stop-on-leak] [--options JSON] [--trace]   (--trace: one JSON line per GC too)
+//        [--leak-after S]     (a workload with leakAfterS: its healthy seconds, default its own)
+//        [--first-seconds S]  (a deploy workload: how long the first process runs, default
+//                              --seconds; the second runs --seconds)
+//
+// A deploy workload is two processes in sequence: this one only supervises. It runs the
+// workload in a child (`--phase 1`) for --first-seconds (or to its first `leak` with
+// --stop-on-leak), lets it stop and exit, then starts a new one (`--phase 2`) with the same
+// Node flags and options: a fresh process, so fresh detection state, as after a deploy. It
+// prints one line for both: `found` holds the `leak`s of both processes, each with its `phase`
+// and `tInProcess` (seconds since that process started; `t` counts from the first's start).
 
 const { PerformanceObserver, constants } = require('node:perf_hooks')
 const v8 = require('node:v8')
@@ -23,12 +34,15 @@ const stopOnLeak = flag('--stop-on-leak')
 const trace = flag('--trace')
 const options = JSON.parse(value('--options', '{}'))
 const detector = value('--detector', 'leakwatch')
+const phase = value('--phase', null)
 
 const workload = WORKLOADS.find((w) => w.name === name)
 if (!workload) {
   console.error(`unknown workload ${name}; one of ${WORKLOADS.map((w) => w.name).join(', ')}`)
   process.exit(2)
 }
+
+if (workload.deploy && phase === null) return superviseDeploy()
 
 const t0 = performance.now()
 const since = () => Math.round(performance.now() - t0) / 1000
@@ -81,7 +95,7 @@ const observer = new PerformanceObserver((list) => {
 observer.observe({ entryTypes: ['gc'] })
 
 // ---- run --------------------------------------------------------------------------------
-const stopWorkload = workload.start()
+const stopWorkload = workload.start({ leakAfterS: Number(value('--leak-after', workload.leakAfterS || 0)), phase: Number(phase || 1) })
 let peakRss = 0
 // How long the sampling heap profiler ran (stats.attribution, every 250 ms).
 const profiler = { polls: 0, sampling: 0, firstT: null }
@@ -102,7 +116,7 @@ function finish() {
   done = true
   clearTimeout(deadline)
   clearInterval(rssTimer)
-  stopWorkload()
+  const report = stopWorkload()
   observer.disconnect()
   const s = watcher && watcher.stats()
   if (watcher) watcher.stop()
@@ -118,5 +132,52 @@ function finish() {
     gcPauseMs: s ? s.byType.markSweepCompact.pauseMs : null,
     peakRss,
     profiler: watcher ? { share: profiler.sampling / Math.max(1, profiler.polls), firstT: profiler.firstT } : null,
+    report: report && typeof report === 'object' ? report : undefined,
   }))
+}
+
+// ---- a deploy: two processes in sequence -------------------------------------------------
+function superviseDeploy() {
+  const { spawn } = require('node:child_process')
+  const t0 = performance.now()
+  const passed = ['--detector', '--options', '--leak-after'].flatMap((n) => (argv.includes(n) ? [n, value(n)] : []))
+  if (stopOnLeak) passed.push('--stop-on-leak')
+  if (trace) passed.push('--trace')
+  const runPhase = (n, secs) => new Promise((resolve) => {
+    const args = [...process.execArgv, __filename, name, '--phase', String(n), '--seconds', String(secs), ...passed]
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.on('close', (code) => {
+      const lines = out.trim().split('\n')
+      const last = lines.pop()
+      if (lines.length > 0) console.log(lines.join('\n')) // --trace lines
+      let result = null
+      try { result = JSON.parse(last) } catch { console.error(`phase ${n} of ${name}: exit ${code}, ${out.slice(0, 300)}`) }
+      resolve({ code, result })
+    })
+  })
+  ;(async () => {
+    const first = await runPhase(1, Number(value('--first-seconds', seconds)))
+    const offset = Math.round(performance.now() - t0) / 1000 // the second process starts now
+    const second = await runPhase(2, seconds)
+    const phases = [first.result, second.result]
+    if (phases.includes(null)) process.exit(first.code || second.code || 1)
+    const mark = (events, n, at) => events.map((e) => ({ ...e, t: Math.round((at + e.t) * 1000) / 1000, tInProcess: e.t, phase: n }))
+    console.log(JSON.stringify({
+      workload: name,
+      leaks: workload.leaks,
+      detector,
+      deploy: true,
+      seconds: Math.round(performance.now() - t0) / 1000,
+      found: [...mark(phases[0].found, 1, 0), ...mark(phases[1].found, 2, offset)],
+      stopped: [...mark(phases[0].stopped, 1, 0), ...mark(phases[1].stopped, 2, offset)],
+      fullGcs: phases[0].fullGcs + phases[1].fullGcs,
+      requestedGcs: phases[0].requestedGcs + phases[1].requestedGcs,
+      peakRss: Math.max(phases[0].peakRss, phases[1].peakRss),
+      profiler: phases[0].profiler, // the process of found[0]
+      phases: phases.map((p) => ({ seconds: p.seconds, fullGcs: p.fullGcs, requestedGcs: p.requestedGcs, peakRss: p.peakRss, report: p.report })),
+    }))
+    process.exit(first.code || second.code)
+  })()
 }

@@ -8,6 +8,13 @@
 //   node bench/detection/run.js [--seconds 60] [--jobs 3] [--only a,b] [--options JSON] [--json]
 //        [--heap-mb N]   (--heap-mb: every child runs with --max-old-space-size=N, as in a
 //                         container; pair it with --options '{"detection":{"memoryLimitBytes":…}}')
+//        [--leak-after S]  (the healthy part of a workload with leakAfterS, default its own)
+//
+// --seconds is how long each process is watched, counted from the start of the leak for a
+// workload whose leak starts late (it runs leakAfterS + seconds; a `leak` before the leak
+// starts is a false alarm, and its time to `leak` counts from the leak's start). A deploy
+// workload is two processes of --seconds each, the second started when the first exits; a
+// leak is found when both processes report it, a non-leak must be silent in both.
 
 const { spawn } = require('node:child_process')
 const path = require('node:path')
@@ -22,11 +29,14 @@ const only = value('--only', null)
 const options = value('--options', '{}')
 const asJson = argv.includes('--json')
 const heapMb = value('--heap-mb', null)
+const leakAfter = value('--leak-after', null)
 const nodeArgs = heapMb ? [`--max-old-space-size=${Number(heapMb)}`] : []
 
 function runOne({ workload, detector }) {
   return new Promise((resolve) => {
-    const args = [...nodeArgs, path.join(__dirname, 'child.js'), workload.name, '--detector', detector, '--seconds', String(seconds), '--options', options]
+    const healthyS = healthySeconds(workload)
+    const args = [...nodeArgs, path.join(__dirname, 'child.js'), workload.name, '--detector', detector, '--seconds', String(healthyS + seconds), '--options', options]
+    if (workload.leakAfterS) args.push('--leak-after', String(healthyS))
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -43,14 +53,46 @@ function runOne({ workload, detector }) {
   })
 }
 
+/** Seconds before a workload's leak starts (0 for most). */
+function healthySeconds(workload) {
+  return workload.leakAfterS ? Number(leakAfter ?? workload.leakAfterS) : 0
+}
+
+const at = (e) => `${(e.tInProcess ?? e.t).toFixed(1)} s${e.metric ? ` (${e.metric})` : ''}`
+
+/**
+ * One run judged: `falseAlarm` (a `leak` from a non-leak, or before a late leak started),
+ * `detected` and `seconds` to the first `leak` (from the leak's start), and the table cell.
+ */
+function judge(workload, run) {
+  const healthyS = healthySeconds(workload)
+  const early = run.found.filter((e) => e.t < healthyS)
+  if (!workload.leaks || early.length > 0) {
+    const e = (workload.leaks ? early : run.found)[0]
+    if (!e) return { falseAlarm: false, detected: false, cell: 'none (correct)' }
+    const where = e.phase ? `, process ${e.phase}` : workload.leaks ? ', before the leak started' : ''
+    return { falseAlarm: true, detected: false, cell: `FALSE ALARM at ${at(e)}${where}` }
+  }
+  const found = run.found.filter((e) => e.t >= healthyS)
+  if (workload.deploy) {
+    const [first, again] = [1, 2].map((n) => found.find((e) => e.phase === n))
+    const cell = `${first ? at(first) : 'missed'}; new process: ${again ? at(again) : 'missed'}`
+    return { falseAlarm: false, detected: Boolean(first && again), seconds: first && first.t, cell }
+  }
+  if (found.length === 0) return { falseAlarm: false, detected: false, cell: 'missed' }
+  const seconds = found[0].t - healthyS
+  const cell = healthyS ? `${found[0].t.toFixed(1)} s (${found[0].metric}), ${seconds.toFixed(1)} s after it started` : at(found[0])
+  return { falseAlarm: false, detected: true, seconds, cell }
+}
+
 function summarise(runs) {
-  const leaky = runs.filter((r) => r.leaks)
-  const steady = runs.filter((r) => !r.leaks)
-  const times = leaky.map((r) => r.found[0]).filter(Boolean).map((e) => e.t)
+  const judged = runs.map((r) => ({ leaks: r.leaks, ...judge(WORKLOADS.find((w) => w.name === r.workload), r) }))
+  const leaky = judged.filter((j) => j.leaks)
+  const times = leaky.filter((j) => j.detected).map((j) => j.seconds)
   return {
     detected: times.length,
-    missed: leaky.length - times.length,
-    falseAlarms: steady.filter((r) => r.found.length > 0).length,
+    missed: leaky.filter((j) => !j.detected && !j.falseAlarm).length,
+    falseAlarms: judged.filter((j) => j.falseAlarm).length,
     medianSeconds: median(times),
   }
 }
@@ -65,19 +107,13 @@ async function main() {
     return
   }
   const of = (detector) => results.filter((r) => r.detector === detector)
-  const cell = (events, leaks) => {
-    if (events.length === 0) return leaks ? 'missed' : 'none (correct)'
-    const first = events[0]
-    const label = `${first.t.toFixed(1)} s${first.metric ? ` (${first.metric})` : ''}`
-    return leaks ? label : `FALSE ALARM at ${label}`
-  }
   const rows = selected.map((w) => {
     const lw = of('leakwatch').find((r) => r.workload === w.name)
     const mw = of('memwatch').find((r) => r.workload === w.name)
     return [
       w.name, w.leaks ? 'leak' : 'no leak',
-      cell(lw.found, w.leaks), `${lw.fullGcs ?? '?'} (${lw.requestedGcs ?? 0} requested)`,
-      cell(mw.found, w.leaks), String(mw.fullGcs ?? '?'),
+      judge(w, lw).cell, `${lw.fullGcs ?? '?'} (${lw.requestedGcs ?? 0} requested)`,
+      judge(w, mw).cell, String(mw.fullGcs ?? '?'),
     ]
   })
   const header = ['workload', 'truth', 'leakwatch: first leak', 'full GCs', "memwatch's rule: first leak", 'full GCs']
@@ -89,6 +125,15 @@ async function main() {
     `median time to first leak ${s.medianSeconds === null ? '-' : `${s.medianSeconds.toFixed(1)} s`}`
   console.log(`leakwatch:       ${fmt(lw)}`)
   console.log(`memwatch's rule: ${fmt(mw)}`)
+  const late = selected.filter((w) => w.leakAfterS).map((w) => `${w.name} after ${healthySeconds(w)} s healthy`)
+  const deploys = selected.filter((w) => w.deploy).map((w) => w.name)
+  if (late.length + deploys.length > 0) {
+    console.log(`(${[...late, ...deploys.map((n) => `${n}: two processes`)].join('; ')})`)
+  }
+  for (const r of of('leakwatch')) {
+    const reports = r.phases ? r.phases.map((p) => p.report).filter(Boolean) : r.report ? [r.report] : []
+    if (reports.length > 0) console.log(`${r.workload}: ${reports.map((x) => JSON.stringify(x)).join(', then ')}`)
+  }
   console.log(`(${selected.length} workloads, ${seconds} s each, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
     `node ${process.version}; leakwatch options ${options}${heapMb ? `; --max-old-space-size=${heapMb}` : ''})`)
   for (const r of results) if (r.error || r.code) console.log(`${r.workload} (${r.detector}): exit ${r.code} ${r.error || r.stderr}`)
