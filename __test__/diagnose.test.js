@@ -21,7 +21,7 @@ const SERVER = path.join(__dirname, 'fixtures', 'scripts', 'diagnose-server.js')
  * Starts the server, loads it at `rate` requests/s until `until(events)` or `capMs`, and
  * returns its events and the load's figures.
  */
-function serve(workload, { rate = 300, capMs = 150_000, options, until = (ev) => ev.some((e) => e.event === 'leak-report'), kill = 'SIGTERM' } = {}) {
+function serve(workload, { rate = 300, capMs = 270_000, options, until = (ev) => ev.some((e) => e.event === 'leak-report'), kill = 'SIGTERM' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `leakwatch-diagnose-${workload}-`))
   const args = [SERVER, workload, dir]
   if (options) args.push(JSON.stringify(options))
@@ -97,7 +97,7 @@ const CASES = [
 
 describe('diagnose: leak → leak-report naming the container and its holder', { concurrency: 2 }, () => {
   for (const c of CASES) {
-    test(c.workload, { timeout: 200_000 }, async (t) => {
+    test(c.workload, { timeout: 330_000 }, async (t) => {
       const { events, stderr, load, dir } = await serve(c.workload, { rate: c.rate })
       try {
         const errors = events.filter((e) => e.event === 'error')
@@ -153,7 +153,7 @@ function analysesIn(dir) {
     .map((line) => Number(line.trim().split(/\s+/)[0]))
 }
 
-test('the analysis process does not outlive its server, even one killed with SIGKILL', { timeout: 200_000 }, async () => {
+test('the analysis process does not outlive its server, even one killed with SIGKILL', { timeout: 330_000 }, async () => {
   let seen = []
   let dir = null
   const { events, stderr } = await serve('map', {
