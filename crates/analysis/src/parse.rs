@@ -6,14 +6,16 @@ use std::io::Read;
 
 use super::error::{AnalysisError, Kind};
 use super::header::{read_header, Meta};
+use super::offsets::Offsets;
 use super::scan::Scanner;
 
 /// All strings of the snapshot in one buffer.
 #[derive(Default, Debug)]
 pub struct Strings {
   data: Vec<u8>,
-  /// End offset of string i in `data`; string i starts where i-1 ends.
-  ends: Vec<u32>,
+  /// End offset of string i in `data`; string i starts where i-1 ends. 64-bit: the strings
+  /// of a big snapshot can add up to more than 4 GiB.
+  ends: Offsets,
 }
 
 impl Strings {
@@ -23,8 +25,8 @@ impl Strings {
 
   pub fn bytes(&self, i: u32) -> &[u8] {
     let i = i as usize;
-    let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-    &self.data[start..self.ends[i] as usize]
+    let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
+    &self.data[start as usize..self.ends.get(i) as usize]
   }
 
   /// The string as text (invalid UTF-8 replaced).
@@ -39,11 +41,7 @@ impl Strings {
   }
 
   fn close(&mut self) -> Result<u32, AnalysisError> {
-    let end = u32::try_from(self.data.len())
-      .map_err(|_| AnalysisError::new(Kind::Range, "the strings add up to more than 4 GiB"))?;
-    grow(&mut self.ends, 1, "the strings")?;
-    self.ends.push(end);
-    Ok(self.ends.len() as u32 - 1)
+    self.ends.push(self.data.len() as u64, "the strings")
   }
 }
 
@@ -407,6 +405,13 @@ fn assemble(
   let range = |msg: String| AnalysisError::new(Kind::Range, msg);
   if node_count == 0 {
     return Err(range("the snapshot has no nodes".into()));
+  }
+  // Node ordinals are 32-bit. V8 writes `to_node` as an `int`, so no snapshot it writes
+  // comes near; a file that claims more nodes is refused rather than wrapped.
+  if node_count > u32::MAX as usize {
+    return Err(range(format!(
+      "the snapshot has {node_count} nodes, more than 2^32 - 1"
+    )));
   }
   if cols.values != edge_count as u64 {
     return Err(range(format!(
