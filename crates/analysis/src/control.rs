@@ -167,7 +167,12 @@ fn status_mb(field: &str) -> String {
     .ok()
     .and_then(|s| {
       let line = s.lines().find(|l| l.starts_with(field))?;
-      let kb: u64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+      let kb: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
       Some((kb / 1000).to_string())
     })
     .unwrap_or_else(|| "-".into())
