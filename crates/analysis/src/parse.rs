@@ -240,7 +240,8 @@ fn read_nodes<R: Read>(
   };
   let type_count = m.node_types.len() as u32;
   let mut edges_so_far = 0u64;
-  let count = scan.u32_array("nodes", m.node_field_count, |cols| {
+  let sizes = Some(m.node_self_size);
+  let (count, wide) = scan.u32_array_wide("nodes", m.node_field_count, sizes, |cols| {
     let rows = cols.iter().map(Vec::len).max().unwrap_or(0);
     grow(&mut c.node_type, rows, what)?;
     grow(&mut c.node_name, rows, what)?;
@@ -270,6 +271,13 @@ fn read_nodes<R: Read>(
     Ok(())
   })?;
   whole_rows(scan, "nodes", count, m.node_field_count)?;
+  // Self sizes of 4 GiB and more (an ArrayBuffer's backing store): the column has their low
+  // words. DevTools' loader keeps them in a Uint32Array, which wraps them.
+  for (row, size) in wide {
+    if let Some(slot) = c.self_size.get_mut(row as usize) {
+      *slot = size;
+    }
+  }
   c.first_edge.push(edges_so_far as u32);
   c.values = edges_so_far;
   Ok(c)
