@@ -9,9 +9,12 @@
 // the wall time. The files are deleted after each size unless --keep.
 //
 //   node bench/analyze/run.js --big [--sizes 1,2,4] [--dir DIR] [--keep] [--no-devtools]
-//        [--no-memlab] [--timeout 900]
+//        [--no-memlab] [--timeout 900] [--rss-cap-gb G]
+//
+// --rss-cap-gb stops DevTools' code or memlab when its RSS passes G GB (the row says so): on a
+// shared machine, a peer that needs most of its memory is not let take it.
 
-const { spawnSync } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -25,27 +28,66 @@ const toolkitDev = path.join(root, 'node_modules', 'heap-snapshot-toolkit', 'ind
 const memlab = path.join(peers, 'memlab', 'bin', 'memlab')
 const floorBin = path.join(root, 'target', 'release', 'examples', 'floor')
 
-/** Runs `command args` under GNU time; { ok, wall, rss, out, error } (seconds, bytes). */
-function timed(command, args, timeoutS) {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', command, ...args], {
-    encoding: 'utf8', maxBuffer: 64 << 20, cwd: root, timeout: timeoutS * 1000, killSignal: 'SIGKILL',
-  })
-  const m = /TIME ([\d.]+) (\d+)\s*$/.exec(r.stderr || '')
-  const wall = m ? Number(m[1]) : null
-  const rss = m ? Number(m[2]) * 1024 : null
-  if (r.error || r.status !== 0 || !m) {
-    const lines = `${r.stderr || ''}`.split('\n').filter((l) => l.trim() && !l.startsWith('TIME ') &&
-      !/^\s+at /.test(l) && !l.startsWith('Command '))
-    const why = r.error && r.error.code === 'ETIMEDOUT' ? `no result within ${timeoutS} s (killed)`
-      : r.signal ? `killed by ${r.signal}` : lines.slice(-3).join(' / ').slice(0, 300) || `exit ${r.status}`
-    return { ok: false, wall, rss, error: why }
-  }
-  const last = r.stdout.trim().split('\n').pop()
-  let out = null
+/** The resident set of `pid` in bytes, or 0 when it is gone. */
+function rssOf(pid) {
   try {
-    out = JSON.parse(last)
-  } catch {}
-  return { ok: true, wall, rss, out }
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Runs `command args` under GNU time; resolves { ok, wall, rss, out, error } (seconds,
+ * bytes). Killed after `timeoutS`, or when its RSS passes `rssCap` bytes (this machine is
+ * shared: a peer that would take most of its memory is stopped, and the row says so).
+ */
+function timed(command, args, timeoutS, rssCap = Infinity) {
+  return new Promise((resolve) => {
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M', command, ...args], { cwd: root })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { if (stdout.length < 1 << 20) stdout += d })
+    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-1 << 16) })
+    const t0 = performance.now()
+    let stopped = null
+    const tool = () => {
+      try {
+        return Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0])
+      } catch {
+        return 0
+      }
+    }
+    const watch = setInterval(() => {
+      const pid = tool()
+      const secs = (performance.now() - t0) / 1000
+      if (pid && rssOf(pid) > rssCap) {
+        stopped = `stopped by the benchmark at ${(rssCap / 1e9).toFixed(1)} GB RSS after ${secs.toFixed(0)} s`
+        process.kill(pid, 'SIGKILL')
+      } else if (pid && secs > timeoutS) {
+        stopped = `no result within ${timeoutS} s (killed)`
+        process.kill(pid, 'SIGKILL')
+      }
+    }, 250)
+    child.on('close', (status) => {
+      clearInterval(watch)
+      const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr)
+      const wall = m ? Number(m[1]) : null
+      const rss = m ? Number(m[2]) * 1024 : null
+      if (stopped || status !== 0 || !m) {
+        const lines = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('TIME ') &&
+          !/^\s+at /.test(l) && !l.startsWith('Command '))
+        resolve({ ok: false, wall, rss, error: stopped || lines.slice(-3).join(' / ').slice(0, 300) || `exit ${status}` })
+        return
+      }
+      let out = null
+      try {
+        out = JSON.parse(stdout.trim().split('\n').pop())
+      } catch {}
+      resolve({ ok: true, wall, rss, out })
+    })
+  })
 }
 
 const LEAKWATCH = `
@@ -64,10 +106,11 @@ const devtools = (lib) => `
     console.log(JSON.stringify({ ms: performance.now() - t0, classes: Object.keys(aggregates).length }))
   })`
 
-function run(argv) {
+async function run(argv) {
   const sizes = String(option(argv, '--sizes', '1,2,4')).split(',').map(Number)
   const dir = path.resolve(option(argv, '--dir', path.join(__dirname, '.data', 'big')))
   const timeoutS = Number(option(argv, '--timeout', 900))
+  const rssCap = Number(option(argv, '--rss-cap-gb', Infinity)) * 1e9
   const keep = argv.includes('--keep')
   const lib = fs.existsSync(toolkit) ? toolkit : fs.existsSync(toolkitDev) ? toolkitDev : null
   const withDevtools = !argv.includes('--no-devtools') && lib
@@ -103,8 +146,8 @@ function run(argv) {
       console.error(`${name}: ${tool}: ${r.ok ? `${r.wall} s, ${mb(r.rss)}` : r.error}`)
     }
     const name = `analyze ~${gb} GB`
-    add(name, mb(after), 'leakwatch', timed(process.execPath, ['-e', LEAKWATCH, files[1]], timeoutS), after)
-    const floor = timed(floorBin, [files[1]], timeoutS)
+    add(name, mb(after), 'leakwatch', await timed(process.execPath, ['-e', LEAKWATCH, files[1]], timeoutS), after)
+    const floor = await timed(floorBin, [files[1]], timeoutS)
     if (floor.ok) {
       for (const [tool, s] of [['floor: read', floor.out.readS], ['floor: read + tokenise (1 thread)', floor.out.tokeniseS]]) {
         rows.push([name, mb(after), tool, '–', s.toFixed(2), '–', (after / 1e6 / s).toFixed(0), '–'])
@@ -112,15 +155,16 @@ function run(argv) {
     }
     if (withDevtools) {
       add(name, mb(after), 'DevTools (heap-snapshot-toolkit)',
-        timed(process.execPath, ['--max-old-space-size=16384', '-e', devtools(lib), files[1]], timeoutS), after)
+        await timed(process.execPath, ['--max-old-space-size=16384', '-e', devtools(lib), files[1]], timeoutS, rssCap),
+        after)
     }
     if (withMemlab) {
       add(name, mb(after), 'memlab analyze object-size',
-        timed(process.execPath, ['--expose-gc', '--max-old-space-size=4096', memlab, 'analyze', 'object-size',
-          '--snapshot', files[1]], timeoutS), after)
+        await timed(process.execPath, ['--expose-gc', '--max-old-space-size=4096', memlab, 'analyze', 'object-size',
+          '--snapshot', files[1]], timeoutS, rssCap), after)
     }
     add(`diff ~${gb} GB series`, `${mb(before)} + ${mb(after)}`, 'leakwatch',
-      timed(process.execPath, ['-e', LEAKWATCH, ...files], timeoutS), before + after)
+      await timed(process.execPath, ['-e', LEAKWATCH, ...files], timeoutS), before + after)
     if (!keep) for (const f of files) fs.rmSync(f, { force: true })
   }
   const affinity = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }).stdout.trim().split(': ').pop()

@@ -20,7 +20,10 @@ const { option, median, markdownTable } = require('../common')
 
 const argv = process.argv.slice(2)
 if (argv.includes('--big')) {
-  require('./big').run(argv)
+  require('./big').run(argv).catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
   return
 }
 const runs = Number(option(argv, '--runs', 1))
