@@ -398,6 +398,24 @@ fn read_locations<R: Read>(
   Ok(out)
 }
 
+/// Converts `to_node` indices into node ordinals in place; `Err(i)` at the first edge that
+/// points at no node (left unconverted).
+fn to_ordinals<const F: u64>(to: &mut [u32], nodes_len: u64) -> Result<(), usize> {
+  to_ordinals_by(to, nodes_len, F)
+}
+
+#[inline(always)]
+fn to_ordinals_by(to: &mut [u32], nodes_len: u64, field_count: u64) -> Result<(), usize> {
+  for (i, t) in to.iter_mut().enumerate() {
+    let raw = *t as u64;
+    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
+      return Err(i);
+    }
+    *t = (raw / field_count) as u32;
+  }
+  Ok(())
+}
+
 /// Checks every cross-reference, converts `to_node` indices to ordinals and builds the
 /// snapshot. After this, every index in the columns is in range.
 fn assemble(
@@ -429,14 +447,19 @@ fn assemble(
   }
   let field_count = meta.node_field_count as u64;
   let nodes_len = node_count as u64 * field_count;
-  for (i, to) in edges.edge_to.iter_mut().enumerate() {
-    let raw = *to as u64;
-    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
-      return Err(range(format!(
-        "edge {i} points to node index {raw}, which is not a node (the nodes array has {nodes_len} values)"
-      )));
-    }
-    *to = (raw / field_count) as u32;
+  // The common field counts get a division by a constant (a multiplication): this runs once
+  // per edge.
+  let converted = match field_count {
+    7 => to_ordinals::<7>(&mut edges.edge_to, nodes_len),
+    6 => to_ordinals::<6>(&mut edges.edge_to, nodes_len),
+    5 => to_ordinals::<5>(&mut edges.edge_to, nodes_len),
+    _ => to_ordinals_by(&mut edges.edge_to, nodes_len, field_count),
+  };
+  if let Err(i) = converted {
+    let raw = edges.edge_to[i];
+    return Err(range(format!(
+      "edge {i} points to node index {raw}, which is not a node (the nodes array has {nodes_len} values)"
+    )));
   }
   let string_count = strings.len() as u64;
   if let Some(i) = cols
