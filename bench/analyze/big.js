@@ -78,7 +78,10 @@ function timed(command, args, timeoutS, rssCap = Infinity) {
       if (stopped || status !== 0 || !m) {
         const lines = stderr.split('\n').filter((l) => l.trim() && !l.startsWith('TIME ') &&
           !/^\s+at /.test(l) && !l.startsWith('Command '))
-        resolve({ ok: false, wall, rss, error: stopped || lines.slice(-3).join(' / ').slice(0, 300) || `exit ${status}` })
+        // A fatal error's own line (V8's "FATAL ERROR: …", a thrown Error) before its native stack.
+        const fatal = lines.filter((l) => /error/i.test(l) && !/^\s*\d+: 0x/.test(l))
+        const why = stopped || (fatal.length ? fatal : lines).slice(-3).join(' / ').slice(0, 300) || `exit ${status}`
+        resolve({ ok: false, wall, rss, error: why })
         return
       }
       let out = null
