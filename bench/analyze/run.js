@@ -7,6 +7,7 @@
 // DevTools also runs, leakwatch's class table is checked against DevTools' numbers.
 //
 //   npm run bench:analyze [-- --runs 3] [--no-memlab]
+//   npm run bench:analyze -- --big [--sizes 1,2,4] [--dir DIR]   (1–4 GB generated files: big.js)
 //
 // The peers are bench-only installs:
 //   PUPPETEER_SKIP_DOWNLOAD=1 npm_config_nodedir=/usr npm install --prefix bench/peers
@@ -18,6 +19,13 @@ const path = require('node:path')
 const { option, median, markdownTable } = require('../common')
 
 const argv = process.argv.slice(2)
+if (argv.includes('--big')) {
+  require('./big').run(argv).catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
+  return
+}
 const runs = Number(option(argv, '--runs', 1))
 const withMemlab = !argv.includes('--no-memlab')
 const data = path.join(__dirname, '.data')

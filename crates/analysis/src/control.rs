@@ -153,10 +153,29 @@ pub fn trace(step: &str) {
   });
   if let Some(start) = start {
     eprintln!(
-      "leakwatch trace: {:>8.1} ms  {step}",
-      start.elapsed().as_secs_f64() * 1000.0
+      "leakwatch trace: {:>8.1} ms  {:>6} MB rss {:>6} MB peak  {step}",
+      start.elapsed().as_secs_f64() * 1000.0,
+      status_mb("VmRSS:"),
+      status_mb("VmHWM:"),
     );
   }
+}
+
+/// A `/proc/self/status` figure in MB ("-" where there is none), for the trace only.
+fn status_mb(field: &str) -> String {
+  std::fs::read_to_string("/proc/self/status")
+    .ok()
+    .and_then(|s| {
+      let line = s.lines().find(|l| l.starts_with(field))?;
+      let kb: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+      Some((kb / 1000).to_string())
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 /// The marker inside the `io::Error` a cancelled read returns.

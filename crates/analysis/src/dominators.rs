@@ -254,27 +254,26 @@ pub fn dominators(
   // The DFS cursor is not needed any more: reuse it as the forest's ancestor links.
   let mut ancestor = next_edge;
   ancestor.iter_mut().for_each(|a| *a = 0);
-  let mut stack = vec![0u32; len];
+  // The path compress() walks: as deep as the forest gets, usually short.
+  let mut stack: Vec<u32> = Vec::new();
   let mut bucket_head = vec![0u32; len];
+  // A vertex's link in its bucket until the bucket is emptied, then its dominator (or
+  // a provisional one): each vertex joins one bucket once, so the slot is free by then.
   let mut bucket_next = vec![0u32; len];
-  let mut dom = vec![0u32; len];
 
   let eval =
-    |v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], stack: &mut [u32]| -> u32 {
+    |v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], stack: &mut Vec<u32>| -> u32 {
       if ancestor[v as usize] == 0 {
         return v;
       }
       // compress(v), iteratively.
-      let mut sp = 0usize;
       let mut x = v;
       while ancestor[ancestor[x as usize] as usize] != 0 {
-        sp += 1;
-        stack[sp] = x;
+        stack.push(x);
         x = ancestor[x as usize];
       }
-      while sp > 0 {
-        let w = stack[sp] as usize;
-        sp -= 1;
+      while let Some(w) = stack.pop() {
+        let w = w as usize;
         let a = ancestor[w] as usize;
         if semi[label[a] as usize] < semi[label[w] as usize] {
           label[w] = label[a];
@@ -307,16 +306,18 @@ pub fn dominators(
     ancestor[w as usize] = p;
     let mut v = std::mem::take(&mut bucket_head[p as usize]);
     while v != 0 {
+      let next = bucket_next[v as usize];
       let u = eval(v, &mut ancestor, &mut label, &semi, &mut stack);
-      dom[v as usize] = if semi[u as usize] < semi[v as usize] {
+      bucket_next[v as usize] = if semi[u as usize] < semi[v as usize] {
         u
       } else {
         p
       };
-      v = bucket_next[v as usize];
+      v = next;
     }
   }
-  drop((stack, bucket_head, bucket_next, ancestor, label, parent));
+  drop((stack, bucket_head, ancestor, label, parent));
+  let mut dom = bucket_next;
   super::control::trace("dominators: semidominators");
   dom[0] = r;
   dom[r as usize] = r;

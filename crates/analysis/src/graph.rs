@@ -80,6 +80,7 @@ pub fn build(
           drop(essential);
           trace("dominators");
           let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
+          trace("dominator tree");
           Ok((doms, tree))
         },
       )
@@ -111,6 +112,7 @@ pub fn build(
       names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
       trace("class names");
       let locations = classes::location_index(s_ref);
+      trace("location index");
       let aggregates = classes::aggregate(
         s_ref,
         t_ref,
@@ -119,6 +121,7 @@ pub fn build(
         &locations,
         distances.as_ref().map(|d| d.distance.as_slice()),
       );
+      trace("aggregates");
       Ok((distances, class_names, interfaces, aggregates))
     })();
     let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));

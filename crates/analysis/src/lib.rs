@@ -18,6 +18,7 @@ mod graph;
 mod growing;
 mod header;
 mod names;
+mod offsets;
 mod parse;
 mod paths;
 mod redact;

@@ -38,7 +38,15 @@ impl Added {
     if let Some(&i) = self.index.get(text) {
       return Ok(i);
     }
-    let i = self.base + self.strings.push(text)?;
+    let i = self
+      .base
+      .checked_add(self.strings.push(text)?)
+      .ok_or_else(|| {
+        AnalysisError::new(
+          super::error::Kind::Range,
+          "the strings and the class names added to them number more than 2^32 - 1",
+        )
+      })?;
     self.index.insert(text.to_vec(), i);
     Ok(i)
   }

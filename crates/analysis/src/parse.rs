@@ -6,14 +6,16 @@ use std::io::Read;
 
 use super::error::{AnalysisError, Kind};
 use super::header::{read_header, Meta};
+use super::offsets::Offsets;
 use super::scan::Scanner;
 
 /// All strings of the snapshot in one buffer.
 #[derive(Default, Debug)]
 pub struct Strings {
   data: Vec<u8>,
-  /// End offset of string i in `data`; string i starts where i-1 ends.
-  ends: Vec<u32>,
+  /// End offset of string i in `data`; string i starts where i-1 ends. 64-bit: the strings
+  /// of a big snapshot can add up to more than 4 GiB.
+  ends: Offsets,
 }
 
 impl Strings {
@@ -23,8 +25,8 @@ impl Strings {
 
   pub fn bytes(&self, i: u32) -> &[u8] {
     let i = i as usize;
-    let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-    &self.data[start..self.ends[i] as usize]
+    let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
+    &self.data[start as usize..self.ends.get(i) as usize]
   }
 
   /// The string as text (invalid UTF-8 replaced).
@@ -39,11 +41,7 @@ impl Strings {
   }
 
   fn close(&mut self) -> Result<u32, AnalysisError> {
-    let end = u32::try_from(self.data.len())
-      .map_err(|_| AnalysisError::new(Kind::Range, "the strings add up to more than 4 GiB"))?;
-    grow(&mut self.ends, 1, "the strings")?;
-    self.ends.push(end);
-    Ok(self.ends.len() as u32 - 1)
+    self.ends.push(self.data.len() as u64, "the strings")
   }
 }
 
@@ -242,7 +240,8 @@ fn read_nodes<R: Read>(
   };
   let type_count = m.node_types.len() as u32;
   let mut edges_so_far = 0u64;
-  let count = scan.u32_array("nodes", m.node_field_count, |cols| {
+  let sizes = Some(m.node_self_size);
+  let (count, wide) = scan.u32_array_wide("nodes", m.node_field_count, sizes, |cols| {
     let rows = cols.iter().map(Vec::len).max().unwrap_or(0);
     grow(&mut c.node_type, rows, what)?;
     grow(&mut c.node_name, rows, what)?;
@@ -272,6 +271,13 @@ fn read_nodes<R: Read>(
     Ok(())
   })?;
   whole_rows(scan, "nodes", count, m.node_field_count)?;
+  // Self sizes of 4 GiB and more (an ArrayBuffer's backing store): the column has their low
+  // words. DevTools' loader keeps them in a Uint32Array, which wraps them.
+  for (row, size) in wide {
+    if let Some(slot) = c.self_size.get_mut(row as usize) {
+      *slot = size;
+    }
+  }
   c.first_edge.push(edges_so_far as u32);
   c.values = edges_so_far;
   Ok(c)
@@ -392,6 +398,24 @@ fn read_locations<R: Read>(
   Ok(out)
 }
 
+/// Converts `to_node` indices into node ordinals in place; `Err(i)` at the first edge that
+/// points at no node (left unconverted).
+fn to_ordinals<const F: u64>(to: &mut [u32], nodes_len: u64) -> Result<(), usize> {
+  to_ordinals_by(to, nodes_len, F)
+}
+
+#[inline(always)]
+fn to_ordinals_by(to: &mut [u32], nodes_len: u64, field_count: u64) -> Result<(), usize> {
+  for (i, t) in to.iter_mut().enumerate() {
+    let raw = *t as u64;
+    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
+      return Err(i);
+    }
+    *t = (raw / field_count) as u32;
+  }
+  Ok(())
+}
+
 /// Checks every cross-reference, converts `to_node` indices to ordinals and builds the
 /// snapshot. After this, every index in the columns is in range.
 fn assemble(
@@ -408,6 +432,13 @@ fn assemble(
   if node_count == 0 {
     return Err(range("the snapshot has no nodes".into()));
   }
+  // Node ordinals are 32-bit. V8 writes `to_node` as an `int`, so no snapshot it writes
+  // comes near; a file that claims more nodes is refused rather than wrapped.
+  if node_count > u32::MAX as usize {
+    return Err(range(format!(
+      "the snapshot has {node_count} nodes, more than 2^32 - 1"
+    )));
+  }
   if cols.values != edge_count as u64 {
     return Err(range(format!(
       "the nodes' edge_count fields add up to {} but \"edges\" holds {edge_count} edges",
@@ -416,14 +447,19 @@ fn assemble(
   }
   let field_count = meta.node_field_count as u64;
   let nodes_len = node_count as u64 * field_count;
-  for (i, to) in edges.edge_to.iter_mut().enumerate() {
-    let raw = *to as u64;
-    if !raw.is_multiple_of(field_count) || raw >= nodes_len {
-      return Err(range(format!(
-        "edge {i} points to node index {raw}, which is not a node (the nodes array has {nodes_len} values)"
-      )));
-    }
-    *to = (raw / field_count) as u32;
+  // The common field counts get a division by a constant (a multiplication): this runs once
+  // per edge.
+  let converted = match field_count {
+    7 => to_ordinals::<7>(&mut edges.edge_to, nodes_len),
+    6 => to_ordinals::<6>(&mut edges.edge_to, nodes_len),
+    5 => to_ordinals::<5>(&mut edges.edge_to, nodes_len),
+    _ => to_ordinals_by(&mut edges.edge_to, nodes_len, field_count),
+  };
+  if let Err(i) = converted {
+    let raw = edges.edge_to[i];
+    return Err(range(format!(
+      "edge {i} points to node index {raw}, which is not a node (the nodes array has {nodes_len} values)"
+    )));
   }
   let string_count = strings.len() as u64;
   if let Some(i) = cols

@@ -203,7 +203,9 @@ fn names<R: Read>(source: R, size: u64) -> Result<(Names, u64), AnalysisError> {
           .collect();
         let what = if nodes { "a node" } else { "an edge" };
         let mut pairs = Pairs::default();
-        let count = scan.u32_array(&key, fields, |cols| {
+        // Self sizes may pass 4 GiB, as `analyze` reads them; the copy keeps their text.
+        let wide = nodes.then_some(m.node_self_size);
+        let (count, _) = scan.u32_array_wide(&key, fields, wide, |cols| {
           pairs.feed(
             &cols[type_field],
             &cols[name_field],

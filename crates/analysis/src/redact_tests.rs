@@ -254,3 +254,21 @@ fn bad_input_is_an_error_with_a_kind_and_leaves_no_file() {
   assert_eq!(left.len(), 1, "only the input is left");
   let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn self_sizes_past_4_gib_are_copied_as_analyze_reads_them() {
+  let mut b = Builder::default();
+  let empty = b.string("");
+  let buffer = b.string("ArrayBuffer");
+  let data = b.string("system / JSArrayBufferData");
+  let store = b.string("backing_store");
+  let root = b.node("synthetic", empty, 0);
+  let holder = b.node("object", buffer, 40);
+  let backing = b.node("native", data, 5_000_000_000);
+  b.edge(root, "shortcut", store, holder);
+  b.edge(holder, "internal", store, backing);
+  let text = b.json();
+  let (copy, _) = redact_bytes(text.as_bytes()).unwrap();
+  let report = crate::analyze_bytes(&copy, &limits(), &Control::default()).unwrap();
+  assert_eq!(report.summary.total_size, 5_000_000_040);
+}

@@ -269,8 +269,24 @@ impl<R: Read> Scanner<R> {
     &mut self,
     section: &str,
     fields: usize,
-    mut sink: impl FnMut(&[Vec<u32>]) -> Result<(), AnalysisError>,
+    sink: impl FnMut(&[Vec<u32>]) -> Result<(), AnalysisError>,
   ) -> Result<u64, AnalysisError> {
+    self
+      .u32_array_wide(section, fields, None, sink)
+      .map(|(n, _)| n)
+  }
+
+  /// As [`Scanner::u32_array`], but the field `wide` may also hold values from 2^32 to
+  /// 2^53 - 1 (a node's `self_size`: V8 writes it as a `size_t`, and an `ArrayBuffer`'s
+  /// backing store can pass 4 GiB). Its column gets their low 32 bits; the values themselves
+  /// are returned as `(row, value)`, few and in file order.
+  pub fn u32_array_wide(
+    &mut self,
+    section: &str,
+    fields: usize,
+    wide: Option<usize>,
+    mut sink: impl FnMut(&[Vec<u32>]) -> Result<(), AnalysisError>,
+  ) -> Result<(u64, Vec<(u64, u64)>), AnalysisError> {
     let fields = fields.max(1);
     self.expect(b'[')?;
     let parsers = self.parsers.max(1);
@@ -297,7 +313,10 @@ impl<R: Read> Scanner<R> {
         });
       }
       drop(done_tx);
-      let mut feeder = Feeder::default();
+      let mut feeder = Feeder {
+        wide_field: wide,
+        ..Feeder::default()
+      };
       let mut seq = 0usize;
       // Some(result): the array is complete or failed; None: all blocks sent, results due.
       let outcome: Option<Result<(), AnalysisError>> = loop {
@@ -343,7 +362,7 @@ impl<R: Read> Scanner<R> {
           }
         },
       };
-      outcome.map(|_| feeder.count)
+      outcome.map(|_| (feeder.count, feeder.wide))
     })
   }
 
@@ -559,8 +578,21 @@ struct Block {
 struct Parsed {
   columns: Vec<Vec<u32>>,
   values: u64,
+  /// Values of 2^32 and above, by their index in the block.
+  wide: Vec<Wide>,
   end: Result<bool, (u64, BlockFault)>,
 }
+
+/// A value of 2^32 or more: its index among the block's values, and the file offset just
+/// after it (for the error when its field may not hold it).
+struct Wide {
+  index: u64,
+  value: u64,
+  at: u64,
+}
+
+/// The largest value a wide field may hold: JavaScript numbers are exact up to here.
+const MAX_WIDE: u64 = (1 << 53) - 1;
 
 enum BlockFault {
   Big,
@@ -573,12 +605,14 @@ fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
     columns: pool.columns(fields),
     field: 0,
     values: 0,
+    wide: Vec::new(),
   };
   let mut state = NumState::Expect {
     first: block.seq == 0,
   };
   let (stop, outcome) = numbers(&block.bytes, &mut state, &mut out);
   let at = block.base + stop as u64;
+  out.wide.iter_mut().for_each(|w| w.at += block.base);
   let end = match outcome {
     Chunk::Closed => Ok(true),
     Chunk::More if block.eof => Err((at, BlockFault::Truncated)),
@@ -589,6 +623,7 @@ fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
   Parsed {
     columns: out.columns,
     values: out.values,
+    wide: out.wide,
     end,
   }
 }
@@ -638,6 +673,7 @@ struct Columns {
   columns: Vec<Vec<u32>>,
   field: usize,
   values: u64,
+  wide: Vec<Wide>,
 }
 
 impl Columns {
@@ -658,6 +694,9 @@ struct Feeder {
   pending: std::collections::BTreeMap<usize, Parsed>,
   next: usize,
   count: u64,
+  /// The field that may hold values of 2^32 and above, and those values as (row, value).
+  wide_field: Option<usize>,
+  wide: Vec<(u64, u64)>,
 }
 
 impl Feeder {
@@ -675,6 +714,18 @@ impl Feeder {
       parsed
         .columns
         .rotate_right((self.count % fields as u64) as usize);
+      for w in &parsed.wide {
+        let index = self.count + w.index;
+        let field = (index % fields as u64) as usize;
+        if Some(field) != self.wide_field {
+          return Some(Err(AnalysisError::at(
+            Kind::Range,
+            format!("a number in \"{section}\" is larger than 4294967295"),
+            w.at,
+          )));
+        }
+        self.wide.push((index / fields as u64, w.value));
+      }
       if parsed.end.is_ok() {
         if let Err(e) = sink(&parsed.columns) {
           return Some(Err(e));
@@ -721,11 +772,18 @@ fn numbers(buf: &[u8], state: &mut NumState, out: &mut Columns) -> (usize, Chunk
       NumState::Digits { value } => {
         if b.is_ascii_digit() {
           let v = value * 10 + (b - b'0') as u64;
-          if v > u32::MAX as u64 {
+          if v > MAX_WIDE {
             return (i, Chunk::Big);
           }
           *state = NumState::Digits { value: v };
           continue;
+        }
+        if value > u32::MAX as u64 {
+          out.wide.push(Wide {
+            index: out.values,
+            value,
+            at: i as u64,
+          });
         }
         out.push(value as u32);
         match b {
@@ -820,6 +878,59 @@ mod tests {
     assert_eq!(kind("[99999999999999999999999]"), Kind::Range);
     assert_eq!(kind("[1,2"), Kind::Truncated);
     assert_eq!(kind(""), Kind::Truncated);
+  }
+
+  #[test]
+  fn the_wide_field_holds_values_past_2_pow_32() {
+    let mut out: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let (n, wide) = scan("[1,4294967296,3,5000000000,5,9007199254740991]")
+      .u32_array_wide("nodes", 2, Some(1), |cols| {
+        out[0].extend_from_slice(&cols[0]);
+        out[1].extend_from_slice(&cols[1]);
+        Ok(())
+      })
+      .unwrap();
+    assert_eq!(n, 6);
+    assert_eq!(out[0], [1, 3, 5]);
+    assert_eq!(wide, [(0, 1 << 32), (1, 5_000_000_000), (2, (1 << 53) - 1)]);
+    assert_eq!(
+      out[1][1], 5_000_000_000u64 as u32,
+      "the column has the low word"
+    );
+    // Any other field, or past 2^53 - 1, is refused where the number is.
+    let err = scan("[1,2,4294967296,4]")
+      .u32_array_wide("nodes", 2, Some(1), |_| Ok(()))
+      .unwrap_err();
+    assert_eq!((err.kind, err.offset), (Kind::Range, Some(15)));
+    let err = scan("[1,9007199254740992]")
+      .u32_array_wide("nodes", 2, Some(1), |_| Ok(()))
+      .unwrap_err();
+    assert_eq!(err.kind, Kind::Range);
+  }
+
+  #[test]
+  fn wide_values_keep_their_rows_across_blocks() {
+    // Rows of 3 over several 4 MiB blocks: every 1000th row's middle field is past 2^32.
+    let rows = 600_000u64;
+    let text = format!(
+      "[{}]",
+      (0..rows)
+        .map(|r| {
+          let v = if r % 1000 == 7 { (1 << 32) + r } else { r };
+          format!("{r},{v},9")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+    );
+    let (n, wide) = scan(&text)
+      .u32_array_wide("nodes", 3, Some(1), |_| Ok(()))
+      .unwrap();
+    assert_eq!(n, rows * 3);
+    let want: Vec<(u64, u64)> = (0..rows)
+      .filter(|r| r % 1000 == 7)
+      .map(|r| (r, (1 << 32) + r))
+      .collect();
+    assert_eq!(wide, want);
   }
 
   #[test]

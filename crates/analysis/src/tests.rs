@@ -65,6 +65,26 @@ fn full(g: &Graph) -> &super::graph::Full {
 }
 
 #[test]
+fn self_sizes_of_4_gib_and_more_are_kept_whole() {
+  // An ArrayBuffer's backing store of 5 GB (V8 writes self_size as a size_t).
+  let big = 5_000_000_000u64;
+  let g = graph(
+    &[
+      ("synthetic", "", 0),
+      ("object", "ArrayBuffer", 40),
+      ("native", "system / JSArrayBufferData", big),
+    ],
+    &[
+      (0, "shortcut", "global", 1),
+      (1, "internal", "backing_store", 2),
+    ],
+  );
+  assert_eq!(g.s.self_size[2], big);
+  assert_eq!(full(&g).dominators.retained[1], 40 + big);
+  assert_eq!(g.total_size(), 40 + big);
+}
+
+#[test]
 fn diamond_dominators_and_retained_sizes() {
   // root -shortcut-> G; G -> A, G -> B; A -> C, B -> C; C -> D.
   let g = graph(

@@ -1,0 +1,81 @@
+'use strict'
+
+// The benchmark's generated snapshots (bench/analyze/generate.js, which writes 1–4 GB files
+// for `bench:analyze --big`) at a few MB: DevTools' own code reads them to the same class
+// table and Comparison view as leakwatch, their shape is a real dump's (edges and bytes per
+// node), and a three-snapshot series names the leak it plants.
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Readable } = require('node:stream')
+const leakwatch = require('..')
+const { root, runCommand, jsonLines } = require('./helpers')
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-generated-'))
+let files
+let devtools
+
+before(async () => {
+  const res = await runCommand(process.execPath, [path.join(root, 'bench/analyze/generate.js'), '--out', dir,
+    '--sessions', '1500', '--snapshots', '3', '--leak-per-step', '700'])
+  assert.strictEqual(res.code, 0, res.stderr)
+  files = jsonLines(res)[0].files
+  devtools = await import('heap-snapshot-toolkit')
+})
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const devtoolsSnapshot = (file) => devtools.parse(Readable.from([fs.readFileSync(file, 'utf8')]))
+
+test('generated snapshots: class tables equal DevTools\'', async () => {
+  for (const file of files) {
+    const report = await leakwatch.analyze(file, { classes: Infinity, paths: 0, largest: 0 })
+    const snap = await devtoolsSnapshot(file)
+    const expected = snap.aggregatesWithFilter({})
+    const mine = new Map(report.classes.map((c) => [c.key, c]))
+    assert.strictEqual(mine.size, Object.keys(expected).length, `${file}: number of classes`)
+    for (const [key, a] of Object.entries(expected)) {
+      const m = mine.get(key)
+      assert.ok(m, `${file}: class ${key} is missing`)
+      assert.deepStrictEqual(
+        { name: m.name, count: m.count, self: m.selfSize, retained: m.retainedSize, distance: m.distance },
+        { name: a.name, count: a.count, self: a.self, retained: a.maxRet, distance: a.distance },
+        `${file}: class ${key}`)
+    }
+    assert.strictEqual(report.summary.totalSize, snap.totalSize)
+    assert.strictEqual(report.summary.nodeCount, snap.nodeCount)
+    // Shaped as a real dump of bench/analyze/workload.js: ~3 edges and ~75 bytes of file per node.
+    const perNode = fs.statSync(file).size / report.summary.nodeCount
+    assert.ok(perNode > 60 && perNode < 95, `${perNode} bytes per node`)
+    for (const name of ['Session', 'User', 'OrderLine', 'Map', 'Set', '{onRequest, close}', '(concatenated string)']) {
+      assert.ok(report.classes.some((c) => c.name === name), `class ${name}`)
+    }
+  }
+})
+
+test('generated series: the diff equals DevTools\' Comparison view and names the leak', async () => {
+  const [a, , c] = files
+  const report = await leakwatch.diff(a, c, { classes: Infinity })
+  const base = await devtoolsSnapshot(a)
+  const current = await devtoolsSnapshot(c)
+  const expected = current.calculateSnapshotDiff(base.uid, base.aggregatesForDiff(current.interfaceDefinitions()))
+  const mine = new Map(report.classes.map((r) => [r.key, r]))
+  assert.strictEqual(mine.size, Object.keys(expected).length)
+  for (const [key, d] of Object.entries(expected)) {
+    const m = mine.get(key)
+    assert.ok(m, `class ${key} is missing`)
+    assert.deepStrictEqual(
+      [m.name, m.addedCount, m.removedCount, m.addedSize, m.removedSize, m.countDelta, m.sizeDelta],
+      [d.name, d.addedCount, d.removedCount, d.addedSize, d.removedSize, d.countDelta, d.sizeDelta], key)
+  }
+  // Sessions expire between snapshots (removed), request records pile up (added).
+  assert.ok(mine.get([...mine.keys()].find((k) => mine.get(k).name === 'Session')).removedCount > 0)
+  const three = await leakwatch.diff(...files)
+  assert.strictEqual(three.growthBasis, 'new-in-second-alive-in-third')
+  assert.strictEqual(three.growth[0].name, 'RequestRecord')
+  assert.strictEqual(three.growth[0].count, 700)
+  assert.ok(three.growth[0].path.steps.some((s) => s.edge === 'recordsById'))
+})
