@@ -12,7 +12,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { Readable } = require('node:stream')
 const leakwatch = require('..')
-const { root, runFixture, runCommand, jsonLines } = require('./helpers')
+const { root, runFixture, runCommand, jsonLines, assertClassesEqualDevTools } = require('./helpers')
 const corrupt = require('./fixtures/corrupt')
 const crafted = require('./fixtures/crafted')
 
@@ -33,21 +33,7 @@ async function devtoolsSnapshot(file) {
 
 test('per-class counts, self sizes, retained sizes and distances equal DevTools', async () => {
   for (const file of shapes) {
-    const report = await leakwatch.analyze(file, { classes: Infinity, paths: 0, largest: 0 })
-    const snap = await devtoolsSnapshot(file)
-    const expected = snap.aggregatesWithFilter({})
-    const mine = new Map(report.classes.map((c) => [c.key, c]))
-    assert.strictEqual(mine.size, Object.keys(expected).length, `${file}: number of classes`)
-    for (const [key, a] of Object.entries(expected)) {
-      const m = mine.get(key)
-      assert.ok(m, `${file}: class ${key} is missing`)
-      assert.deepStrictEqual(
-        { name: m.name, count: m.count, self: m.selfSize, retained: m.retainedSize, distance: m.distance },
-        { name: a.name, count: a.count, self: a.self, retained: a.maxRet, distance: a.distance },
-        `${file}: class ${key}`)
-    }
-    assert.strictEqual(report.summary.totalSize, snap.totalSize)
-    assert.strictEqual(report.summary.nodeCount, snap.nodeCount)
+    const report = await assertClassesEqualDevTools(file)
     // The shapes DevTools splits and groups are there.
     const widgets = report.classes.filter((c) => c.name === 'Widget')
     assert.strictEqual(widgets.length, 2, 'two Widget classes from two scripts')

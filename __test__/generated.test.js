@@ -12,7 +12,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { Readable } = require('node:stream')
 const leakwatch = require('..')
-const { root, runCommand, jsonLines } = require('./helpers')
+const { root, runCommand, jsonLines, assertClassesEqualDevTools } = require('./helpers')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-generated-'))
 let files
@@ -32,21 +32,7 @@ const devtoolsSnapshot = (file) => devtools.parse(Readable.from([fs.readFileSync
 
 test('generated snapshots: class tables equal DevTools\'', async () => {
   for (const file of files) {
-    const report = await leakwatch.analyze(file, { classes: Infinity, paths: 0, largest: 0 })
-    const snap = await devtoolsSnapshot(file)
-    const expected = snap.aggregatesWithFilter({})
-    const mine = new Map(report.classes.map((c) => [c.key, c]))
-    assert.strictEqual(mine.size, Object.keys(expected).length, `${file}: number of classes`)
-    for (const [key, a] of Object.entries(expected)) {
-      const m = mine.get(key)
-      assert.ok(m, `${file}: class ${key} is missing`)
-      assert.deepStrictEqual(
-        { name: m.name, count: m.count, self: m.selfSize, retained: m.retainedSize, distance: m.distance },
-        { name: a.name, count: a.count, self: a.self, retained: a.maxRet, distance: a.distance },
-        `${file}: class ${key}`)
-    }
-    assert.strictEqual(report.summary.totalSize, snap.totalSize)
-    assert.strictEqual(report.summary.nodeCount, snap.nodeCount)
+    const report = await assertClassesEqualDevTools(file)
     // Shaped as a real dump of bench/analyze/workload.js: ~3 edges and ~75 bytes of file per node.
     const perNode = fs.statSync(file).size / report.summary.nodeCount
     assert.ok(perNode > 60 && perNode < 95, `${perNode} bytes per node`)

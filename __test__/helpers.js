@@ -60,4 +60,32 @@ function notChecked(t, reason) {
   t.skip(`not checked: ${reason}`)
 }
 
-module.exports = { root, runFixture, runCommand, jsonLines, notChecked }
+/**
+ * Analyses `file` with leakwatch and with DevTools' own code (heap-snapshot-toolkit) and
+ * asserts that every class — count, self and retained size, distance — and the totals are
+ * equal. Resolves with leakwatch's report.
+ */
+async function assertClassesEqualDevTools(file) {
+  const assert = require('node:assert/strict')
+  const fs = require('node:fs')
+  const { Readable } = require('node:stream')
+  const devtools = await import('heap-snapshot-toolkit')
+  const report = await require('..').analyze(file, { classes: Infinity, paths: 0, largest: 0 })
+  const snap = await devtools.parse(Readable.from([fs.readFileSync(file, 'utf8')]))
+  const expected = snap.aggregatesWithFilter({})
+  const mine = new Map(report.classes.map((c) => [c.key, c]))
+  assert.strictEqual(mine.size, Object.keys(expected).length, `${file}: number of classes`)
+  for (const [key, a] of Object.entries(expected)) {
+    const m = mine.get(key)
+    assert.ok(m, `${file}: class ${key} is missing`)
+    assert.deepStrictEqual(
+      { name: m.name, count: m.count, self: m.selfSize, retained: m.retainedSize, distance: m.distance },
+      { name: a.name, count: a.count, self: a.self, retained: a.maxRet, distance: a.distance },
+      `${file}: class ${key}`)
+  }
+  assert.strictEqual(report.summary.totalSize, snap.totalSize)
+  assert.strictEqual(report.summary.nodeCount, snap.nodeCount)
+  return report
+}
+
+module.exports = { root, runFixture, runCommand, jsonLines, notChecked, assertClassesEqualDevTools }
