@@ -3,7 +3,7 @@
 // The leakwatch command: text, --json, --html (opened in a real headless Chromium, the one the
 // devDependency @sparticuz/chromium ships, see browser.js), exit codes, progress on a terminal.
 
-const { test, before } = require('node:test')
+const { test, before, after } = require('node:test')
 const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -16,6 +16,7 @@ const { findChromium, launch, openPage } = require('./browser')
 
 const cli = path.join(root, 'bin', 'leakwatch.js')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-cli-'))
+after(() => fs.rmSync(dir, { recursive: true, force: true }))
 let shapes
 
 before(async () => {

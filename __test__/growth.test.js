@@ -5,7 +5,7 @@
 // a steady table. The Map must rank first with its retained size at every snapshot; the
 // queue must not be reported over the whole series (it is over the first three).
 
-const { test, before } = require('node:test')
+const { test, before, after } = require('node:test')
 const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -14,6 +14,7 @@ const leakwatch = require('..')
 const { root, runCommand, jsonLines } = require('./helpers')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-growth-'))
+after(() => fs.rmSync(dir, { recursive: true, force: true }))
 let files
 
 before(async () => {

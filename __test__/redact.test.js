@@ -5,7 +5,7 @@
 // property name is kept (the documented rule), bad input fails with a snapshot code and
 // leaves no file behind.
 
-const { test, before } = require('node:test')
+const { test, before, after } = require('node:test')
 const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -15,6 +15,7 @@ const { root, runCommand, jsonLines } = require('./helpers')
 const corrupt = require('./fixtures/corrupt')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakwatch-redact-'))
+after(() => fs.rmSync(dir, { recursive: true, force: true }))
 let planted
 
 before(async () => {

@@ -4,10 +4,10 @@
 //! the process's RSS every few megabytes written and, when there is a memory room or a pause
 //! budget, at every progress report while the graph is built (every ten thousand objects; V8
 //! then walks the heap once more to count objects, which lengthens the pause by about a
-//! tenth). With V8's object count (its first report, before anything is built) and again a
-//! quarter into the walk (with the cost per object measured so far), the guard's estimate is
+//! tenth). With V8's object count (its first report, before anything is built) and again two
+//! fifths into the walk (with the cost per object measured so far), the guard's estimate is
 //! redone (`guard::shape_cost`, `guard::memory_during_walk`): a dump that will not fit is
-//! aborted there, before the graph is built. It also aborts the dump if RSS reaches the
+//! aborted there, before the rest of the graph and the index names are built. It also aborts the dump if RSS reaches the
 //! ceiling the guard set: a dump that turns out bigger than estimated is given up, not allowed
 //! to take the process down. With a pause budget, the same
 //! checks compare the time since the dump started with the point at which it is given up
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::file::{FileError, PartialFile};
-use super::guard::{file_from_counts, memory_during_walk, shape_cost, PerObject};
+use super::guard::{file_from_counts, memory_during_walk, shape_cost, walk_measurable, PerObject};
 use crate::v8::{IsolateProfiler, SnapshotProgress, SnapshotSink, TakeOutcome};
 
 /// Bytes V8 hands over per write.
@@ -134,7 +134,8 @@ impl Watch {
     }
   }
 
-  /// Redoes the estimate at V8's first report and once a quarter of the objects are walked;
+  /// Redoes the estimate at V8's first report and once the walk's rate can be measured
+  /// (`guard::walk_measurable`);
   /// false when it does not fit.
   fn estimate(&mut self, done: u32, total: u32, rss: u64) -> bool {
     let Some(plan) = self.plan else {
@@ -156,7 +157,7 @@ impl Watch {
       }
       Some(at_count) => {
         let measured = self.walked.is_some_and(|w| w.measured);
-        if measured || done < (total / 4).max(50_000) || done >= total {
+        if measured || !walk_measurable(done, total) {
           return true;
         }
         // Hash tables that double and memory freed by V8's GC make RSS grow in steps: the
@@ -438,7 +439,7 @@ mod tests {
   }
 
   #[test]
-  fn a_quarter_into_the_walk_the_measured_rate_decides() {
+  fn two_fifths_into_the_walk_the_measured_rate_decides() {
     static RSS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     fn read() -> Option<u64> {
       Some(RSS.load(std::sync::atomic::Ordering::Relaxed))
@@ -449,13 +450,13 @@ mod tests {
     let mut watch = Watch::new(read, planned(prior + 1), Instant::now());
     set(0);
     assert!(watch.progress(0, 1_000_000));
-    set(100_000 * 2_000);
+    set(300_000 * 2_000);
     assert!(
-      watch.progress(100_000, 1_000_000),
-      "before a quarter: the prior stands"
+      watch.progress(300_000, 1_000_000),
+      "before two fifths: the prior stands"
     );
-    set(250_000 * 2_000);
-    assert!(!watch.progress(250_000, 1_000_000));
+    set(400_000 * 2_000);
+    assert!(!watch.progress(400_000, 1_000_000));
     let walked = watch.walked.unwrap();
     assert!(walked.measured && walked.over == Some("memory"));
     assert!(walked.memory_bytes > 1_000_000 * 2_000);

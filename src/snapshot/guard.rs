@@ -3,10 +3,12 @@
 //! What a V8 snapshot costs in memory follows the heap's shape, not its bytes
 //! (`bench/snapshot/calibrate.js`; numbers in docs/snapshots.md):
 //!
-//! - per heap object, about 200–370 bytes while V8 walks the heap (the object's entry, its
+//! - per heap object, about 160–375 bytes while V8 walks the heap (the object's entry, its
 //!   id, its references; the most on a real application's heap, with code and many
-//!   references per object) and 65–90 more after the walk (8 bytes per reference for the
-//!   reference index, the serializer's tables);
+//!   references per object), in steps as V8's tables double and on some heaps front-loaded,
+//!   so a rate measured early misleads (0.14–2.83 × the walk's average over its first tenth);
+//! - after the walk, little that is not already counted: the peak comes as V8 makes the
+//!   index names, at the end of the walk;
 //! - per distinct index name, about 1.1 KiB (1.0 – 1.08 KiB measured, 1.19 KiB budgeted): V8 names each reference out of an array, a
 //!   `Map`'s or `Set`'s table or a dictionary by its index, keeps every distinct name in a
 //!   buffer of 1 KiB, and does so for the largest containers last, all at once;
@@ -17,9 +19,9 @@
 //! index names (longest array, twice the largest `Map`, the largest `Set`): a dump whose
 //! lower bound does not fit is skipped without starting. When V8 reports its object count
 //! (before it builds anything), the estimate is redone with it and the prior per-object cost;
-//! once a quarter of the objects are walked, with the per-object cost measured so far. A dump
-//! whose estimate passes the room is aborted then, before the graph is built; the RSS ceiling
-//! stays the second line. Each completed dump teaches the isolate its own per-object cost.
+//! once [`WALK_MEASURED_AT`] of the objects are walked, with the per-object cost measured so
+//! far. A dump whose estimate passes the room is aborted then; the RSS ceiling stays the
+//! second line. Each completed dump teaches the isolate its own per-object cost.
 //!
 //! The pause is estimated from the JS heap in use: time per heap byte, a prior (the slowest
 //! measured here) until the isolate's first completed dump, then its own measured time with a
@@ -33,19 +35,35 @@ use super::headroom::{DiskRoom, MemoryRoom};
 use crate::v8::Census;
 
 /// Extra resident memory per heap object while V8 walks the heap, before any of it is
-/// measured: a typical figure (measured 200–280 bytes on most heaps, up to 370 on a real
-/// application's; docs/snapshots.md). A walk that costs more raises the estimate a quarter in.
+/// measured: a typical figure (measured 160–300 bytes on most heaps, up to 375 on a real
+/// application's; docs/snapshots.md). A walk that costs more raises the estimate at
+/// [`WALK_MEASURED_AT`].
 pub const MEMORY_PER_OBJECT: f64 = 256.0;
-/// Extra resident memory per heap object after the walk: the reference index (8 bytes per
-/// reference; at most about 7 references per object measured) and the serializer's tables.
-pub const MEMORY_AFTER_WALK_PER_OBJECT: f64 = 64.0;
+/// Extra resident memory per heap object after the walk, beyond the index names: V8's
+/// reference index and the serializer's tables, mostly in memory the walk's tables freed
+/// (0 – 10 bytes measured on Node 20 and 24).
+pub const MEMORY_AFTER_WALK_PER_OBJECT: f64 = 16.0;
+/// The share of the objects walked (at least [`WALK_MEASURED_MIN`]) when the per-object cost
+/// measured so far replaces the prior. Measured at a quarter the rate was 0.75–1.77 × the
+/// walk's average per object; at two fifths 0.87–1.45 (docs/snapshots.md).
+pub const WALK_MEASURED_AT: (u64, u64) = (2, 5);
+/// Fewer objects than this are too few to measure a rate from.
+pub const WALK_MEASURED_MIN: u64 = 50_000;
 /// Per distinct index name: V8's 1 KiB buffer, its table entry and the serializer's (measured
 /// 1.0 – 1.08 KiB per name when V8 makes them at the end of its walk).
 pub const MEMORY_PER_NAME: u64 = 1216;
 /// Fixed extra resident memory of a snapshot (serializer buffers, string tables).
 pub const MEMORY_FIXED_BYTES: u64 = 8 * 1024 * 1024;
-/// Margin on the per-object cost measured during the walk.
-pub const WALK_RATE_MARGIN: f64 = 1.1;
+/// Margin on the per-object cost measured during the walk: RSS grows in steps as V8's tables
+/// double, so the rate at [`WALK_MEASURED_AT`] can be below the walk's average (by up to 13 %
+/// measured).
+pub const WALK_RATE_MARGIN: f64 = 1.2;
+
+/// Whether `done` of `total` objects walked is the point to measure the walk's rate.
+pub fn walk_measurable(done: u64, total: u64) -> bool {
+  let (num, den) = WALK_MEASURED_AT;
+  done < total && done >= (total / den * num).max(WALK_MEASURED_MIN)
+}
 /// Snapshot file size per heap object (its node row, its references' rows, its strings):
 /// measured 69–129 bytes, the most on heaps with the most references per object.
 pub const FILE_PER_OBJECT: f64 = 135.0;
@@ -378,13 +396,23 @@ mod tests {
 
   #[test]
   fn the_walk_replaces_the_prior_with_the_measured_rate() {
-    // 1 M objects, a quarter walked for 50 MB: 200 bytes each, the rest at that rate.
-    let m = memory_during_walk(80 * 1000 * 1000, 50 * 1000 * 1000, 250_000, 1_000_000, 0);
-    let rest = (200.0 * WALK_RATE_MARGIN * 750_000.0) as u64;
+    // 1 M objects, two fifths walked for 80 MB: 200 bytes each, the rest at that rate.
+    let m = memory_during_walk(110 * 1000 * 1000, 80 * 1000 * 1000, 400_000, 1_000_000, 0);
+    let rest = (200.0 * WALK_RATE_MARGIN * 600_000.0) as u64;
     let after = (1_000_000.0 * MEMORY_AFTER_WALK_PER_OBJECT) as u64;
-    assert_eq!(m, 80_000_000 + rest + after + MEMORY_FIXED_BYTES);
-    let with_names = memory_during_walk(80_000_000, 50_000_000, 250_000, 1_000_000, 10);
+    assert_eq!(m, 110_000_000 + rest + after + MEMORY_FIXED_BYTES);
+    let with_names = memory_during_walk(110_000_000, 80_000_000, 400_000, 1_000_000, 10);
     assert_eq!(with_names - m, 10 * MEMORY_PER_NAME);
+  }
+
+  #[test]
+  fn the_rate_is_measured_two_fifths_in_and_never_on_a_few_objects() {
+    assert!(!walk_measurable(399_999, 1_000_000));
+    assert!(walk_measurable(400_000, 1_000_000));
+    assert!(!walk_measurable(1_000_000, 1_000_000), "the walk is over");
+    assert!(!walk_measurable(45_000, 100_000), "fewer than the minimum");
+    assert!(walk_measurable(50_000, 100_000));
+    assert!(!walk_measurable(10, 10));
   }
 
   #[test]

@@ -107,14 +107,15 @@ fn limits() -> Limits {
 
 /// Analyses `text` from a temporary file; returns the work counted and the file's size.
 fn work_of(name: &str, text: &str) -> (u64, u64) {
-  let dir = std::env::temp_dir().join(format!("leakwatch-crafted-{}", std::process::id()));
+  // A directory per case: the cases run on parallel threads, each removes its own.
+  let dir = std::env::temp_dir().join(format!("leakwatch-crafted-{}-{name}", std::process::id()));
   std::fs::create_dir_all(&dir).unwrap();
   let path = dir.join(name);
   std::fs::write(&path, text).unwrap();
   let control = Control::default();
   let report = super::analyze(path.to_str().unwrap(), &limits(), &control).unwrap();
   assert!(report.summary.node_count > 0);
-  let _ = std::fs::remove_file(&path);
+  let _ = std::fs::remove_dir_all(&dir);
   (control.work(), text.len() as u64)
 }
 
