@@ -4,11 +4,13 @@
 // fourteen are the classic Node.js server leaks (six) and the shapes that fool naive rules
 // (eight, among them two that grow only during a process's first minute, as every deploy
 // does); the rest are harder ones: npm packages used the wrong way per request, a leak that
-// slows its own server, a leak that starts after a healthy period, and deploys.
+// slows its own server, a leak and a cache fill that start after a healthy period, and
+// deploys.
 // `seconds`: how long a non-leak must stay silent in the tests (default 40);
 // `machineLimits`: judged on this machine's limits rather than a modelled 512 MB container;
 // `metric`: the metric a leak must be found on (default 'heap');
-// `leakAfterS`: the leak starts after this many healthy seconds (child.js --leak-after);
+// `leakAfterS`: the leak (or a non-leak's growth) starts after this many healthy seconds
+// (child.js --leak-after);
 // `deploy`: run as two processes in sequence, the second started when the first exits
 // (child.js supervises them).
 // Each `start(params)` begins its activity in this process and returns a function that stops
@@ -442,6 +444,34 @@ const WORKLOADS = [
         reply(res, { queued: true, position: retryQueue.length })
       }, 300)
       return () => { clearTimeout(failure); stopLoad(); return { queued: retryQueue.length } }
+    },
+  },
+  {
+    name: 'late-cache',
+    leaks: false,
+    // A 2 MB/s fill is minutes from a 512 MB container's limit: judged on the machine's own.
+    machineLimits: true,
+    leakAfterS: 300,
+    seconds: 75,
+    what: 'a healthy service whose report cache starts filling after leakAfterS (a new tenant, a nightly job): ~2 MB/s for 15 s to its bound, then only hits and evicts',
+    start({ leakAfterS = 300 } = {}) {
+      const capacity = 6_000
+      const reports = new Map()
+      let n = 0
+      let filling = false
+      const begin = setTimeout(() => { filling = true }, leakAfterS * 1000)
+      const timer = setInterval(() => {
+        // Before: requests for the same few reports; from leakAfterS: new ones until the bound.
+        const batch = filling && reports.size < capacity ? 8 : 1
+        for (let i = 0; i < batch; i++) {
+          const key = `report:${filling ? n++ : n % 50}`
+          if (!reports.has(key)) {
+            reports.set(key, { key, rows: Array.from({ length: 40 }, (_, j) => ({ j, cell: `${key}/${j}` })) })
+            if (reports.size > capacity) reports.delete(reports.keys().next().value)
+          }
+        }
+      }, 20)
+      return () => { clearTimeout(begin); clearInterval(timer); return { cached: reports.size } }
     },
   },
   {

@@ -723,6 +723,16 @@ mod tests {
     secs: u64,
     f: impl Fn(f64) -> f64,
   ) -> Option<LeakReport> {
+    first_leak_at(urgency, limits, secs, f).map(|(_, r)| r)
+  }
+
+  /// [`first_leak`] with the second it came at.
+  fn first_leak_at(
+    urgency: Option<Urgency>,
+    limits: Limits,
+    secs: u64,
+    f: impl Fn(f64) -> f64,
+  ) -> Option<(f64, LeakReport)> {
     let mut d = Detection::new(&DetectionConfig {
       heap: Some(Mode::Trend(TrendConfig {
         urgency,
@@ -740,7 +750,7 @@ mod tests {
       let used = ((f(t) + jitter) * MIB as f64) as u64;
       let reports = d.full_gc(t0 + Duration::from_secs(2 * i), used, 0);
       if let Some(r) = reports.into_iter().find(|r| r.growing) {
-        return Some(r);
+        return Some((t, r));
       }
     }
     None
@@ -862,18 +872,50 @@ mod tests {
   }
 
   #[test]
-  fn a_leak_that_starts_late_is_not_delayed_by_urgency() {
-    // Five healthy minutes, then 1 MiB/s: the window is long by then, so the span rule is
-    // already met and the verdict comes when the growth rules are.
+  fn a_leak_that_starts_late_needs_the_same_evidence_as_a_young_one() {
+    // Five healthy minutes, then 1 MiB/s towards a 4 GiB heap limit (over an hour away): the
+    // window is long by then, but the growth in it is not; it must be seen rising for the
+    // sustain span, counted from its start.
     let limits = Limits {
       heap_limit: Some(4 * GIB),
       memory_room: None,
     };
     let late = |t: f64| 100.0 + (t - 300.0).max(0.0);
-    let without = first_leak(None, limits, 500, late).expect("reported");
-    let with = first_leak(Some(Urgency::default()), limits, 500, late).expect("reported");
-    assert_eq!(with.reason, without.reason);
-    assert_eq!(with.window, without.window);
+    let (without, _) = first_leak_at(None, limits, 600, late).expect("reported");
+    let (with, _) = first_leak_at(Some(Urgency::default()), limits, 600, late).expect("reported");
+    assert!(without - 300.0 < 60.0, "{without}");
+    assert!((375.0..400.0).contains(&with), "{with}");
+  }
+
+  #[test]
+  fn a_late_leak_minutes_from_its_limit_is_not_delayed() {
+    // The same late start at 4 MiB/s towards a 1 GiB heap limit: urgent, reported as fast.
+    let limits = Limits {
+      heap_limit: Some(GIB),
+      memory_room: None,
+    };
+    let late = |t: f64| 200.0 + 4.0 * (t - 300.0).max(0.0);
+    let (without, _) = first_leak_at(None, limits, 400, late).expect("reported");
+    let (with, _) = first_leak_at(Some(Urgency::default()), limits, 400, late).expect("reported");
+    assert_eq!(with, without);
+  }
+
+  #[test]
+  fn a_cache_that_starts_filling_late_is_not_a_leak_with_urgency() {
+    // Five flat minutes, then a cache filling at 2 MiB/s for 30 s, then flat again.
+    let limits = Limits {
+      heap_limit: Some(4 * GIB),
+      memory_room: None,
+    };
+    let cache = |t: f64| 100.0 + 2.0 * (t - 300.0).clamp(0.0, 30.0);
+    assert!(
+      first_leak(None, limits, 600, cache).is_some(),
+      "without urgency: reported while it fills"
+    );
+    assert_eq!(
+      first_leak(Some(Urgency::default()), limits, 600, cache),
+      None
+    );
   }
 
   #[test]

@@ -55,10 +55,12 @@ pub struct TrendConfig {
 /// Growth that reaches the limit within `urgent_s` is reported as soon as the other rules
 /// allow. Growth that needs `relaxed_s` or more (or whose limit is unknown) must have been
 /// seen rising over at least `sustain_s` before it is reported; in between the span needed
-/// grows with the logarithm of the time to the limit. Only a young window (a process's first
-/// minutes, or the RSS detector after a heap snapshot) is ever that short, so this holds back
-/// moderate growth early in a process's life — a cache filling up, JIT and allocator warm-up —
-/// long enough for the plateau test to see it level off, while a fast leak is not delayed.
+/// grows with the logarithm of the time to the limit. The span is that of the growth itself:
+/// from the first point whose window showed early growth, in the streak that still holds (see
+/// `detector/early.rs`), and never more than the window. This holds back moderate growth long
+/// enough for the plateau test to see it level off — a cache filling up, JIT and allocator
+/// warm-up early in a process's life, a cache that starts filling later on — while a fast
+/// leak is not delayed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Urgency {
   /// Time to the limit at or under which no extra evidence is asked, seconds.
@@ -134,6 +136,11 @@ pub struct TrendDetector {
   latest: Option<Finding>,
   /// Growth at a lower bar than a leak's, warm-up or not (see `detector/early.rs`).
   early: EarlyGrowth,
+  /// The first point of the current streak of early growth (None: the signal is off).
+  rising_since: Option<f64>,
+  /// The level of the last report and when growth was said to stop: growth that resumes
+  /// within a window of that is the same episode, reported again only past the re-arm margin.
+  stopped: Option<(f64, f64)>,
 }
 
 /// What the window says right now.
@@ -156,7 +163,14 @@ impl TrendDetector {
       state: State::Watching,
       latest: None,
       early: EarlyGrowth::default(),
+      rising_since: None,
+      stopped: None,
     }
+  }
+
+  /// The least level that makes a new report after a report at `level`.
+  fn rearm_level(&self, level: f64) -> f64 {
+    level + (level * self.config.rearm_ratio).max(self.config.min_growth_bytes)
   }
 
   /// True between a report and the verdict that growth stopped.
@@ -223,9 +237,13 @@ impl TrendDetector {
     } else {
       None
     };
-    self
-      .early
-      .point(point.t, assessment.as_ref().is_some_and(|a| a.early));
+    let early = assessment.as_ref().is_some_and(|a| a.early);
+    self.early.point(point.t, early);
+    if early {
+      self.rising_since.get_or_insert(point.t);
+    } else if !self.early.active(point.t, self.config.window_s) {
+      self.rising_since = None;
+    }
     if !judged {
       return Verdict::None;
     }
@@ -242,12 +260,25 @@ impl TrendDetector {
         let needed = u
           .required_span_s(a.finding.time_to_limit_s)
           .min(self.config.window_s * 0.9);
-        a.finding.end_t - a.finding.start_t >= needed
+        let from = self
+          .rising_since
+          .map_or(a.finding.start_t, |t| t.max(a.finding.start_t));
+        a.finding.end_t - from >= needed
       }
       None => true,
     };
+    if self
+      .stopped
+      .is_some_and(|(_, at)| point.t - at >= self.config.window_s)
+    {
+      self.stopped = None;
+    }
+    let resumed_past = self
+      .stopped
+      .is_none_or(|(level, _)| a.finding.current >= self.rearm_level(level));
     match self.state {
-      State::Watching if a.growing && !a.plateau && sustained => {
+      State::Watching if a.growing && !a.plateau && sustained && resumed_past => {
+        self.stopped = None;
         self.state = State::Reported {
           level: a.finding.current,
         };
@@ -256,8 +287,7 @@ impl TrendDetector {
       State::Watching => Verdict::None,
       State::Reported { level } => {
         if a.growing && !a.plateau {
-          let margin = (level * self.config.rearm_ratio).max(self.config.min_growth_bytes);
-          if a.finding.current >= level + margin {
+          if a.finding.current >= self.rearm_level(level) {
             self.state = State::Reported {
               level: a.finding.current,
             };
@@ -266,6 +296,7 @@ impl TrendDetector {
           Verdict::None
         } else if a.finding.bytes_per_second <= 0.0 || a.plateau {
           self.state = State::Watching;
+          self.stopped = Some((level, point.t));
           Verdict::Stopped(a.finding)
         } else {
           Verdict::None
@@ -504,6 +535,73 @@ mod tests {
       stopped_at > 120.0 && stopped_at < 200.0,
       "stopped at {stopped_at}"
     );
+  }
+
+  /// The verdicts' kinds and levels in MiB, in order: ('L', level) or ('S', level).
+  fn reports(verdicts: &[Verdict]) -> Vec<(char, f64)> {
+    verdicts
+      .iter()
+      .filter_map(|v| match v {
+        Verdict::Leak(f) => Some(('L', f.current / MIB)),
+        Verdict::Stopped(f) => Some(('S', f.current / MIB)),
+        Verdict::None => None,
+      })
+      .collect()
+  }
+
+  #[test]
+  fn growth_that_resumes_soon_after_it_stopped_is_the_same_episode() {
+    // A slow leak (0.3 MiB/s) under noise of ±4 MiB: the plateau test sees the noise level it
+    // off now and then. Each resumption is the same leak, reported again only past the re-arm
+    // margin over the last report — not leak, stopped, leak at the same level (without this
+    // rule that series made five reports and four stops in two minutes).
+    let pts = series(0.0, 2.0, 60, |t| 30.0 * MIB + 0.3 * MIB * t, 4.0 * MIB, 3);
+    let seen = reports(&run(&pts));
+    assert!(seen.iter().any(|r| r.0 == 'S'), "{seen:?}");
+    let mut last: Option<f64> = None;
+    for &(kind, level) in &seen {
+      if kind == 'L' {
+        if let Some(prev) = last {
+          assert!(level >= prev + (0.25 * prev).max(8.0), "{seen:?}");
+        }
+        last = Some(level);
+      }
+    }
+    assert!(seen.iter().filter(|r| r.0 == 'L').count() <= 3, "{seen:?}");
+  }
+
+  #[test]
+  fn growth_a_window_after_it_stopped_is_a_new_leak() {
+    // 1 MiB/s for 40 s, memory released and flat for four minutes, then 1 MiB/s again: a new
+    // leak, reported below the first one's re-arm level.
+    let pts = series(
+      0.0,
+      2.0,
+      200,
+      |t| {
+        if t < 40.0 {
+          50.0 * MIB + MIB * t
+        } else {
+          30.0 * MIB + MIB * (t - 300.0).max(0.0)
+        }
+      },
+      0.0,
+      4,
+    );
+    let seen = reports(&run(&pts));
+    let stop = seen.iter().position(|r| r.0 == 'S').expect("a stop");
+    let before = seen[..stop]
+      .iter()
+      .rev()
+      .find(|r| r.0 == 'L')
+      .expect("a leak")
+      .1;
+    let after = seen[stop..]
+      .iter()
+      .find(|r| r.0 == 'L')
+      .expect("the new leak")
+      .1;
+    assert!(after < before * 1.25, "{seen:?}");
   }
 
   #[test]
