@@ -121,14 +121,15 @@ impl DetectionConfig {
 }
 
 enum Detector {
-  Trend(TrendDetector),
+  // Boxed: three per watcher, made once; the trend detector's window is the larger state.
+  Trend(Box<TrendDetector>),
   Consecutive(ConsecutiveDetector),
 }
 
 impl Detector {
   fn new(mode: &Mode) -> Self {
     match mode {
-      Mode::Trend(cfg) => Detector::Trend(TrendDetector::new(cfg.clone())),
+      Mode::Trend(cfg) => Detector::Trend(Box::new(TrendDetector::new(cfg.clone()))),
       Mode::Consecutive(n) => Detector::Consecutive(ConsecutiveDetector::new(*n)),
     }
   }
