@@ -18,26 +18,45 @@ const zlib = require('node:zlib')
 
 /** A growable byte buffer with protobuf's wire encodings. */
 class Writer {
-  /** @type {number[]} */
-  bytes = []
+  buf = new Uint8Array(64)
+  length = 0
+
+  /** The bytes written so far (a view, not a copy). */
+  get bytes() {
+    return this.buf.subarray(0, this.length)
+  }
+
+  /** Room for `n` more bytes: the buffer doubles, so writing is linear in the output. @param {number} n */
+  reserve(n) {
+    if (this.length + n <= this.buf.length) return
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n))
+    grown.set(this.bytes)
+    this.buf = grown
+  }
+
+  /** @param {number} b a byte */
+  byte(b) {
+    this.reserve(1)
+    this.buf[this.length++] = b
+  }
 
   /** @param {number} n a non-negative integer (exact up to 2^53) */
   varint(n) {
     while (n >= 0x80) {
-      this.bytes.push((n % 0x80) | 0x80)
+      this.byte((n % 0x80) | 0x80)
       n = Math.floor(n / 0x80)
     }
-    this.bytes.push(n)
+    this.byte(n)
     return this
   }
 
   /** A varint beyond 2^53 (nanoseconds since the epoch). @param {bigint} n */
   bigVarint(n) {
     while (n >= 0x80n) {
-      this.bytes.push(Number(n & 0x7fn) | 0x80)
+      this.byte(Number(n & 0x7fn) | 0x80)
       n >>= 7n
     }
-    this.bytes.push(Number(n))
+    this.byte(Number(n))
     return this
   }
 
@@ -51,10 +70,12 @@ class Writer {
     return n === 0 ? this : this.key(field, 0).varint(n)
   }
 
-  /** @param {number} field @param {Uint8Array | number[]} bytes */
+  /** @param {number} field @param {Uint8Array} bytes */
   lengthDelimited(field, bytes) {
     this.key(field, 2).varint(bytes.length)
-    for (const b of bytes) this.bytes.push(b)
+    this.reserve(bytes.length)
+    this.buf.set(bytes, this.length)
+    this.length += bytes.length
     return this
   }
 
@@ -193,7 +214,7 @@ function encodeProfile(profile, { samplingInterval, sinceOrdinal = 0, startTime,
   tail.int(12, samplingInterval)
   tail.int(14, str('inuse_space'))
   for (const s of strings) out.lengthDelimited(6, Buffer.from(s, 'utf8'))
-  return Buffer.from(out.bytes.concat(tail.bytes))
+  return Buffer.concat([out.bytes, tail.bytes])
 }
 
 /**
