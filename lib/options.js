@@ -280,7 +280,8 @@ const SPEC = {
       rearmRatio: {
         default: 0.25,
         check: number(0, 100),
-        description: 'After a `leak`, the further relative rise needed before the next one of that metric.',
+        description: 'After a `leak`, the further relative rise needed before the next one of that metric ' +
+          '(also when growth resumes within `windowMs` of its `leak-stopped`: the same episode).',
       },
       confirm: {
         default: {},
@@ -308,7 +309,8 @@ const SPEC = {
         description: 'trend: evidence scaled to the time until the limit at the current rate ' +
           '(see [Evidence scaled to urgency](detection.md#evidence-scaled-to-urgency)): growth ' +
           'that reaches the limit within `urgentMs` is reported as soon as the rules above allow; ' +
-          'slower growth must first be seen rising for up to `sustainMs`; `false` = the rules above alone.',
+          'slower growth must first be seen rising for up to `sustainMs`, counted from the start of the rise ' +
+          '(early in a process\'s life or later); `false` = the rules above alone.',
         check: group({
           urgentMs: {
             default: 10 * MINUTE,

@@ -14,8 +14,10 @@
 // Prints the median requests/s, p50 and p99 latency and the server's CPU time per request
 // (user + system, measured part only) per variant, their ratios to `none`, the
 // median of the per-round ratios (each run against `none` of the same round: steadier when
-// the machine's load drifts between rounds), and the share of each started variant's run in
-// which the sampling heap profiler ran. --json FILE keeps every run; --report FILE prints the
+// the machine's load drifts between rounds), the share of each started variant's run in
+// which the sampling heap profiler ran, and leakwatch's own CPU time per request (server.js:
+// its thread, its GC callbacks, its confirmation GCs) with its share of the server's: a
+// figure the machine's noise hardly touches, unlike the ratios. --json FILE keeps every run; --report FILE prints the
 // table of such a file again.
 //
 //   node bench/overhead-http/run.js [--rounds 7] [--duration 10] [--warmup 3]
@@ -104,6 +106,20 @@ async function main() {
   if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(run, null, 2))
 }
 
+/**
+ * leakwatch's own CPU time per request in a started variant's runs (median of each part and
+ * of their sum), and that sum's share of the server's CPU time per request (median).
+ */
+function ownCell(runs) {
+  const own = runs.map((x) => x.leakwatchUsPerRequest).filter(Boolean)
+  if (own.length === 0) return '–'
+  const total = (o) => (o.thread ?? 0) + (o.callbacks ?? 0) + (o.requestedGcs ?? 0)
+  const part = (key) => median(own.map((o) => o[key] ?? 0)).toFixed(2)
+  const shares = runs.filter((x) => x.leakwatchUsPerRequest).map((x) => total(x.leakwatchUsPerRequest) / x.cpuUsPerRequest)
+  return `${part('thread')} + ${part('callbacks')} + ${part('requestedGcs')} = ${median(own.map(total)).toFixed(2)} µs ` +
+    `(${(100 * median(shares)).toFixed(2)} %)`
+}
+
 /** The table and the conditions of one run (as --json writes it). */
 function print({ rounds, duration, warmup, connections, pinned, serverCpu, loadCpu, node, cpus, seconds,
   loadBefore, loadAfter, variants, results }) {
@@ -119,11 +135,12 @@ function print({ rounds, duration, warmup, connections, pinned, serverCpu, loadC
       `${Math.min(...all).toFixed(0)}–${Math.max(...all).toFixed(0)}`,
       `${med(v, 'p50Ms').toFixed(2)} ms`, `${med(v, 'p99Ms').toFixed(2)} ms`, (med(v, 'p99Ms') / base.p99).toFixed(2),
       paired(v, 'p99Ms').toFixed(2), `${med(v, 'cpuUsPerRequest').toFixed(1)} µs`,
-      paired(v, 'cpuUsPerRequest').toFixed(3), share]
+      paired(v, 'cpuUsPerRequest').toFixed(3), share, ownCell(results[v])]
   })
   const header = ['variant', 'req/s (median)', 'ratio', 'per-round ratio (median)', 'req/s min–max', 'p50 (median)',
     'p99 (median)', 'p99 ratio', 'per-round p99 ratio (median)', 'server CPU per request (median)',
-    'per-round CPU ratio (median)', 'profiler sampling (median share)']
+    'per-round CPU ratio (median)', 'profiler sampling (median share)',
+    "leakwatch's own CPU per request: thread + callbacks + its GCs (median; share of the server's)"]
   console.log(markdownTable(header, rows))
   const fmt = (/** @type {number[]} */ l) => l.map((x) => x.toFixed(2)).join(' ')
   console.log(`\n${rounds} rounds, each variant once per round (order rotated), ${warmup} s warm-up + ${duration} s ` +
