@@ -508,7 +508,7 @@ declare namespace leakwatch {
     urgentMs?: number
     /** Time to the limit at or over which the full `sustainMs` is asked, ms. Default 3 600 000 (1 h). */
     relaxedMs?: number
-    /** The longest span of observed growth a first `leak` needs, ms. Default 75 000. */
+    /** The longest span of observed growth a first `leak` needs, ms, counted from the start of the rise. Default 75 000. */
     sustainMs?: number
   }
 
@@ -535,7 +535,10 @@ declare namespace leakwatch {
     minConsistency?: number
     /** trend mode: recent-third slope / window slope below this is levelling off, not a leak. Default 0.5. */
     plateauRatio?: number
-    /** After a leak, the level must rise this fraction more before the next `leak`. Default 0.25. */
+    /**
+     * After a leak, the level must rise this fraction more before the next `leak` (also when
+     * growth resumes within `windowMs` of its `leak-stopped`). Default 0.25.
+     */
     rearmRatio?: number
     /** trend mode: confirmation GCs between V8's own full GCs. */
     confirm?: ConfirmOptions | false
