@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
-use super::parse::Snapshot;
+use super::parse::{SelfSizes, Snapshot};
 use super::types::Types;
 
 /// How DevTools tells classes apart: by class-name string, or for objects with an
@@ -93,7 +93,7 @@ pub fn aggregate(
   let mut of_node = vec![NO_CLASS; n];
   let mut sites = locations.iter().peekable();
   for node in 0..n {
-    let size = s.self_size[node];
+    let size = s.self_size.get(node);
     if size == 0 {
       continue;
     }
@@ -133,7 +133,7 @@ pub fn retained_sizes(
   classes: &mut Classes,
   tree: &DominatorTree,
   retained: &[u64],
-  self_size: &[u64],
+  self_size: &SelfSizes,
   root: u32,
 ) {
   let mut seen = vec![false; classes.aggregates.len()];
@@ -144,7 +144,7 @@ pub fn retained_sizes(
     let v = node as usize;
     let class = classes.of_node[v];
     let children = tree.first[v] as usize..tree.first[v + 1] as usize;
-    if class != NO_CLASS && !seen[class as usize] && self_size[v] != 0 {
+    if class != NO_CLASS && !seen[class as usize] && self_size.get(v) != 0 {
       classes.aggregates[class as usize].retained_size += retained[v];
       if !children.is_empty() {
         seen[class as usize] = true;

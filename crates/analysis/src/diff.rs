@@ -158,7 +158,7 @@ fn class_diff(
   let mut add = |c: usize, n: usize| {
     if c != usize::MAX {
       rows[c].added_count += 1;
-      rows[c].added_size += current.s.self_size[n];
+      rows[c].added_size += current.s.self_size.get(n);
     }
   };
   let (mut i, mut j) = (0, 0);
@@ -195,7 +195,7 @@ fn class_diff(
   for (c, n) in removed {
     if c != usize::MAX {
       rows[c].removed_count += 1;
-      rows[c].removed_size += base.s.self_size[n];
+      rows[c].removed_size += base.s.self_size.get(n);
     }
   }
   // Equal keys have equal texts, so the names and key texts are the same whichever
@@ -315,7 +315,7 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   // Reachable at all: in Node, module scopes and servers hang off the system roots
   // (handles, the stack), so objects only reachable from there count too.
   let selected = |v: usize| {
-    is_new[v] && s.self_size[v] > 0 && visible(v) && full.distances.distance[v] != NO_DISTANCE
+    is_new[v] && s.self_size.get(v) > 0 && visible(v) && full.distances.distance[v] != NO_DISTANCE
   };
   // covered[v]: a selected object dominates v (top-down over the dominator tree).
   let mut covered = vec![false; n];
@@ -353,7 +353,7 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
       ids: Vec::new(),
     });
     g.count += 1;
-    g.self_size += s.self_size[v];
+    g.self_size += s.self_size.get(v);
     g.retained_size += retained[v];
     if g.ids.len() < 5 {
       g.ids.push(s.node_id[v]);

@@ -19,15 +19,26 @@ pub struct Distances {
   pub distance: Vec<i32>,
   /// The edge (ordinal) that first reached each node; `NO_EDGE` for the starting points.
   pub via: Vec<u32>,
-  /// The node that edge comes from.
-  pub parent: Vec<u32>,
+}
+
+impl Distances {
+  /// The node the edge that first reached `v` comes from (`v` must have one): found in the
+  /// edge offsets rather than kept as a column, as only retainer paths ask.
+  pub fn holder(&self, s: &Snapshot, v: u32) -> u32 {
+    edge_owner(&s.first_edge, self.via[v as usize])
+  }
+}
+
+/// The node whose edge range holds edge `e`: the last node whose first edge is at or before
+/// it (nodes without edges share their offset with the next node, which owns `e`).
+pub fn edge_owner(first_edge: &[u32], e: u32) -> u32 {
+  (first_edge.partition_point(|&f| f <= e) - 1) as u32
 }
 
 /// The state of the breadth-first search, shared by its two rounds.
 struct Search {
   distance: Vec<i32>,
   via: Vec<u32>,
-  parent: Vec<u32>,
   queue: Vec<u32>,
   head: usize,
   /// WeakMap pairs (ids from `WeakMapNames`) whose first edge was skipped (DevTools reaches
@@ -49,7 +60,6 @@ pub fn distances(
   let mut search = Search {
     distance: vec![NO_DISTANCE; n],
     via: vec![NO_EDGE; n],
-    parent: vec![NO_EDGE; n],
     queue: Vec::with_capacity(n),
     head: 0,
     pending: HashSet::new(),
@@ -77,7 +87,6 @@ pub fn distances(
   Ok(Distances {
     distance: search.distance,
     via: search.via,
-    parent: search.parent,
   })
 }
 
@@ -95,7 +104,6 @@ fn bfs(
   let Search {
     distance,
     via,
-    parent,
     queue,
     head,
     pending,
@@ -153,7 +161,6 @@ fn bfs(
       }
       distance[to as usize] = d;
       via[to as usize] = e as u32;
-      parent[to as usize] = v;
       queue.push(to);
     }
   }
@@ -178,4 +185,17 @@ fn parse_int(bytes: &[u8]) -> Option<i64> {
     .parse()
     .ok()?;
   Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::edge_owner;
+
+  #[test]
+  fn an_edge_belongs_to_the_node_whose_range_holds_it() {
+    // Node 0: edges 0..2, node 1: none, node 2: 2..5, nodes 3 and 4: none, node 5: 5..6.
+    let first = [0, 2, 2, 5, 5, 5, 6];
+    let owners: Vec<u32> = (0..6).map(|e| edge_owner(&first, e)).collect();
+    assert_eq!(owners, [0, 0, 2, 2, 2, 5]);
+  }
 }

@@ -130,14 +130,14 @@ pub fn page_owned(s: &Snapshot, t: &Types) -> Vec<u8> {
 
 /// Moves the self size of arrays, hidden nodes and external string data to their single
 /// owning object (DevTools' `calculateShallowSizes`). Skipped when no user root exists.
-/// Returns the new self sizes, or None when nothing moves.
-pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
+/// Returns each node's owner (see [`apply_shallow_sizes`]), or None when nothing moves. Only
+/// reads the snapshot, so it runs beside the retaining-edge pass; the sizes move in place
+/// after it, with no second self-size column.
+pub fn shallow_owners(s: &Snapshot, t: &Types) -> Option<Vec<u32>> {
   let has_user_roots = s.edges(s.root).any(|e| is_user_root(s, t, s.edge_to[e]));
   if !has_user_roots {
     return None;
   }
-  const UNVISITED: u32 = u32::MAX;
-  const MULTIPLE: u32 = u32::MAX - 1;
   let n = s.node_count();
   let mut owners = vec![0u32; n];
   let mut work = Vec::new();
@@ -172,7 +172,15 @@ pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
       }
     }
   }
-  let mut sizes = s.self_size.clone();
+  Some(owners)
+}
+
+const UNVISITED: u32 = u32::MAX;
+const MULTIPLE: u32 = u32::MAX - 1;
+
+/// Moves each owned node's self size onto its owner, in place. An owner is never itself
+/// owned (owners are the nodes that own themselves), so no size moves twice.
+pub fn apply_shallow_sizes(s: &mut Snapshot, t: &Types, owners: &[u32]) {
   for (i, &owner) in owners.iter().enumerate() {
     if owner == UNVISITED || owner == MULTIPLE || owner == i as u32 {
       continue;
@@ -180,8 +188,12 @@ pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
     if s.node_type[owner as usize] == t.synthetic || owner == s.root {
       continue;
     }
-    let size = std::mem::take(&mut sizes[i]);
-    sizes[owner as usize] += size;
+    let size = s.self_size.get(i);
+    if size == 0 {
+      continue;
+    }
+    s.self_size.set(i, 0);
+    let owner = owner as usize;
+    s.self_size.set(owner, s.self_size.get(owner) + size);
   }
-  Some(sizes)
 }

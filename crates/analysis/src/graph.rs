@@ -50,7 +50,7 @@ pub fn build(
   let mut weak_names = WeakMapNames::new(s.strings.len());
   // Retaining edges on this thread, shallow sizes on another: both only read the graph.
   let (essential, shallow) = std::thread::scope(|scope| {
-    let shallow = scope.spawn(|| flags::shallow_sizes(&s, &t));
+    let shallow = scope.spawn(|| flags::shallow_owners(&s, &t));
     let essential = if depth == Depth::Full {
       let page = flags::page_owned(&s, &t);
       Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
@@ -60,7 +60,7 @@ pub fn build(
     (essential, shallow.join())
   });
   match shallow {
-    Ok(Some(sizes)) => s.self_size = sizes,
+    Ok(Some(owners)) => flags::apply_shallow_sizes(&mut s, &t, &owners),
     Ok(None) => {}
     Err(_) => return Err(internal()),
   }
@@ -75,11 +75,13 @@ pub fn build(
       scope.spawn(
         move || -> Result<(Dominators, DominatorTree), AnalysisError> {
           control.enter(Phase::Dominators)?;
-          let doms =
+          let mut doms =
             dominators::dominators(s_ref, &essential, || retainers_rx.recv().ok(), control)?;
           drop(essential);
           trace("dominators");
           let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
+          // The tree says the same: no second copy kept.
+          doms.idom = Vec::new();
           trace("dominator tree");
           Ok((doms, tree))
         },

@@ -239,7 +239,7 @@ impl Tracker {
           name: super::paths::class_label(last, v),
           id: last.s.node_id[v as usize],
           node_type: last.s.meta.node_types[last.s.node_type[v as usize] as usize].clone(),
-          self_size: last.s.self_size[v as usize],
+          self_size: last.s.self_size.get(v as usize),
           retained_size: series_of.remove(&v).unwrap_or_default(),
           growth: growth[v as usize],
           path_text: path_text(&path),

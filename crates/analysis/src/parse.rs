@@ -45,6 +45,51 @@ impl Strings {
   }
 }
 
+/// Every node's self size in 32 bits; the few of 4 GiB or more (an `ArrayBuffer`'s backing
+/// store, or an owner after shallow sizes moved its arrays onto it) are `WIDE` here and kept
+/// whole in a map. Half the memory of a `u64` column for the same numbers.
+#[derive(Default, Debug)]
+pub struct SelfSizes {
+  low: Vec<u32>,
+  wide: std::collections::HashMap<u32, u64>,
+}
+
+/// The 32-bit word of a size kept in the wide map.
+const WIDE: u32 = u32::MAX;
+
+impl SelfSizes {
+  pub fn len(&self) -> usize {
+    self.low.len()
+  }
+
+  /// The size of node `i` (panics past the end, as a slice would).
+  #[inline]
+  pub fn get(&self, i: usize) -> u64 {
+    match self.low[i] {
+      WIDE => self.wide[&(i as u32)],
+      v => v as u64,
+    }
+  }
+
+  /// Sets the size of node `i`.
+  pub fn set(&mut self, i: usize, size: u64) {
+    if self.low[i] == WIDE {
+      self.wide.remove(&(i as u32));
+    }
+    match u32::try_from(size) {
+      Ok(v) if v != WIDE => self.low[i] = v,
+      _ => {
+        self.low[i] = WIDE;
+        self.wide.insert(i as u32, size);
+      }
+    }
+  }
+
+  pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+    (0..self.len()).map(|i| self.get(i))
+  }
+}
+
 /// A location: which script, line and column allocated a node (closures and objects).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -61,7 +106,7 @@ pub struct Snapshot {
   pub node_type: Vec<u8>,
   pub node_name: Vec<u32>,
   pub node_id: Vec<u32>,
-  pub self_size: Vec<u64>,
+  pub self_size: SelfSizes,
   /// Ordinal of each node's first edge; `first_edge[n]` is the edge count.
   pub first_edge: Vec<u32>,
   /// Empty when the snapshot has no `detachedness` field.
@@ -196,7 +241,7 @@ struct Columns {
   node_type: Vec<u8>,
   node_name: Vec<u32>,
   node_id: Vec<u32>,
-  self_size: Vec<u64>,
+  self_size: SelfSizes,
   first_edge: Vec<u32>,
   detachedness: Vec<u8>,
   values: u64,
@@ -233,7 +278,10 @@ fn read_nodes<R: Read>(
     node_type: column(n, what)?,
     node_name: column(n, what)?,
     node_id: column(n, what)?,
-    self_size: column(n, what)?,
+    self_size: SelfSizes {
+      low: column(n, what)?,
+      wide: Default::default(),
+    },
     first_edge: column(n + 1, what)?,
     detachedness: column(if m.node_detachedness.is_some() { n } else { 0 }, what)?,
     values: 0,
@@ -246,7 +294,7 @@ fn read_nodes<R: Read>(
     grow(&mut c.node_type, rows, what)?;
     grow(&mut c.node_name, rows, what)?;
     grow(&mut c.node_id, rows, what)?;
-    grow(&mut c.self_size, rows, what)?;
+    grow(&mut c.self_size.low, rows, what)?;
     grow(&mut c.first_edge, rows + 1, what)?;
     if m.node_detachedness.is_some() {
       grow(&mut c.detachedness, rows, what)?;
@@ -255,8 +303,13 @@ fn read_nodes<R: Read>(
       .extend(types(&cols[m.node_type], type_count, "node")?);
     c.node_name.extend_from_slice(&cols[m.node_name]);
     c.node_id.extend_from_slice(&cols[m.node_id]);
-    c.self_size
-      .extend(cols[m.node_self_size].iter().map(|&v| v as u64));
+    let at = c.self_size.low.len();
+    let sizes = &cols[m.node_self_size];
+    c.self_size.low.extend_from_slice(sizes);
+    // A size of exactly 2^32 - 1 is the wide mark's word: kept whole, as the wide ones are.
+    for (k, _) in sizes.iter().enumerate().filter(|(_, &v)| v == WIDE) {
+      c.self_size.wide.insert((at + k) as u32, WIDE as u64);
+    }
     for &count in &cols[m.node_edge_count] {
       c.first_edge.push(edges_so_far as u32);
       edges_so_far += count as u64;
@@ -274,8 +327,8 @@ fn read_nodes<R: Read>(
   // Self sizes of 4 GiB and more (an ArrayBuffer's backing store): the column has their low
   // words. DevTools' loader keeps them in a Uint32Array, which wraps them.
   for (row, size) in wide {
-    if let Some(slot) = c.self_size.get_mut(row as usize) {
-      *slot = size;
+    if (row as usize) < c.self_size.len() {
+      c.self_size.set(row as usize, size);
     }
   }
   c.first_edge.push(edges_so_far as u32);
@@ -521,4 +574,34 @@ fn assemble(
     root,
     file_bytes,
   })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::SelfSizes;
+
+  const G4: u64 = 1 << 32;
+
+  #[test]
+  fn self_sizes_keep_4_gib_and_more_whole_in_32_bit_words() {
+    let mut s = SelfSizes {
+      low: vec![0; 6],
+      wide: Default::default(),
+    };
+    let want = [0, 7, G4 - 2, G4 - 1, G4, 5 * G4 + 3];
+    for (i, &v) in want.iter().enumerate() {
+      s.set(i, v);
+    }
+    assert_eq!(s.iter().collect::<Vec<_>>(), want);
+    // Only 2^32 - 1 (the mark's own word) and above go to the map.
+    assert_eq!(s.wide.len(), 3);
+    // A size moved onto its owner past 4 GiB, and the mover's back to 0.
+    s.set(2, s.get(2) + s.get(1));
+    s.set(1, 0);
+    assert_eq!(s.get(2), G4 + 5);
+    s.set(5, 0);
+    assert_eq!(s.get(5), 0);
+    assert_eq!(s.wide.len(), 3);
+    assert_eq!(s.iter().sum::<u64>(), G4 + 5 + G4 - 1 + G4);
+  }
 }

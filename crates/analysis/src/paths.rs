@@ -55,7 +55,7 @@ pub fn path_edges(g: &Graph, node: u32) -> (Vec<(u32, u32)>, bool) {
       truncated = true;
       break;
     }
-    let holder = full.distances.parent[at as usize];
+    let holder = full.distances.holder(&g.s, at);
     edges.push((via[at as usize], holder));
     at = holder;
   }
@@ -186,7 +186,7 @@ impl Shapes {
       && chain.len() < 4 * MAX_STEPS
     {
       chain.push(at);
-      at = d.parent[at as usize];
+      at = d.holder(&g.s, at);
     }
     let mut shape = if self.memo[at as usize] == u32::MAX {
       0
@@ -195,7 +195,7 @@ impl Shapes {
     };
     for &v in chain.iter().rev() {
       let e = d.via[v as usize] as usize;
-      let holder = d.parent[v as usize] as usize;
+      let holder = d.holder(&g.s, v) as usize;
       let et = g.s.edge_type[e];
       let indexed = !g.t.edge_has_string_name(et)
         || g

@@ -323,7 +323,7 @@ pub fn largest_objects(g: &Graph, limit: usize) -> Vec<ObjectRow> {
       name: super::paths::class_label(g, node),
       id: g.s.node_id[node as usize],
       node_type: g.s.meta.node_types[g.s.node_type[node as usize] as usize].clone(),
-      self_size: g.s.self_size[node as usize],
+      self_size: g.s.self_size.get(node as usize),
       retained_size: retained[node as usize],
       path: retainer_path(g, node),
     })
