@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
-use super::parse::{SelfSizes, Snapshot};
+use super::parse::{Sizes, Snapshot};
 use super::types::Types;
 
 /// How DevTools tells classes apart: by class-name string, or for objects with an
@@ -132,8 +132,8 @@ pub fn aggregate(
 pub fn retained_sizes(
   classes: &mut Classes,
   tree: &DominatorTree,
-  retained: &[u64],
-  self_size: &SelfSizes,
+  retained: &Sizes,
+  self_size: &Sizes,
   root: u32,
 ) {
   let mut seen = vec![false; classes.aggregates.len()];
@@ -145,7 +145,7 @@ pub fn retained_sizes(
     let class = classes.of_node[v];
     let children = tree.first[v] as usize..tree.first[v + 1] as usize;
     if class != NO_CLASS && !seen[class as usize] && self_size.get(v) != 0 {
-      classes.aggregates[class as usize].retained_size += retained[v];
+      classes.aggregates[class as usize].retained_size += retained.get(v);
       if !children.is_empty() {
         seen[class as usize] = true;
         marks.push((list.len(), class));

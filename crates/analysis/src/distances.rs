@@ -2,7 +2,7 @@
 //! system roots after at a large base distance), and the edge each node was first reached
 //! by: following those edges back gives a shortest retainer path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::control::Control;
 use super::dominators::WeakMapNames;
@@ -16,12 +16,40 @@ pub const BASE_SYSTEM_DISTANCE: i32 = 100_000_000;
 pub const NO_EDGE: u32 = u32::MAX;
 
 pub struct Distances {
+  /// Each node's distance, until the class aggregates have taken their minimum; then
+  /// emptied, and `reached` says which nodes had one.
   pub distance: Vec<i32>,
+  /// One bit per node once `distance` is emptied: was it reached?
+  reached: Vec<u64>,
   /// The edge (ordinal) that first reached each node; `NO_EDGE` for the starting points.
   pub via: Vec<u32>,
 }
 
 impl Distances {
+  /// Whether the search reached `v` (DevTools: a distance other than `NO_DISTANCE`).
+  pub fn reached(&self, v: usize) -> bool {
+    if self.distance.is_empty() {
+      self.reached[v >> 6] >> (v & 63) & 1 == 1
+    } else {
+      self.distance[v] != NO_DISTANCE
+    }
+  }
+
+  /// Keeps only whether each node was reached: 1 bit instead of 32.
+  pub fn keep_reached_only(&mut self) {
+    if self.distance.is_empty() {
+      return;
+    }
+    let mut bits = vec![0u64; self.distance.len().div_ceil(64)];
+    for (v, &d) in self.distance.iter().enumerate() {
+      if d != NO_DISTANCE {
+        bits[v >> 6] |= 1 << (v & 63);
+      }
+    }
+    self.reached = bits;
+    self.distance = Vec::new();
+  }
+
   /// The node the edge that first reached `v` comes from (`v` must have one): found in the
   /// edge offsets rather than kept as a column, as only retainer paths ask.
   pub fn holder(&self, s: &Snapshot, v: u32) -> u32 {
@@ -39,7 +67,10 @@ pub fn edge_owner(first_edge: &[u32], e: u32) -> u32 {
 struct Search {
   distance: Vec<i32>,
   via: Vec<u32>,
-  queue: Vec<u32>,
+  /// The frontier only: a node leaves it when its edges are looked at, so it holds about
+  /// one level of the search, not every node reached.
+  queue: VecDeque<u32>,
+  /// Nodes taken from the queue so far (for the cancel checks).
   head: usize,
   /// WeakMap pairs (ids from `WeakMapNames`) whose first edge was skipped (DevTools reaches
   /// the value by the second).
@@ -60,7 +91,7 @@ pub fn distances(
   let mut search = Search {
     distance: vec![NO_DISTANCE; n],
     via: vec![NO_EDGE; n],
-    queue: Vec::with_capacity(n),
+    queue: VecDeque::new(),
     head: 0,
     pending: HashSet::new(),
     numbers: HashMap::new(),
@@ -70,22 +101,20 @@ pub fn distances(
     let to = s.edge_to[e];
     if is_user_root(s, t, to) {
       search.distance[to as usize] = 1;
-      search.queue.push(to);
+      search.queue.push_back(to);
     }
   }
+  let user_roots = !search.queue.is_empty();
   bfs(s, t, names, &mut search, control)?;
   // The system roots come after, far away, unless there were no user roots at all.
-  search.distance[s.root as usize] = if search.queue.is_empty() {
-    0
-  } else {
-    BASE_SYSTEM_DISTANCE
-  };
+  search.distance[s.root as usize] = if user_roots { BASE_SYSTEM_DISTANCE } else { 0 };
   search.queue.clear();
-  search.queue.push(s.root);
+  search.queue.push_back(s.root);
   search.head = 0;
   bfs(s, t, names, &mut search, control)?;
   Ok(Distances {
     distance: search.distance,
+    reached: Vec::new(),
     via: search.via,
   })
 }
@@ -111,8 +140,7 @@ fn bfs(
     sloppy,
   } = search;
   let sloppy = *sloppy;
-  while *head < queue.len() {
-    let v = queue[*head];
+  while let Some(v) = queue.pop_front() {
     *head += 1;
     control.check_every(*head)?;
     control.add_work(s.edges(v).len() as u64 + 1);
@@ -161,7 +189,7 @@ fn bfs(
       }
       distance[to as usize] = d;
       via[to as usize] = e as u32;
-      queue.push(to);
+      queue.push_back(to);
     }
   }
   Ok(())

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::control::Control;
 use super::error::AnalysisError;
 use super::flags::PAGE_OBJECT;
-use super::parse::Snapshot;
+use super::parse::{Sizes, Snapshot};
 use super::types::Types;
 use super::weakmap;
 
@@ -160,7 +160,7 @@ pub struct Dominators {
   /// Immediate dominator ordinal of each node (the root is its own); emptied once the
   /// dominator tree is built from it.
   pub idom: Vec<u32>,
-  pub retained: Vec<u64>,
+  pub retained: Sizes,
   /// Nodes that stayed unreachable from the root through retaining edges.
   pub unreachable: u64,
 }
@@ -370,11 +370,11 @@ pub fn dominators(
   }
   drop(dom);
   idom.truncate(count);
-  let mut retained: Vec<u64> = s.self_size.iter().collect();
+  let mut retained = s.self_size.clone();
   for w in (2..=n as usize).rev() {
     let o = vertex[w] as usize;
     let d = idom[o] as usize;
-    retained[d] += retained[o];
+    retained.add(d, retained.get(o));
   }
   Ok(Dominators {
     idom,
@@ -614,9 +614,16 @@ pub mod reference {
       let d = idom[o] as usize;
       retained[d] += retained[o];
     }
+    let wide = {
+      let mut r = s.self_size.clone();
+      for (i, &v) in retained.iter().enumerate() {
+        r.set(i, v);
+      }
+      r
+    };
     Ok(Dominators {
       idom,
-      retained,
+      retained: wide,
       unreachable,
     })
   }

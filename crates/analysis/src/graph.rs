@@ -124,6 +124,11 @@ pub fn build(
         distances.as_ref().map(|d| d.distance.as_slice()),
       );
       trace("aggregates");
+      // The aggregates took the minimum distances; after them only reachability is asked.
+      let mut distances = distances;
+      if let Some(d) = distances.as_mut() {
+        d.keep_reached_only();
+      }
       Ok((distances, class_names, interfaces, aggregates))
     })();
     let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));
@@ -167,6 +172,14 @@ fn internal() -> AnalysisError {
 }
 
 impl Graph {
+  /// Frees the edge columns of a graph kept only for its nodes and classes (a diff's first
+  /// snapshot, once its summary is taken); the node offsets into them stay.
+  pub fn drop_edges(&mut self) {
+    self.s.edge_type = Vec::new();
+    self.s.edge_name = Vec::new();
+    self.s.edge_to = Vec::new();
+  }
+
   /// The class name of an aggregate (for tests; reports take it from `PublicKey`).
   #[cfg(test)]
   pub fn class_name(&self, key: classes::ClassKey) -> String {
@@ -181,7 +194,7 @@ impl Graph {
   /// reports outside the graph.
   pub fn total_size(&self) -> u64 {
     let graph = match &self.full {
-      Some(f) => f.dominators.retained[self.s.root as usize],
+      Some(f) => f.dominators.retained.get(self.s.root as usize),
       None => self.s.self_size.iter().sum(),
     };
     graph + self.s.meta.extra_native_bytes

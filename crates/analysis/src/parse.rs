@@ -45,11 +45,12 @@ impl Strings {
   }
 }
 
-/// Every node's self size in 32 bits; the few of 4 GiB or more (an `ArrayBuffer`'s backing
-/// store, or an owner after shallow sizes moved its arrays onto it) are `WIDE` here and kept
-/// whole in a map. Half the memory of a `u64` column for the same numbers.
-#[derive(Default, Debug)]
-pub struct SelfSizes {
+/// A size per node in 32 bits (self sizes, retained sizes); the few of 4 GiB or more (an
+/// `ArrayBuffer`'s backing store, an owner after shallow sizes moved its arrays onto it, the
+/// retained size of what holds most of a big heap) are `WIDE` here and kept whole in a map.
+/// Half the memory of a `u64` column for the same numbers.
+#[derive(Clone, Default, Debug)]
+pub struct Sizes {
   low: Vec<u32>,
   wide: std::collections::HashMap<u32, u64>,
 }
@@ -57,7 +58,7 @@ pub struct SelfSizes {
 /// The 32-bit word of a size kept in the wide map.
 const WIDE: u32 = u32::MAX;
 
-impl SelfSizes {
+impl Sizes {
   pub fn len(&self) -> usize {
     self.low.len()
   }
@@ -85,6 +86,17 @@ impl SelfSizes {
     }
   }
 
+  /// Adds `size` to node `i`'s.
+  #[inline]
+  pub fn add(&mut self, i: usize, size: u64) {
+    let low = self.low[i] as u64;
+    if low + size < WIDE as u64 {
+      self.low[i] = (low + size) as u32;
+    } else {
+      self.set(i, self.get(i) + size);
+    }
+  }
+
   pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
     (0..self.len()).map(|i| self.get(i))
   }
@@ -106,7 +118,7 @@ pub struct Snapshot {
   pub node_type: Vec<u8>,
   pub node_name: Vec<u32>,
   pub node_id: Vec<u32>,
-  pub self_size: SelfSizes,
+  pub self_size: Sizes,
   /// Ordinal of each node's first edge; `first_edge[n]` is the edge count.
   pub first_edge: Vec<u32>,
   /// Empty when the snapshot has no `detachedness` field.
@@ -241,7 +253,7 @@ struct Columns {
   node_type: Vec<u8>,
   node_name: Vec<u32>,
   node_id: Vec<u32>,
-  self_size: SelfSizes,
+  self_size: Sizes,
   first_edge: Vec<u32>,
   detachedness: Vec<u8>,
   values: u64,
@@ -278,7 +290,7 @@ fn read_nodes<R: Read>(
     node_type: column(n, what)?,
     node_name: column(n, what)?,
     node_id: column(n, what)?,
-    self_size: SelfSizes {
+    self_size: Sizes {
       low: column(n, what)?,
       wide: Default::default(),
     },
@@ -578,13 +590,13 @@ fn assemble(
 
 #[cfg(test)]
 mod tests {
-  use super::SelfSizes;
+  use super::Sizes;
 
   const G4: u64 = 1 << 32;
 
   #[test]
   fn self_sizes_keep_4_gib_and_more_whole_in_32_bit_words() {
-    let mut s = SelfSizes {
+    let mut s = Sizes {
       low: vec![0; 6],
       wide: Default::default(),
     };
@@ -603,5 +615,23 @@ mod tests {
     assert_eq!(s.get(5), 0);
     assert_eq!(s.wide.len(), 3);
     assert_eq!(s.iter().sum::<u64>(), G4 + 5 + G4 - 1 + G4);
+  }
+
+  #[test]
+  fn adding_to_a_size_crosses_into_the_map_and_stays_exact() {
+    let mut s = Sizes {
+      low: vec![0; 3],
+      wide: Default::default(),
+    };
+    s.add(0, G4 - 3);
+    s.add(0, 1);
+    assert_eq!((s.get(0), s.wide.len()), (G4 - 2, 0));
+    // 2^32 - 1 is the mark's word: it goes to the map.
+    s.add(0, 1);
+    assert_eq!((s.get(0), s.wide.len()), (G4 - 1, 1));
+    s.add(0, 10);
+    s.add(1, 3 * G4);
+    s.add(1, 7);
+    assert_eq!(s.iter().collect::<Vec<_>>(), [G4 + 9, 3 * G4 + 7, 0]);
   }
 }

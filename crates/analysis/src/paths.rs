@@ -117,7 +117,7 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
   let reachable = g
     .full
     .as_ref()
-    .is_some_and(|f| f.distances.distance[node as usize] != super::distances::NO_DISTANCE);
+    .is_some_and(|f| f.distances.reached(node as usize));
   let steps = edges
     .iter()
     .map(|&(e, holder)| Step {
