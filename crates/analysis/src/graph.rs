@@ -164,6 +164,14 @@ pub fn build(
   })
 }
 
+/// The plain-object groups `build` infers when given none, from a snapshot not built yet.
+pub fn interfaces(
+  s: &Snapshot,
+  control: &Control,
+) -> Result<Vec<InterfaceDefinition>, AnalysisError> {
+  names::infer_interfaces(s, &Types::of(s), control)
+}
+
 fn internal() -> AnalysisError {
   AnalysisError::new(
     super::error::Kind::Internal,

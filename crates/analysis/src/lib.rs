@@ -213,19 +213,20 @@ pub fn diff(
   let mut snapshots = read_all(paths, control)?;
   let last_snapshot = snapshots.pop().expect("two");
   let first_snapshot = snapshots.pop().expect("two");
-  let last = build(last_snapshot, Depth::Full, None, control).map_err(|e| e.in_file(&paths[1]))?;
-  let mut first = build(
-    first_snapshot,
-    Depth::Classes,
-    Some(&last.interfaces),
-    control,
-  )
-  .map_err(|e| e.in_file(&paths[0]))?;
-  control.enter(Phase::Diff)?;
+  // The last snapshot's plain-object groups classify both. Taken from its parsed columns
+  // (they read plain objects and property edges only, which the graph passes leave as they
+  // are), so the first snapshot can be built, and its edges freed, before the last one's
+  // dominators need their memory.
+  let interfaces = graph::interfaces(&last_snapshot, control).map_err(|e| e.in_file(&paths[1]))?;
+  let mut first = build(first_snapshot, Depth::Classes, Some(&interfaces), control)
+    .map_err(|e| e.in_file(&paths[0]))?;
   let summaries = vec![report::summary(&first, &paths[0], control)];
   let classes = vec![growing::class_totals(&first, control)];
   // The comparison reads the first snapshot's nodes and classes, never its edges.
   first.drop_edges();
+  let last = build(last_snapshot, Depth::Full, Some(&interfaces), control)
+    .map_err(|e| e.in_file(&paths[1]))?;
+  control.enter(Phase::Diff)?;
   let earlier = diff::Earlier {
     first: &first,
     second_ids: None,
