@@ -262,14 +262,36 @@ pub fn dominators(
       }
     }
   }
-  // Retainers by preorder number, in place.
-  for r in retainers.nodes.iter_mut() {
-    *r = pre[*r as usize];
+  // Retainers by preorder number, in place, keeping only those numbered above the vertex
+  // they retain. A lower one is not linked yet when its vertex is processed, so all it can
+  // give is its own number: the smallest of those starts the vertex's semidominator (in the
+  // search's cursor column, now free), and the list loses at least the tree edge of every
+  // vertex. A vertex with no retainer at all starts at the root's number, 1.
+  let mut semi = next_edge;
+  let mut write = 0u32;
+  let mut read = retainers.first[0];
+  for x in 0..count {
+    let end = retainers.first[x + 1];
+    let px = pre[x];
+    let mut lowest = px;
+    retainers.first[x] = write;
+    for k in read..end {
+      let pu = pre[retainers.nodes[k as usize] as usize];
+      if pu < px {
+        lowest = lowest.min(pu);
+      } else {
+        retainers.nodes[write as usize] = pu;
+        write += 1;
+      }
+    }
+    semi[px as usize] = if read == end { ROOT } else { lowest };
+    read = end;
   }
+  retainers.first[count] = write;
+  retainers.nodes.truncate(write as usize);
+  retainers.nodes.shrink_to_fit();
   control.check()?;
-  let mut semi = pre;
-  semi.iter_mut().enumerate().for_each(|(i, x)| *x = i as u32);
-  let mut label = next_edge;
+  let mut label = pre;
   label
     .iter_mut()
     .enumerate()
@@ -318,9 +340,6 @@ pub fn dominators(
     let wo = vertex[w as usize] as usize;
     let preds = retainers.first[wo] as usize..retainers.first[wo + 1] as usize;
     let wi = w as usize;
-    if preds.is_empty() {
-      semi[wi] = semi[ROOT as usize];
-    }
     for &u in &retainers.nodes[preds] {
       let x = eval(u, linked, &mut ancestor, &mut label, &semi, &mut stack);
       if semi[x as usize] < semi[wi] {
