@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
-use super::parse::{Sizes, Snapshot};
+use super::parse::{Location, Sizes, Snapshot};
 use super::types::Types;
 
 /// How DevTools tells classes apart: by class-name string, or for objects with an
@@ -41,20 +41,15 @@ pub struct Classes {
   pub of_node: Vec<u32>,
 }
 
-/// The allocation site of each node that has one, sorted by node (the last entry of a node
-/// wins, as in DevTools' map). A sorted list walked beside the nodes: no hashing per node.
-pub fn location_index(s: &Snapshot) -> Vec<(u32, (u32, u32, u32))> {
-  let mut v: Vec<(u32, (u32, u32, u32))> = s
-    .locations
-    .iter()
-    .map(|l| (l.node, (l.script_id, l.line, l.column)))
-    .collect();
+/// Turns the snapshot's locations, in place, into the allocation site of each node that has
+/// one, sorted by node (the last entry of a node wins, as in DevTools' map). A sorted list
+/// walked beside the nodes: no hashing per node, and no second copy of the locations.
+pub fn index_locations(v: &mut Vec<Location>) {
   // Stable: a node's entries stay in file order, and the last of them is kept.
-  v.sort_by_key(|e| e.0);
+  v.sort_by_key(|l| l.node);
   v.reverse();
-  v.dedup_by_key(|e| e.0);
+  v.dedup_by_key(|l| l.node);
   v.reverse();
-  v
 }
 
 /// A node's class key, given its allocation site if it has one.
@@ -83,7 +78,7 @@ pub fn aggregate(
   t: &Types,
   class: &[u32],
   class_limit: usize,
-  locations: &[(u32, (u32, u32, u32))],
+  locations: &[Location],
   distance: Option<&[i32]>,
 ) -> Classes {
   let n = s.node_count();
@@ -97,8 +92,11 @@ pub fn aggregate(
     if size == 0 {
       continue;
     }
-    while sites.next_if(|e| (e.0 as usize) < node).is_some() {}
-    let site = sites.peek().filter(|e| e.0 as usize == node).map(|e| e.1);
+    while sites.next_if(|l| (l.node as usize) < node).is_some() {}
+    let site = sites
+      .peek()
+      .filter(|l| l.node as usize == node)
+      .map(|l| (l.script_id, l.line, l.column));
     let key = class_key(s, t, class, site, node);
     let slot = match key {
       ClassKey::Name(c) => &mut by_name[c as usize],

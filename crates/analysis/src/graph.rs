@@ -47,10 +47,17 @@ pub fn build(
   control.enter(Phase::Graph)?;
   let t = Types::of(&s);
   flags::propagate_dom_state(&mut s, &t)?;
+  // Only the propagation reads the attachment states.
+  s.detachedness = Vec::new();
   let mut weak_names = WeakMapNames::new(s.strings.len());
-  // Retaining edges on this thread, shallow sizes on another: both only read the graph.
+  let mut locations = std::mem::take(&mut s.locations);
+  // Retaining edges on this thread, shallow sizes and the location index on another: both
+  // only read the graph.
   let (essential, shallow) = std::thread::scope(|scope| {
-    let shallow = scope.spawn(|| flags::shallow_owners(&s, &t));
+    let shallow = scope.spawn(|| {
+      classes::index_locations(&mut locations);
+      flags::shallow_owners(&s, &t)
+    });
     let essential = if depth == Depth::Full {
       let page = flags::page_owned(&s, &t);
       Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
@@ -59,6 +66,7 @@ pub fn build(
     };
     (essential, shallow.join())
   });
+  s.locations = locations;
   match shallow {
     Ok(Some(owners)) => flags::apply_shallow_sizes(&mut s, &t, &owners),
     Ok(None) => {}
@@ -113,14 +121,12 @@ pub fn build(
       };
       names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
       trace("class names");
-      let locations = classes::location_index(s_ref);
-      trace("location index");
       let aggregates = classes::aggregate(
         s_ref,
         t_ref,
         &class_names.class,
         class_names.added.limit(),
-        &locations,
+        &s_ref.locations,
         distances.as_ref().map(|d| d.distance.as_slice()),
       );
       trace("aggregates");
