@@ -98,7 +98,7 @@ pub fn distances(
     sloppy: find_string(s, b"sloppy_function_map"),
   };
   for e in s.edges(s.root) {
-    let to = s.edge_to[e];
+    let to = s.edge_to(e);
     if is_user_root(s, t, to) {
       search.distance[to as usize] = 1;
       search.queue.push_back(to);
@@ -150,11 +150,11 @@ fn bfs(
     let descriptors = vt == t.array && vname == b"(map descriptors)";
     let native_context = vt == t.hidden && vname == b"system / NativeContext";
     for e in s.edges(v) {
-      let et = s.edge_type[e];
+      let et = s.edge_type(e);
       if et == t.edge_weak {
         continue;
       }
-      let to = s.edge_to[e];
+      let to = s.edge_to(e);
       if distance[to as usize] != NO_DISTANCE {
         continue;
       }
@@ -165,7 +165,7 @@ fn bfs(
         continue;
       }
       if descriptors {
-        let index = if t.edge_has_string_name(s.edge_type[e]) {
+        let index = if t.edge_has_string_name(s.edge_type(e)) {
           *numbers.entry(name).or_insert_with(|| {
             control.add_work(s.strings.bytes(name).len() as u64);
             parse_int(s.strings.bytes(name))

@@ -92,7 +92,7 @@ pub fn essential_edges(
   for v in 0..s.node_count() as u32 {
     let page_v = flags[v as usize] & PAGE_OBJECT != 0;
     for e in s.edges(v) {
-      let et = s.edge_type[e];
+      let et = s.edge_type(e);
       if et == t.edge_internal {
         if let Some(table) = names.table(s, s.edge_name[e]) {
           if table == s.node_id[v as usize] as u64 {
@@ -103,7 +103,7 @@ pub fn essential_edges(
       if et == t.edge_weak {
         continue;
       }
-      let to = s.edge_to[e];
+      let to = s.edge_to(e);
       if to == v {
         continue;
       }
@@ -135,7 +135,7 @@ pub fn essential_retainers(s: &Snapshot, essential: &Essential) -> Retainers {
   let mut first = vec![0u32; n + 1];
   for e in 0..s.edge_count() {
     if essential.get(e) {
-      first[s.edge_to[e] as usize] += 1;
+      first[s.edge_to(e) as usize] += 1;
     }
   }
   let mut sum = 0u32;
@@ -147,7 +147,7 @@ pub fn essential_retainers(s: &Snapshot, essential: &Essential) -> Retainers {
   for v in (0..n as u32).rev() {
     for e in s.edges(v).rev() {
       if essential.get(e) {
-        let to = s.edge_to[e] as usize;
+        let to = s.edge_to(e) as usize;
         first[to] -= 1;
         nodes[first[to] as usize] = v;
       }
@@ -216,7 +216,7 @@ pub fn dominators(
         if !essential.get(e) {
           continue;
         }
-        let w = s.edge_to[e] as usize;
+        let w = s.edge_to(e) as usize;
         if pre[w] == 0 {
           *n += 1;
           pre[w] = *n;
@@ -498,7 +498,7 @@ pub mod reference {
           if !essential.get(e) {
             continue;
           }
-          let w = s.edge_to[e] + 1;
+          let w = s.edge_to(e) + 1;
           if semi[w as usize] == 0 {
             parent[w as usize] = v;
             next_edge[(w - 1) as usize] = s.first_edge[(w - 1) as usize];

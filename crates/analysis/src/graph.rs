@@ -189,9 +189,8 @@ impl Graph {
   /// Frees the edge columns of a graph kept only for its nodes and classes (a diff's first
   /// snapshot, once its summary is taken); the node offsets into them stay.
   pub fn drop_edges(&mut self) {
-    self.s.edge_type = Vec::new();
     self.s.edge_name = Vec::new();
-    self.s.edge_to = Vec::new();
+    self.s.edge_targets = Default::default();
   }
 
   /// The class name of an aggregate (for tests; reports take it from `PublicKey`).

@@ -102,6 +102,58 @@ impl Sizes {
   }
 }
 
+/// Edge targets with the edge types in their top bits: one 32-bit word per edge instead of
+/// five bytes, and the type read from the word the target comes from. When a snapshot has
+/// more than 2^28 nodes or more than 16 edge types (V8 writes 7) the types stay a column of
+/// their own and the words are the targets alone.
+#[derive(Default, Debug)]
+pub struct EdgeTargets {
+  packed: Vec<u32>,
+  /// The target's bits of a word.
+  mask: u32,
+  /// Empty when the types are packed.
+  types: Vec<u8>,
+}
+
+const TYPE_SHIFT: u32 = 28;
+
+impl EdgeTargets {
+  #[inline]
+  fn to(&self, e: usize) -> u32 {
+    self.packed[e] & self.mask
+  }
+
+  #[inline]
+  fn ty(&self, e: usize) -> u8 {
+    match self.types.is_empty() {
+      true => (self.packed[e] >> TYPE_SHIFT) as u8,
+      false => self.types[e],
+    }
+  }
+
+  /// From the targets (node ordinals below `node_count`) and the types (below
+  /// `type_count`), packed in place when both fit.
+  pub fn new(mut to: Vec<u32>, mut types: Vec<u8>, node_count: usize, type_count: usize) -> Self {
+    if node_count <= 1 << TYPE_SHIFT && type_count <= 1 << (32 - TYPE_SHIFT) {
+      for (t, &ty) in to.iter_mut().zip(&types) {
+        *t |= (ty as u32) << TYPE_SHIFT;
+      }
+      EdgeTargets {
+        packed: to,
+        mask: (1 << TYPE_SHIFT) - 1,
+        types: Vec::new(),
+      }
+    } else {
+      types.shrink_to_fit();
+      EdgeTargets {
+        packed: to,
+        mask: u32::MAX,
+        types,
+      }
+    }
+  }
+}
+
 /// A location: which script, line and column allocated a node (closures and objects).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -123,10 +175,9 @@ pub struct Snapshot {
   pub first_edge: Vec<u32>,
   /// Empty when the snapshot has no `detachedness` field.
   pub detachedness: Vec<u8>,
-  pub edge_type: Vec<u8>,
   pub edge_name: Vec<u32>,
-  /// Target node ordinal.
-  pub edge_to: Vec<u32>,
+  /// Each edge's target node ordinal and type: see [`EdgeTargets`].
+  pub edge_targets: EdgeTargets,
   pub locations: Vec<Location>,
   pub strings: Strings,
   pub root: u32,
@@ -140,7 +191,19 @@ impl Snapshot {
   }
 
   pub fn edge_count(&self) -> usize {
-    self.edge_type.len()
+    self.edge_targets.packed.len()
+  }
+
+  /// The target node ordinal of edge `e`.
+  #[inline]
+  pub fn edge_to(&self, e: usize) -> u32 {
+    self.edge_targets.to(e)
+  }
+
+  /// The type of edge `e`.
+  #[inline]
+  pub fn edge_type(&self, e: usize) -> u8 {
+    self.edge_targets.ty(e)
   }
 
   pub fn edges(&self, node: u32) -> std::ops::Range<usize> {
@@ -569,7 +632,12 @@ fn assemble(
       )));
     }
   }
-  edges.edge_type.shrink_to_fit();
+  let edge_targets = EdgeTargets::new(
+    edges.edge_to,
+    edges.edge_type,
+    node_count,
+    meta.edge_types.len(),
+  );
   Ok(Snapshot {
     meta,
     node_type: cols.node_type,
@@ -578,9 +646,8 @@ fn assemble(
     self_size: cols.self_size,
     first_edge: cols.first_edge,
     detachedness: cols.detachedness,
-    edge_type: edges.edge_type,
     edge_name: edges.edge_name,
-    edge_to: edges.edge_to,
+    edge_targets,
     locations,
     strings,
     root,
@@ -590,7 +657,29 @@ fn assemble(
 
 #[cfg(test)]
 mod tests {
-  use super::Sizes;
+  use super::{EdgeTargets, Sizes};
+
+  fn targets_and_types(e: &EdgeTargets) -> Vec<(u32, u8)> {
+    (0..e.packed.len()).map(|i| (e.to(i), e.ty(i))).collect()
+  }
+
+  #[test]
+  fn edge_types_ride_in_the_targets_top_bits_when_they_fit() {
+    let to = vec![0, 5, (1 << 28) - 1, 17];
+    let types = vec![0, 6, 15, 3];
+    let want: Vec<(u32, u8)> = to.iter().copied().zip(types.iter().copied()).collect();
+    let packed = EdgeTargets::new(to.clone(), types.clone(), 1 << 28, 16);
+    assert!(packed.types.is_empty());
+    assert_eq!(targets_and_types(&packed), want);
+    // Too many nodes, or too many types: a column of their own.
+    let wide = vec![0, 5, u32::MAX - 1, 1 << 28];
+    let want: Vec<(u32, u8)> = wide.iter().copied().zip(types.iter().copied()).collect();
+    let apart = EdgeTargets::new(wide, types.clone(), (1 << 28) + 1, 7);
+    assert_eq!(apart.types.len(), 4);
+    assert_eq!(targets_and_types(&apart), want);
+    let many = EdgeTargets::new(to.clone(), vec![0, 16, 20, 3], 100, 21);
+    assert_eq!(targets_and_types(&many)[2], ((1 << 28) - 1, 20));
+  }
 
   const G4: u64 = 1 << 32;
 

@@ -375,3 +375,45 @@ fn preorder_dominators_agree_with_the_node_numbered_ones() {
     "{compared} graphs compared ({unreachable} with unreachable nodes), {refused} refused"
   );
 }
+
+/// A snapshot declaring more edge types than fit beside a target in one word keeps them in a
+/// column of their own, with the same results.
+#[test]
+fn edge_types_kept_apart_give_the_same_report() {
+  let nodes: Vec<(&str, &str, u32, u64)> = vec![
+    ("synthetic", "", 1, 0),
+    ("object", "G", 3, 10),
+    ("object", "A", 5, 20),
+    ("object", "B", 7, 30),
+    ("closure", "f", 9, 40),
+    ("array", "", 11, 50),
+    ("object", "Object", 13, 60),
+  ];
+  let edges = [
+    (0, "shortcut", "global", 1),
+    (0, "element", "1", 3),
+    (1, "property", "a", 2),
+    (1, "property", "b", 3),
+    (2, "internal", "c", 4),
+    (3, "weak", "w", 2),
+    (3, "hidden", "2", 5),
+    (4, "context", "x", 6),
+    (5, "element", "0", 6),
+  ];
+  let text = super::growing_tests::snapshot(&nodes, &edges);
+  let extra: Vec<String> = (0..12).map(|i| format!("\"x{i}\"")).collect();
+  let apart = text.replacen("\"weak\"]", &format!("\"weak\", {}]", extra.join(", ")), 1);
+  assert_ne!(apart, text);
+  let report = |t: &str| {
+    let mut r = super::analyze_bytes(t.as_bytes(), &limits(), &Control::default()).unwrap();
+    // The longer header is the one difference.
+    r.summary.file_bytes = 0;
+    serde_json::to_string(&r).unwrap()
+  };
+  let s = parse(apart.as_bytes(), apart.len() as u64).unwrap();
+  assert_eq!(
+    s.edge_type(5),
+    s.meta.edge_types.iter().position(|t| t == "weak").unwrap() as u8
+  );
+  assert_eq!(report(&apart), report(&text));
+}
