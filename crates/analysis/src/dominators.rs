@@ -301,10 +301,17 @@ pub fn dominators(
   let mut linked = n + 1;
   // The path compress() walks: as deep as the forest gets, usually short.
   let mut stack: Vec<u32> = Vec::new();
-  let mut bucket_head = vec![0u32; len];
-  // A vertex's link in its bucket until the bucket is emptied, then its dominator (or
-  // a provisional one): each vertex joins one bucket once, so the slot is free by then.
-  let mut bucket_next = vec![0u32; len];
+  // When the search reached every vertex, its tree is a depth-first one and each vertex's
+  // dominator is the nearest common ancestor of its parent and its semidominator
+  // (semi-NCA): one column, the dominators, starting from the parents. Vertices the search
+  // did not reach hang off the root outside that property, so then Lengauer–Tarjan's buckets
+  // settle the dominators as before (`bucket_head` plus `dom` as the bucket links).
+  let buckets = unreachable > 0;
+  let mut bucket_head = if buckets { vec![0u32; len] } else { Vec::new() };
+  // With buckets: a vertex's link in its bucket until the bucket is emptied, then its
+  // dominator (or a provisional one): each vertex joins one bucket once, so the slot is free
+  // by then.
+  let mut dom = vec![0u32; len];
 
   let eval = |v: u32,
               linked: u32,
@@ -346,17 +353,22 @@ pub fn dominators(
         semi[wi] = semi[x as usize];
       }
     }
-    let b = semi[wi] as usize;
-    bucket_next[wi] = bucket_head[b];
-    bucket_head[b] = w;
     // The parent, before any compression can touch the slot: w is linked now.
     let p = ancestor[wi];
+    if !buckets {
+      dom[wi] = p;
+      linked = w;
+      continue;
+    }
+    let b = semi[wi] as usize;
+    dom[wi] = bucket_head[b];
+    bucket_head[b] = w;
     linked = w;
     let mut v = std::mem::take(&mut bucket_head[p as usize]);
     while v != 0 {
-      let next = bucket_next[v as usize];
+      let next = dom[v as usize];
       let u = eval(v, linked, &mut ancestor, &mut label, &semi, &mut stack);
-      bucket_next[v as usize] = if semi[u as usize] < semi[v as usize] {
+      dom[v as usize] = if semi[u as usize] < semi[v as usize] {
         u
       } else {
         p
@@ -365,13 +377,23 @@ pub fn dominators(
     }
   }
   drop((stack, bucket_head, ancestor, label, retainers));
-  let mut dom = bucket_next;
   super::control::trace("dominators: semidominators");
   dom[0] = ROOT;
   dom[ROOT as usize] = ROOT;
-  for w in 2..=n as usize {
-    if dom[w] != semi[w] {
-      dom[w] = dom[dom[w] as usize];
+  if buckets {
+    for w in 2..=n as usize {
+      if dom[w] != semi[w] {
+        dom[w] = dom[dom[w] as usize];
+      }
+    }
+  } else {
+    // In increasing order: the candidates above a vertex are settled before it.
+    for w in 2..=n as usize {
+      let mut d = dom[w];
+      while d > semi[w] {
+        d = dom[d as usize];
+      }
+      dom[w] = d;
     }
   }
   // Back to node ordinals, in the semidominators' column.
