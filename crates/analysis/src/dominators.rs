@@ -165,9 +165,10 @@ pub struct Dominators {
   pub unreachable: u64,
 }
 
-/// Lengauer–Tarjan with DevTools' treatment of unreachable nodes: nodes with only weak
-/// retainers are searched from as if the root held them; what is still unvisited hangs
-/// directly off the root.
+/// Dominators with DevTools' treatment of unreachable nodes: nodes with only weak retainers
+/// are searched from as if the root held them; what is still unvisited hangs directly off
+/// the root. Semidominators as in Lengauer–Tarjan; the dominators from them by semi-NCA when
+/// the search reached every node, else by Lengauer–Tarjan's buckets.
 /// `retainers` is asked for only after the first depth-first search, so another thread can
 /// build it meanwhile.
 ///
@@ -184,13 +185,13 @@ pub fn dominators(
 ) -> Result<Dominators, AnalysisError> {
   let count = s.node_count();
   let len = count + 1;
-  // Node ordinal → preorder number (0: not visited yet); later the semidominators.
+  // Node ordinal → preorder number (0: not visited yet); later the labels.
   let mut pre = vec![0u32; len];
   // Preorder number → node ordinal.
   let mut vertex = vec![0u32; len];
   // Preorder number → the DFS parent's; later also the forest's ancestor links.
   let mut parent = vec![0u32; len];
-  // Node ordinal → the next edge the search looks at; later the labels.
+  // Node ordinal → the next edge the search looks at; later the semidominators.
   let mut next_edge = vec![0u32; len];
   let mut n: u32 = 0;
 
