@@ -31,7 +31,10 @@ const withMemlab = !argv.includes('--no-memlab')
 const data = path.join(__dirname, '.data')
 const root = path.join(__dirname, '..', '..')
 const peers = path.join(__dirname, '..', 'peers', 'node_modules')
-const toolkit = path.join(peers, 'heap-snapshot-toolkit', 'index.js')
+// DevTools' code: the bench-only install, else the copy the tests use (a dev dependency).
+const toolkitPeer = path.join(peers, 'heap-snapshot-toolkit', 'index.js')
+const toolkitDev = path.join(root, 'node_modules', 'heap-snapshot-toolkit', 'index.js')
+const toolkit = fs.existsSync(toolkitPeer) ? toolkitPeer : toolkitDev
 const memlabBin = path.join(peers, '.bin', 'memlab')
 
 function generate(prefix, args) {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
-use super::parse::Snapshot;
+use super::parse::{Location, Sizes, Snapshot};
 use super::types::Types;
 
 /// How DevTools tells classes apart: by class-name string, or for objects with an
@@ -41,20 +41,15 @@ pub struct Classes {
   pub of_node: Vec<u32>,
 }
 
-/// The allocation site of each node that has one, sorted by node (the last entry of a node
-/// wins, as in DevTools' map). A sorted list walked beside the nodes: no hashing per node.
-pub fn location_index(s: &Snapshot) -> Vec<(u32, (u32, u32, u32))> {
-  let mut v: Vec<(u32, (u32, u32, u32))> = s
-    .locations
-    .iter()
-    .map(|l| (l.node, (l.script_id, l.line, l.column)))
-    .collect();
+/// Turns the snapshot's locations, in place, into the allocation site of each node that has
+/// one, sorted by node (the last entry of a node wins, as in DevTools' map). A sorted list
+/// walked beside the nodes: no hashing per node, and no second copy of the locations.
+pub fn index_locations(v: &mut Vec<Location>) {
   // Stable: a node's entries stay in file order, and the last of them is kept.
-  v.sort_by_key(|e| e.0);
+  v.sort_by_key(|l| l.node);
   v.reverse();
-  v.dedup_by_key(|e| e.0);
+  v.dedup_by_key(|l| l.node);
   v.reverse();
-  v
 }
 
 /// A node's class key, given its allocation site if it has one.
@@ -83,7 +78,7 @@ pub fn aggregate(
   t: &Types,
   class: &[u32],
   class_limit: usize,
-  locations: &[(u32, (u32, u32, u32))],
+  locations: &[Location],
   distance: Option<&[i32]>,
 ) -> Classes {
   let n = s.node_count();
@@ -93,12 +88,15 @@ pub fn aggregate(
   let mut of_node = vec![NO_CLASS; n];
   let mut sites = locations.iter().peekable();
   for node in 0..n {
-    let size = s.self_size[node];
+    let size = s.self_size.get(node);
     if size == 0 {
       continue;
     }
-    while sites.next_if(|e| (e.0 as usize) < node).is_some() {}
-    let site = sites.peek().filter(|e| e.0 as usize == node).map(|e| e.1);
+    while sites.next_if(|l| (l.node as usize) < node).is_some() {}
+    let site = sites
+      .peek()
+      .filter(|l| l.node as usize == node)
+      .map(|l| (l.script_id, l.line, l.column));
     let key = class_key(s, t, class, site, node);
     let slot = match key {
       ClassKey::Name(c) => &mut by_name[c as usize],
@@ -132,8 +130,8 @@ pub fn aggregate(
 pub fn retained_sizes(
   classes: &mut Classes,
   tree: &DominatorTree,
-  retained: &[u64],
-  self_size: &[u64],
+  retained: &Sizes,
+  self_size: &Sizes,
   root: u32,
 ) {
   let mut seen = vec![false; classes.aggregates.len()];
@@ -144,8 +142,8 @@ pub fn retained_sizes(
     let v = node as usize;
     let class = classes.of_node[v];
     let children = tree.first[v] as usize..tree.first[v + 1] as usize;
-    if class != NO_CLASS && !seen[class as usize] && self_size[v] != 0 {
-      classes.aggregates[class as usize].retained_size += retained[v];
+    if class != NO_CLASS && !seen[class as usize] && self_size.get(v) != 0 {
+      classes.aggregates[class as usize].retained_size += retained.get(v);
       if !children.is_empty() {
         seen[class as usize] = true;
         marks.push((list.len(), class));

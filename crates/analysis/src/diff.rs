@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::classes::NO_CLASS;
 use super::control::Control;
-use super::distances::NO_DISTANCE;
 use super::graph::Graph;
 use super::growing::{ClassTotals, GrowingClass, GrowingObject, Tracker};
 use super::paths::{retainer_path, RetainerPath, Shapes};
@@ -158,7 +157,7 @@ fn class_diff(
   let mut add = |c: usize, n: usize| {
     if c != usize::MAX {
       rows[c].added_count += 1;
-      rows[c].added_size += current.s.self_size[n];
+      rows[c].added_size += current.s.self_size.get(n);
     }
   };
   let (mut i, mut j) = (0, 0);
@@ -195,7 +194,7 @@ fn class_diff(
   for (c, n) in removed {
     if c != usize::MAX {
       rows[c].removed_count += 1;
-      rows[c].removed_size += base.s.self_size[n];
+      rows[c].removed_size += base.s.self_size.get(n);
     }
   }
   // Equal keys have equal texts, so the names and key texts are the same whichever
@@ -314,9 +313,8 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   let visible = |v: usize| super::growing::visible(last, v);
   // Reachable at all: in Node, module scopes and servers hang off the system roots
   // (handles, the stack), so objects only reachable from there count too.
-  let selected = |v: usize| {
-    is_new[v] && s.self_size[v] > 0 && visible(v) && full.distances.distance[v] != NO_DISTANCE
-  };
+  let selected =
+    |v: usize| is_new[v] && s.self_size.get(v) > 0 && visible(v) && full.distances.reached(v);
   // covered[v]: a selected object dominates v (top-down over the dominator tree).
   let mut covered = vec![false; n];
   let mut stack = vec![s.root];
@@ -333,8 +331,8 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
   let mut shapes = Shapes::new(last);
   let mut groups: HashMap<(u32, u32), Group> = HashMap::new();
   let mut best: HashMap<(u32, u32), u32> = HashMap::new();
-  for v in 0..n {
-    if covered[v] || !selected(v) {
+  for (v, &below_selected) in covered.iter().enumerate() {
+    if below_selected || !selected(v) {
       continue;
     }
     let sig = (shapes.of(last, v as u32), last.names.class[v]);
@@ -353,13 +351,13 @@ fn growth(last: &Graph, is_new: &[bool], limit: usize) -> Vec<Group> {
       ids: Vec::new(),
     });
     g.count += 1;
-    g.self_size += s.self_size[v];
-    g.retained_size += retained[v];
+    g.self_size += s.self_size.get(v);
+    g.retained_size += retained.get(v);
     if g.ids.len() < 5 {
       g.ids.push(s.node_id[v]);
     }
     let b = best.entry(sig).or_insert(v as u32);
-    if retained[v] > retained[*b as usize] {
+    if retained.get(v) > retained.get(*b as usize) {
       *b = v as u32;
     }
   }

@@ -66,8 +66,8 @@ pub fn propagate_dom_state(s: &mut Snapshot, t: &Types) -> Result<(), AnalysisEr
   }
   while let Some(node) = attached.pop() {
     for e in s.edges(node) {
-      if !skip.contains(&s.edge_type[e]) {
-        let to = s.edge_to[e] as usize;
+      if !skip.contains(&s.edge_type(e)) {
+        let to = s.edge_to(e) as usize;
         process(s, to, ATTACHED, &mut attached, &mut detached)?;
       }
     }
@@ -77,8 +77,8 @@ pub fn propagate_dom_state(s: &mut Snapshot, t: &Types) -> Result<(), AnalysisEr
       continue;
     }
     for e in s.edges(node) {
-      if !skip.contains(&s.edge_type[e]) {
-        let to = s.edge_to[e] as usize;
+      if !skip.contains(&s.edge_type(e)) {
+        let to = s.edge_to(e) as usize;
         process(s, to, DETACHED, &mut attached, &mut detached)?;
       }
     }
@@ -103,8 +103,8 @@ pub fn page_owned(s: &Snapshot, t: &Types) -> Vec<u8> {
   let mut flags = vec![0u8; s.node_count()];
   let mut stack = Vec::new();
   for e in s.edges(s.root) {
-    let to = s.edge_to[e];
-    let et = s.edge_type[e];
+    let to = s.edge_to(e);
+    let et = s.edge_type(e);
     if et == t.edge_element {
       if !is_dom_trees_root(s, t, to) {
         continue;
@@ -117,8 +117,8 @@ pub fn page_owned(s: &Snapshot, t: &Types) -> Vec<u8> {
   }
   while let Some(node) = stack.pop() {
     for e in s.edges(node) {
-      let to = s.edge_to[e];
-      if flags[to as usize] & PAGE_OBJECT != 0 || s.edge_type[e] == t.edge_weak {
+      let to = s.edge_to(e);
+      if flags[to as usize] & PAGE_OBJECT != 0 || s.edge_type(e) == t.edge_weak {
         continue;
       }
       flags[to as usize] |= PAGE_OBJECT;
@@ -130,14 +130,14 @@ pub fn page_owned(s: &Snapshot, t: &Types) -> Vec<u8> {
 
 /// Moves the self size of arrays, hidden nodes and external string data to their single
 /// owning object (DevTools' `calculateShallowSizes`). Skipped when no user root exists.
-/// Returns the new self sizes, or None when nothing moves.
-pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
-  let has_user_roots = s.edges(s.root).any(|e| is_user_root(s, t, s.edge_to[e]));
+/// Returns each node's owner (see [`apply_shallow_sizes`]), or None when nothing moves. Only
+/// reads the snapshot, so it runs beside the retaining-edge pass; the sizes move in place
+/// after it, with no second self-size column.
+pub fn shallow_owners(s: &Snapshot, t: &Types) -> Option<Vec<u32>> {
+  let has_user_roots = s.edges(s.root).any(|e| is_user_root(s, t, s.edge_to(e)));
   if !has_user_roots {
     return None;
   }
-  const UNVISITED: u32 = u32::MAX;
-  const MULTIPLE: u32 = u32::MAX - 1;
   let n = s.node_count();
   let mut owners = vec![0u32; n];
   let mut work = Vec::new();
@@ -156,10 +156,10 @@ pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
   while let Some(id) = work.pop() {
     let owner = owners[id as usize];
     for e in s.edges(id) {
-      if s.edge_type[e] == t.edge_weak {
+      if s.edge_type(e) == t.edge_weak {
         continue;
       }
-      let target = s.edge_to[e];
+      let target = s.edge_to(e);
       let current = owners[target as usize];
       if current == UNVISITED {
         owners[target as usize] = owner;
@@ -172,7 +172,15 @@ pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
       }
     }
   }
-  let mut sizes = s.self_size.clone();
+  Some(owners)
+}
+
+const UNVISITED: u32 = u32::MAX;
+const MULTIPLE: u32 = u32::MAX - 1;
+
+/// Moves each owned node's self size onto its owner, in place. An owner is never itself
+/// owned (owners are the nodes that own themselves), so no size moves twice.
+pub fn apply_shallow_sizes(s: &mut Snapshot, t: &Types, owners: &[u32]) {
   for (i, &owner) in owners.iter().enumerate() {
     if owner == UNVISITED || owner == MULTIPLE || owner == i as u32 {
       continue;
@@ -180,8 +188,12 @@ pub fn shallow_sizes(s: &Snapshot, t: &Types) -> Option<Vec<u64>> {
     if s.node_type[owner as usize] == t.synthetic || owner == s.root {
       continue;
     }
-    let size = std::mem::take(&mut sizes[i]);
-    sizes[owner as usize] += size;
+    let size = s.self_size.get(i);
+    if size == 0 {
+      continue;
+    }
+    s.self_size.set(i, 0);
+    let owner = owner as usize;
+    s.self_size.set(owner, s.self_size.get(owner) + size);
   }
-  Some(sizes)
 }

@@ -47,10 +47,17 @@ pub fn build(
   control.enter(Phase::Graph)?;
   let t = Types::of(&s);
   flags::propagate_dom_state(&mut s, &t)?;
+  // Only the propagation reads the attachment states.
+  s.detachedness = Vec::new();
   let mut weak_names = WeakMapNames::new(s.strings.len());
-  // Retaining edges on this thread, shallow sizes on another: both only read the graph.
+  let mut locations = std::mem::take(&mut s.locations);
+  // Retaining edges on this thread, shallow sizes and the location index on another: both
+  // only read the graph.
   let (essential, shallow) = std::thread::scope(|scope| {
-    let shallow = scope.spawn(|| flags::shallow_sizes(&s, &t));
+    let shallow = scope.spawn(|| {
+      classes::index_locations(&mut locations);
+      flags::shallow_owners(&s, &t)
+    });
     let essential = if depth == Depth::Full {
       let page = flags::page_owned(&s, &t);
       Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
@@ -59,8 +66,9 @@ pub fn build(
     };
     (essential, shallow.join())
   });
+  s.locations = locations;
   match shallow {
-    Ok(Some(sizes)) => s.self_size = sizes,
+    Ok(Some(owners)) => flags::apply_shallow_sizes(&mut s, &t, &owners),
     Ok(None) => {}
     Err(_) => return Err(internal()),
   }
@@ -75,11 +83,13 @@ pub fn build(
       scope.spawn(
         move || -> Result<(Dominators, DominatorTree), AnalysisError> {
           control.enter(Phase::Dominators)?;
-          let doms =
+          let mut doms =
             dominators::dominators(s_ref, &essential, || retainers_rx.recv().ok(), control)?;
           drop(essential);
           trace("dominators");
           let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
+          // The tree says the same: no second copy kept.
+          doms.idom = Vec::new();
           trace("dominator tree");
           Ok((doms, tree))
         },
@@ -111,17 +121,20 @@ pub fn build(
       };
       names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
       trace("class names");
-      let locations = classes::location_index(s_ref);
-      trace("location index");
       let aggregates = classes::aggregate(
         s_ref,
         t_ref,
         &class_names.class,
         class_names.added.limit(),
-        &locations,
+        &s_ref.locations,
         distances.as_ref().map(|d| d.distance.as_slice()),
       );
       trace("aggregates");
+      // The aggregates took the minimum distances; after them only reachability is asked.
+      let mut distances = distances;
+      if let Some(d) = distances.as_mut() {
+        d.keep_reached_only();
+      }
       Ok((distances, class_names, interfaces, aggregates))
     })();
     let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));
@@ -157,6 +170,14 @@ pub fn build(
   })
 }
 
+/// The plain-object groups `build` infers when given none, from a snapshot not built yet.
+pub fn interfaces(
+  s: &Snapshot,
+  control: &Control,
+) -> Result<Vec<InterfaceDefinition>, AnalysisError> {
+  names::infer_interfaces(s, &Types::of(s), control)
+}
+
 fn internal() -> AnalysisError {
   AnalysisError::new(
     super::error::Kind::Internal,
@@ -165,6 +186,13 @@ fn internal() -> AnalysisError {
 }
 
 impl Graph {
+  /// Frees the edge columns of a graph kept only for its nodes and classes (a diff's first
+  /// snapshot, once its summary is taken); the node offsets into them stay.
+  pub fn drop_edges(&mut self) {
+    self.s.edge_name = Vec::new();
+    self.s.edge_targets = Default::default();
+  }
+
   /// The class name of an aggregate (for tests; reports take it from `PublicKey`).
   #[cfg(test)]
   pub fn class_name(&self, key: classes::ClassKey) -> String {
@@ -179,7 +207,7 @@ impl Graph {
   /// reports outside the graph.
   pub fn total_size(&self) -> u64 {
     let graph = match &self.full {
-      Some(f) => f.dominators.retained[self.s.root as usize],
+      Some(f) => f.dominators.retained.get(self.s.root as usize),
       None => self.s.self_size.iter().sum(),
     };
     graph + self.s.meta.extra_native_bytes

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::control::Control;
-use super::distances::NO_DISTANCE;
 use super::graph::Graph;
 use super::paths::{retainer_path, RetainerPath};
 use super::report::{public_classes, PublicKey};
@@ -108,7 +107,7 @@ pub fn retained_by_id(g: &Graph) -> Vec<(u32, u64)> {
   };
   let mut v: Vec<(u32, u64)> = (0..g.s.node_count())
     .filter(|&n| g.classes.of_node[n] != super::classes::NO_CLASS)
-    .map(|n| (g.s.node_id[n], full.dominators.retained[n]))
+    .map(|n| (g.s.node_id[n], full.dominators.retained.get(n)))
     .collect();
   v.sort_unstable_by_key(|&(id, _)| id);
   v
@@ -131,12 +130,7 @@ pub struct Tracker {
 impl Tracker {
   /// Candidates: the objects of `last` a program sees, reachable, with a class.
   pub fn new(last: &Graph) -> Tracker {
-    let reachable = |v: usize| {
-      last
-        .full
-        .as_ref()
-        .is_some_and(|f| f.distances.distance[v] != NO_DISTANCE)
-    };
+    let reachable = |v: usize| last.full.as_ref().is_some_and(|f| f.distances.reached(v));
     let mut candidates: Vec<(u32, u32)> = (0..last.s.node_count())
       .filter(|&v| {
         v as u32 != last.s.root
@@ -206,7 +200,7 @@ impl Tracker {
     let mut grown: Vec<(usize, u32)> = Vec::new();
     for (c, &(_, v)) in self.candidates.iter().enumerate() {
       let before = self.previous[c];
-      let r = retained[v as usize];
+      let r = retained.get(v as usize);
       if before != GONE && r > before && self.folded >= 1 {
         grown.push((c, v));
       }
@@ -215,7 +209,7 @@ impl Tracker {
     let mut series = self.series;
     for &(c, v) in &grown {
       let mut s = series.remove(&c).unwrap_or_else(|| vec![self.previous[c]]);
-      s.push(retained[v as usize]);
+      s.push(retained.get(v as usize));
       growth[v as usize] = s[s.len() - 1] - s[0];
       series_of.insert(v, s);
     }
@@ -239,7 +233,7 @@ impl Tracker {
           name: super::paths::class_label(last, v),
           id: last.s.node_id[v as usize],
           node_type: last.s.meta.node_types[last.s.node_type[v as usize] as usize].clone(),
-          self_size: last.s.self_size[v as usize],
+          self_size: last.s.self_size.get(v as usize),
           retained_size: series_of.remove(&v).unwrap_or_default(),
           growth: growth[v as usize],
           path_text: path_text(&path),
@@ -329,7 +323,7 @@ fn growing_classes(
     .into_iter()
     .map(|(key, a, totals)| {
       let nodes = &last.classes.aggregates[a].nodes;
-      let size = |n: u32| retained.map_or(0, |r| r[n as usize]);
+      let size = |n: u32| retained.map_or(0, |r| r.get(n as usize));
       let example = nodes
         .iter()
         .copied()

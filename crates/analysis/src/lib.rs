@@ -213,21 +213,26 @@ pub fn diff(
   let mut snapshots = read_all(paths, control)?;
   let last_snapshot = snapshots.pop().expect("two");
   let first_snapshot = snapshots.pop().expect("two");
-  let last = build(last_snapshot, Depth::Full, None, control).map_err(|e| e.in_file(&paths[1]))?;
-  let first = build(
-    first_snapshot,
-    Depth::Classes,
-    Some(&last.interfaces),
-    control,
-  )
-  .map_err(|e| e.in_file(&paths[0]))?;
+  // The last snapshot's plain-object groups classify both. Taken from its parsed columns
+  // (they read plain objects and property edges only, which the graph passes leave as they
+  // are), so the first snapshot can be built, and its edges freed, before the last one's
+  // dominators need their memory.
+  let interfaces = graph::interfaces(&last_snapshot, control).map_err(|e| e.in_file(&paths[1]))?;
+  let mut first = build(first_snapshot, Depth::Classes, Some(&interfaces), control)
+    .map_err(|e| e.in_file(&paths[0]))?;
+  let summaries = vec![report::summary(&first, &paths[0], control)];
+  let classes = vec![growing::class_totals(&first, control)];
+  // The comparison reads the first snapshot's nodes and classes, never its edges.
+  first.drop_edges();
+  let last = build(last_snapshot, Depth::Full, Some(&interfaces), control)
+    .map_err(|e| e.in_file(&paths[1]))?;
   control.enter(Phase::Diff)?;
   let earlier = diff::Earlier {
     first: &first,
     second_ids: None,
     tracker: None,
-    summaries: vec![report::summary(&first, &paths[0], control)],
-    classes: vec![growing::class_totals(&first, control)],
+    summaries,
+    classes,
   };
   let last_summary = report::summary(&last, &paths[1], control);
   let report = diff::diff_report(earlier, &last, last_summary, limits, control);
@@ -272,8 +277,9 @@ fn diff_many(
       second_ids = Some(diff::by_id(&g));
     }
     if i == 0 {
-      // The class comparison needs its classes, not its dominators or distances.
+      // The class comparison needs its classes, not its dominators, distances or edges.
       g.full = None;
+      g.drop_edges();
       first = Some(g);
     }
   }

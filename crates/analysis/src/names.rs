@@ -257,7 +257,7 @@ pub fn infer_interfaces(
     let edges = s.edges(node as u32);
     control.add_work(edges.len() as u64);
     for e in edges {
-      if s.edge_type[e] != t.edge_property {
+      if s.edge_type(e) != t.edge_property {
         continue;
       }
       let id = names.id(s, s.edge_name[e], control);
@@ -423,7 +423,7 @@ pub fn apply_interfaces(
     let edges = s.edges(node as u32);
     control.add_work(edges.len() as u64);
     for e in edges {
-      if s.edge_type[e] != t.edge_property {
+      if s.edge_type(e) != t.edge_property {
         continue;
       }
       let string = s.edge_name[e] as usize;

@@ -45,6 +45,115 @@ impl Strings {
   }
 }
 
+/// A size per node in 32 bits (self sizes, retained sizes); the few of 4 GiB or more (an
+/// `ArrayBuffer`'s backing store, an owner after shallow sizes moved its arrays onto it, the
+/// retained size of what holds most of a big heap) are `WIDE` here and kept whole in a map.
+/// Half the memory of a `u64` column for the same numbers.
+#[derive(Clone, Default, Debug)]
+pub struct Sizes {
+  low: Vec<u32>,
+  wide: std::collections::HashMap<u32, u64>,
+}
+
+/// The 32-bit word of a size kept in the wide map.
+const WIDE: u32 = u32::MAX;
+
+impl Sizes {
+  pub fn len(&self) -> usize {
+    self.low.len()
+  }
+
+  /// The size of node `i` (panics past the end, as a slice would).
+  #[inline]
+  pub fn get(&self, i: usize) -> u64 {
+    match self.low[i] {
+      WIDE => self.wide[&(i as u32)],
+      v => v as u64,
+    }
+  }
+
+  /// Sets the size of node `i`.
+  pub fn set(&mut self, i: usize, size: u64) {
+    if self.low[i] == WIDE {
+      self.wide.remove(&(i as u32));
+    }
+    match u32::try_from(size) {
+      Ok(v) if v != WIDE => self.low[i] = v,
+      _ => {
+        self.low[i] = WIDE;
+        self.wide.insert(i as u32, size);
+      }
+    }
+  }
+
+  /// Adds `size` to node `i`'s.
+  #[inline]
+  pub fn add(&mut self, i: usize, size: u64) {
+    let low = self.low[i] as u64;
+    if low + size < WIDE as u64 {
+      self.low[i] = (low + size) as u32;
+    } else {
+      self.set(i, self.get(i) + size);
+    }
+  }
+
+  pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+    (0..self.len()).map(|i| self.get(i))
+  }
+}
+
+/// Edge targets with the edge types in their top bits: one 32-bit word per edge instead of
+/// five bytes, and the type read from the word the target comes from. When a snapshot has
+/// more than 2^28 nodes or more than 16 edge types (V8 writes 7) the types stay a column of
+/// their own and the words are the targets alone.
+#[derive(Default, Debug)]
+pub struct EdgeTargets {
+  packed: Vec<u32>,
+  /// The target's bits of a word.
+  mask: u32,
+  /// Empty when the types are packed.
+  types: Vec<u8>,
+}
+
+const TYPE_SHIFT: u32 = 28;
+
+impl EdgeTargets {
+  #[inline]
+  fn to(&self, e: usize) -> u32 {
+    self.packed[e] & self.mask
+  }
+
+  #[inline]
+  fn ty(&self, e: usize) -> u8 {
+    match self.types.is_empty() {
+      true => (self.packed[e] >> TYPE_SHIFT) as u8,
+      false => self.types[e],
+    }
+  }
+
+  /// From the targets (node ordinals below `node_count`) and the types (below
+  /// `type_count`), packed in place when both fit.
+  pub fn new(mut to: Vec<u32>, mut types: Vec<u8>, node_count: usize, type_count: usize) -> Self {
+    if node_count <= 1 << TYPE_SHIFT && type_count <= 1 << (32 - TYPE_SHIFT) {
+      for (t, &ty) in to.iter_mut().zip(&types) {
+        *t |= (ty as u32) << TYPE_SHIFT;
+      }
+      EdgeTargets {
+        packed: to,
+        mask: (1 << TYPE_SHIFT) - 1,
+        types: Vec::new(),
+      }
+    } else {
+      types.shrink_to_fit();
+      EdgeTargets {
+        packed: to,
+        mask: u32::MAX,
+        types,
+      }
+    }
+  }
+}
+
 /// A location: which script, line and column allocated a node (closures and objects).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -61,15 +170,14 @@ pub struct Snapshot {
   pub node_type: Vec<u8>,
   pub node_name: Vec<u32>,
   pub node_id: Vec<u32>,
-  pub self_size: Vec<u64>,
+  pub self_size: Sizes,
   /// Ordinal of each node's first edge; `first_edge[n]` is the edge count.
   pub first_edge: Vec<u32>,
   /// Empty when the snapshot has no `detachedness` field.
   pub detachedness: Vec<u8>,
-  pub edge_type: Vec<u8>,
   pub edge_name: Vec<u32>,
-  /// Target node ordinal.
-  pub edge_to: Vec<u32>,
+  /// Each edge's target node ordinal and type: see [`EdgeTargets`].
+  pub edge_targets: EdgeTargets,
   pub locations: Vec<Location>,
   pub strings: Strings,
   pub root: u32,
@@ -83,7 +191,19 @@ impl Snapshot {
   }
 
   pub fn edge_count(&self) -> usize {
-    self.edge_type.len()
+    self.edge_targets.packed.len()
+  }
+
+  /// The target node ordinal of edge `e`.
+  #[inline]
+  pub fn edge_to(&self, e: usize) -> u32 {
+    self.edge_targets.to(e)
+  }
+
+  /// The type of edge `e`.
+  #[inline]
+  pub fn edge_type(&self, e: usize) -> u8 {
+    self.edge_targets.ty(e)
   }
 
   pub fn edges(&self, node: u32) -> std::ops::Range<usize> {
@@ -196,7 +316,7 @@ struct Columns {
   node_type: Vec<u8>,
   node_name: Vec<u32>,
   node_id: Vec<u32>,
-  self_size: Vec<u64>,
+  self_size: Sizes,
   first_edge: Vec<u32>,
   detachedness: Vec<u8>,
   values: u64,
@@ -233,7 +353,10 @@ fn read_nodes<R: Read>(
     node_type: column(n, what)?,
     node_name: column(n, what)?,
     node_id: column(n, what)?,
-    self_size: column(n, what)?,
+    self_size: Sizes {
+      low: column(n, what)?,
+      wide: Default::default(),
+    },
     first_edge: column(n + 1, what)?,
     detachedness: column(if m.node_detachedness.is_some() { n } else { 0 }, what)?,
     values: 0,
@@ -246,7 +369,7 @@ fn read_nodes<R: Read>(
     grow(&mut c.node_type, rows, what)?;
     grow(&mut c.node_name, rows, what)?;
     grow(&mut c.node_id, rows, what)?;
-    grow(&mut c.self_size, rows, what)?;
+    grow(&mut c.self_size.low, rows, what)?;
     grow(&mut c.first_edge, rows + 1, what)?;
     if m.node_detachedness.is_some() {
       grow(&mut c.detachedness, rows, what)?;
@@ -255,8 +378,13 @@ fn read_nodes<R: Read>(
       .extend(types(&cols[m.node_type], type_count, "node")?);
     c.node_name.extend_from_slice(&cols[m.node_name]);
     c.node_id.extend_from_slice(&cols[m.node_id]);
-    c.self_size
-      .extend(cols[m.node_self_size].iter().map(|&v| v as u64));
+    let at = c.self_size.low.len();
+    let sizes = &cols[m.node_self_size];
+    c.self_size.low.extend_from_slice(sizes);
+    // A size of exactly 2^32 - 1 is the wide mark's word: kept whole, as the wide ones are.
+    for (k, _) in sizes.iter().enumerate().filter(|(_, &v)| v == WIDE) {
+      c.self_size.wide.insert((at + k) as u32, WIDE as u64);
+    }
     for &count in &cols[m.node_edge_count] {
       c.first_edge.push(edges_so_far as u32);
       edges_so_far += count as u64;
@@ -274,8 +402,8 @@ fn read_nodes<R: Read>(
   // Self sizes of 4 GiB and more (an ArrayBuffer's backing store): the column has their low
   // words. DevTools' loader keeps them in a Uint32Array, which wraps them.
   for (row, size) in wide {
-    if let Some(slot) = c.self_size.get_mut(row as usize) {
-      *slot = size;
+    if (row as usize) < c.self_size.len() {
+      c.self_size.set(row as usize, size);
     }
   }
   c.first_edge.push(edges_so_far as u32);
@@ -504,7 +632,12 @@ fn assemble(
       )));
     }
   }
-  edges.edge_type.shrink_to_fit();
+  let edge_targets = EdgeTargets::new(
+    edges.edge_to,
+    edges.edge_type,
+    node_count,
+    meta.edge_types.len(),
+  );
   Ok(Snapshot {
     meta,
     node_type: cols.node_type,
@@ -513,12 +646,81 @@ fn assemble(
     self_size: cols.self_size,
     first_edge: cols.first_edge,
     detachedness: cols.detachedness,
-    edge_type: edges.edge_type,
     edge_name: edges.edge_name,
-    edge_to: edges.edge_to,
+    edge_targets,
     locations,
     strings,
     root,
     file_bytes,
   })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::{EdgeTargets, Sizes};
+
+  fn targets_and_types(e: &EdgeTargets) -> Vec<(u32, u8)> {
+    (0..e.packed.len()).map(|i| (e.to(i), e.ty(i))).collect()
+  }
+
+  #[test]
+  fn edge_types_ride_in_the_targets_top_bits_when_they_fit() {
+    let to = vec![0, 5, (1 << 28) - 1, 17];
+    let types = vec![0, 6, 15, 3];
+    let want: Vec<(u32, u8)> = to.iter().copied().zip(types.iter().copied()).collect();
+    let packed = EdgeTargets::new(to.clone(), types.clone(), 1 << 28, 16);
+    assert!(packed.types.is_empty());
+    assert_eq!(targets_and_types(&packed), want);
+    // Too many nodes, or too many types: a column of their own.
+    let wide = vec![0, 5, u32::MAX - 1, 1 << 28];
+    let want: Vec<(u32, u8)> = wide.iter().copied().zip(types.iter().copied()).collect();
+    let apart = EdgeTargets::new(wide, types.clone(), (1 << 28) + 1, 7);
+    assert_eq!(apart.types.len(), 4);
+    assert_eq!(targets_and_types(&apart), want);
+    let many = EdgeTargets::new(to.clone(), vec![0, 16, 20, 3], 100, 21);
+    assert_eq!(targets_and_types(&many)[2], ((1 << 28) - 1, 20));
+  }
+
+  const G4: u64 = 1 << 32;
+
+  #[test]
+  fn self_sizes_keep_4_gib_and_more_whole_in_32_bit_words() {
+    let mut s = Sizes {
+      low: vec![0; 6],
+      wide: Default::default(),
+    };
+    let want = [0, 7, G4 - 2, G4 - 1, G4, 5 * G4 + 3];
+    for (i, &v) in want.iter().enumerate() {
+      s.set(i, v);
+    }
+    assert_eq!(s.iter().collect::<Vec<_>>(), want);
+    // Only 2^32 - 1 (the mark's own word) and above go to the map.
+    assert_eq!(s.wide.len(), 3);
+    // A size moved onto its owner past 4 GiB, and the mover's back to 0.
+    s.set(2, s.get(2) + s.get(1));
+    s.set(1, 0);
+    assert_eq!(s.get(2), G4 + 5);
+    s.set(5, 0);
+    assert_eq!(s.get(5), 0);
+    assert_eq!(s.wide.len(), 3);
+    assert_eq!(s.iter().sum::<u64>(), G4 + 5 + G4 - 1 + G4);
+  }
+
+  #[test]
+  fn adding_to_a_size_crosses_into_the_map_and_stays_exact() {
+    let mut s = Sizes {
+      low: vec![0; 3],
+      wide: Default::default(),
+    };
+    s.add(0, G4 - 3);
+    s.add(0, 1);
+    assert_eq!((s.get(0), s.wide.len()), (G4 - 2, 0));
+    // 2^32 - 1 is the mark's word: it goes to the map.
+    s.add(0, 1);
+    assert_eq!((s.get(0), s.wide.len()), (G4 - 1, 1));
+    s.add(0, 10);
+    s.add(1, 3 * G4);
+    s.add(1, 7);
+    assert_eq!(s.iter().collect::<Vec<_>>(), [G4 + 9, 3 * G4 + 7, 0]);
+  }
 }

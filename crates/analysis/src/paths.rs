@@ -55,7 +55,7 @@ pub fn path_edges(g: &Graph, node: u32) -> (Vec<(u32, u32)>, bool) {
       truncated = true;
       break;
     }
-    let holder = full.distances.parent[at as usize];
+    let holder = full.distances.holder(&g.s, at);
     edges.push((via[at as usize], holder));
     at = holder;
   }
@@ -65,7 +65,7 @@ pub fn path_edges(g: &Graph, node: u32) -> (Vec<(u32, u32)>, bool) {
 
 pub fn edge_label(g: &Graph, e: u32) -> String {
   let e = e as usize;
-  let et = g.s.edge_type[e];
+  let et = g.s.edge_type(e);
   if g.t.edge_has_string_name(et) {
     g.s.strings.get(g.s.edge_name[e]).into_owned()
   } else {
@@ -117,13 +117,13 @@ pub fn retainer_path(g: &Graph, node: u32) -> RetainerPath {
   let reachable = g
     .full
     .as_ref()
-    .is_some_and(|f| f.distances.distance[node as usize] != super::distances::NO_DISTANCE);
+    .is_some_and(|f| f.distances.reached(node as usize));
   let steps = edges
     .iter()
     .map(|&(e, holder)| Step {
       holder: node_label(g, holder),
       holder_id: g.s.node_id[holder as usize],
-      edge_type: g.s.meta.edge_types[g.s.edge_type[e as usize] as usize].clone(),
+      edge_type: g.s.meta.edge_types[g.s.edge_type(e as usize) as usize].clone(),
       edge: edge_label(g, e),
     })
     .collect();
@@ -167,7 +167,7 @@ impl Shapes {
     *self.wide.entry(holder).or_insert_with(|| {
       g.s
         .edges(holder)
-        .filter(|&e| g.s.edge_type[e] == g.t.edge_property)
+        .filter(|&e| g.s.edge_type(e) == g.t.edge_property)
         .nth(DICTIONARY_PROPERTIES)
         .is_some()
     })
@@ -186,7 +186,7 @@ impl Shapes {
       && chain.len() < 4 * MAX_STEPS
     {
       chain.push(at);
-      at = d.parent[at as usize];
+      at = d.holder(&g.s, at);
     }
     let mut shape = if self.memo[at as usize] == u32::MAX {
       0
@@ -195,8 +195,8 @@ impl Shapes {
     };
     for &v in chain.iter().rev() {
       let e = d.via[v as usize] as usize;
-      let holder = d.parent[v as usize] as usize;
-      let et = g.s.edge_type[e];
+      let holder = d.holder(&g.s, v) as usize;
+      let et = g.s.edge_type(e);
       let indexed = !g.t.edge_has_string_name(et)
         || g
           .s

@@ -273,7 +273,7 @@ pub fn class_rows(g: &Graph, limits: &Limits, control: &Control) -> Vec<ClassRow
         a.nodes
           .iter()
           .copied()
-          .max_by_key(|&n| retained.map_or(0, |r| r[n as usize]))
+          .max_by_key(|&n| retained.map_or(0, |r| r.get(n as usize)))
           .map(|n| retainer_path(g, n))
       } else {
         None
@@ -311,11 +311,11 @@ pub fn largest_objects(g: &Graph, limit: usize) -> Vec<ObjectRow> {
     }
     best.push(node);
     if best.len() > limit.saturating_mul(4).max(64) {
-      best.sort_by(|a, b| retained[*b as usize].cmp(&retained[*a as usize]));
+      best.sort_by_key(|&n| std::cmp::Reverse(retained.get(n as usize)));
       best.truncate(limit);
     }
   }
-  best.sort_by(|a, b| retained[*b as usize].cmp(&retained[*a as usize]));
+  best.sort_by_key(|&n| std::cmp::Reverse(retained.get(n as usize)));
   best.truncate(limit);
   best
     .into_iter()
@@ -323,8 +323,8 @@ pub fn largest_objects(g: &Graph, limit: usize) -> Vec<ObjectRow> {
       name: super::paths::class_label(g, node),
       id: g.s.node_id[node as usize],
       node_type: g.s.meta.node_types[g.s.node_type[node as usize] as usize].clone(),
-      self_size: g.s.self_size[node as usize],
-      retained_size: retained[node as usize],
+      self_size: g.s.self_size.get(node as usize),
+      retained_size: retained.get(node as usize),
       path: retainer_path(g, node),
     })
     .collect()
