@@ -42,6 +42,41 @@ test('per-class counts, self sizes, retained sizes and distances equal DevTools'
   }
 })
 
+test('objects nothing retains — cycles, and nodes held only weakly — get DevTools\' dominators', async () => {
+  // Random graphs with a cycle of objects that retain only each other (no retaining path from
+  // the root reaches them), weak edges and nodes held only weakly: DevTools hangs what stays
+  // unreachable off the root. Every node has a class of its own, so the class table compares
+  // each node's retained size and distance.
+  let seed = 12345
+  const next = (bound) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % bound
+  }
+  for (let round = 0; round < 40; round++) {
+    const count = 10 + next(30)
+    const b = new crafted.Builder()
+    const empty = b.string('')
+    const out = Array.from({ length: count }, () => [])
+    for (let from = 0; from < count; from++) {
+      for (let k = next(4); k > 0; k--) out[from].push([next(10) === 0 ? 'weak' : 'property', next(count)])
+    }
+    // The last few point at each other only.
+    const size = 2 + next(4)
+    const cycle = new Set(Array.from({ length: size }, (_, i) => count - size + i))
+    for (let from = 0; from < count; from++) {
+      if (!cycle.has(from)) out[from] = out[from].filter(([, to]) => !cycle.has(to))
+    }
+    for (let i = 0; i < size; i++) out[count - size + i].push(['property', count - size + ((i + 1 + next(size - 1)) % size)])
+    b.node('synthetic', empty, 0)
+    for (let i = 1; i < count; i++) b.node('object', b.string(`N${i}`), 1 + (i % 7))
+    const name = b.string('p')
+    for (let from = 0; from < count; from++) for (const [type, to] of out[from]) b.edge(from, type, name, to)
+    const file = path.join(dir, `unreachable-${round}.heapsnapshot`)
+    fs.writeFileSync(file, b.text())
+    await assertClassesEqualDevTools(file)
+  }
+})
+
 test('a two-snapshot diff equals DevTools\' Comparison view', async () => {
   const [a, , c] = shapes
   const report = await leakwatch.diff(a, c, { classes: Infinity })

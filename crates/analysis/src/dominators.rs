@@ -377,6 +377,21 @@ pub fn dominators(
       v = next;
     }
   }
+  // A bucket is emptied when a child of its vertex is processed. Vertices that hang off the
+  // root only because nothing reachable retains them (a cycle of objects holding each other)
+  // can take a semidominator outside their own ancestry, whose bucket is then never emptied:
+  // their slots still hold bucket links. As in DevTools, such a vertex has no dominator
+  // computed (0), and the step below gives it the root's.
+  if buckets {
+    for head in &mut bucket_head[1..=n as usize] {
+      let mut v = std::mem::take(head);
+      while v != 0 {
+        let next = dom[v as usize];
+        dom[v as usize] = 0;
+        v = next;
+      }
+    }
+  }
   drop((stack, bucket_head, ancestor, label, retainers));
   super::control::trace("dominators: semidominators");
   dom[0] = ROOT;
@@ -400,8 +415,7 @@ pub fn dominators(
   // Back to node ordinals, in the semidominators' column.
   let mut idom = semi;
   for w in 1..=n as usize {
-    // 0 only for a vertex of a cycle nothing retains, whose bucket was never emptied.
-    // FIXME: DevTools' treatment of such cycles is not followed yet; refused as before.
+    // Never 0 after the step above (dom[0] is the root); a guard, not a case.
     if dom[w] == 0 {
       return Err(AnalysisError::new(
         super::error::Kind::Internal,
