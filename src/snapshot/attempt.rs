@@ -139,7 +139,7 @@ pub fn attempt(
   };
   let mut est = estimate(req.heap_used, counted.as_ref(), learned);
   let disk = disk_room(&dir).ok();
-  let names = counted.as_ref().map_or(0, index_names);
+  let names = counted.as_ref().map(index_names);
   let limits = match decide(est, memory.as_ref(), disk, rss, req.min_free_disk) {
     Verdict::Go { ceiling, tight } => Limits {
       ceiling,
@@ -188,7 +188,7 @@ pub fn attempt(
   match result {
     Ok(dumped) => {
       let extra = dumped.peak_rss.saturating_sub(rss);
-      let shape = dumped.walked.map(|w| (w.objects, names));
+      let shape = dumped.walked.map(|w| (w.objects, names.unwrap_or(0)));
       if let Some(learned) =
         Learned::from_dump(req.heap_used, shape, extra, dumped.bytes, dumped.duration)
       {

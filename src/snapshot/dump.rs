@@ -6,7 +6,7 @@
 //! then walks the heap once more to count objects, which lengthens the pause by about a
 //! tenth). With V8's object count (its first report, before anything is built) and again two
 //! fifths into the walk (with the cost per object measured so far), the guard's estimate is
-//! redone (`guard::shape_cost`, `guard::memory_during_walk`): a dump that will not fit is
+//! redone (`guard::planned_cost`, `guard::memory_during_walk`): a dump that will not fit is
 //! aborted there, before the rest of the graph and the index names are built. It also aborts the dump if RSS reaches the
 //! ceiling the guard set: a dump that turns out bigger than estimated is given up, not allowed
 //! to take the process down. With a pause budget, the same
@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::file::{FileError, PartialFile};
-use super::guard::{file_from_counts, memory_during_walk, shape_cost, walk_measurable, PerObject};
+use super::guard::{
+  file_from_counts, memory_during_walk, planned_cost, walk_measurable, PerObject,
+};
 use crate::v8::{IsolateProfiler, SnapshotProgress, SnapshotSink, TakeOutcome};
 
 /// Bytes V8 hands over per write.
@@ -45,8 +47,8 @@ pub struct Dumped {
 pub struct Plan {
   /// RSS before the dump.
   pub rss_before: u64,
-  /// Index names the census counted.
-  pub names: u64,
+  /// Index names the census counted (None: no census).
+  pub names: Option<u64>,
   /// Per-object costs (prior or learned).
   pub per_object: PerObject,
   /// Memory the dump may add (`None`: no room known).
@@ -146,7 +148,7 @@ impl Watch {
     let walked = match self.rss_at_count {
       None => {
         self.rss_at_count = Some(rss);
-        let (memory, file) = shape_cost(total, plan.names, plan.per_object);
+        let (memory, file) = planned_cost(total, plan.names, plan.per_object);
         Walked {
           objects: total,
           memory_bytes: grown + memory,
@@ -171,7 +173,7 @@ impl Watch {
           ..self.walked.unwrap_or(Walked {
             objects: total,
             memory_bytes: 0,
-            file_bytes: shape_cost(total, plan.names, plan.per_object).1,
+            file_bytes: planned_cost(total, plan.names, plan.per_object).1,
             measured: true,
             over: None,
           })
@@ -266,7 +268,7 @@ impl SnapshotSink for FileSink<'_> {
         header_count(head, b"\"node_count\":"),
         header_count(head, b"\"edge_count\":"),
       ) {
-        let bytes = file_from_counts(nodes, edges, plan.names);
+        let bytes = file_from_counts(nodes, edges, plan.names.unwrap_or(0));
         let over = plan.disk_room.is_some_and(|room| bytes > room);
         self.file_estimate = Some((nodes, bytes, over));
         if over {
@@ -417,7 +419,7 @@ mod tests {
     Limits {
       plan: Some(Plan {
         rss_before: 100,
-        names: 0,
+        names: Some(0),
         per_object: PerObject::of(None),
         memory_room: Some(room),
         disk_room: None,
@@ -428,7 +430,7 @@ mod tests {
 
   #[test]
   fn the_object_count_aborts_a_dump_that_will_not_fit_before_anything_is_built() {
-    let (fits, _) = shape_cost(1_000_000, 0, PerObject::of(None));
+    let (fits, _) = planned_cost(1_000_000, Some(0), PerObject::of(None));
     let mut tight = Watch::new(rss, planned(fits - 1), Instant::now());
     assert!(!tight.progress(0, 1_000_000));
     let walked = tight.walked.unwrap();
@@ -446,7 +448,7 @@ mod tests {
     }
     let set = |v: u64| RSS.store(v, std::sync::atomic::Ordering::Relaxed);
     // The prior fits; the walk then costs 2,000 bytes an object, far above it.
-    let (prior, _) = shape_cost(1_000_000, 0, PerObject::of(None));
+    let (prior, _) = planned_cost(1_000_000, Some(0), PerObject::of(None));
     let mut watch = Watch::new(read, planned(prior + 1), Instant::now());
     set(0);
     assert!(watch.progress(0, 1_000_000));
