@@ -88,4 +88,28 @@ async function assertClassesEqualDevTools(file) {
   return report
 }
 
-module.exports = { root, runFixture, runCommand, jsonLines, notChecked, assertClassesEqualDevTools }
+/**
+ * Asserts that leakwatch's diff `report` of snapshots `base` → `current` (files) equals
+ * DevTools' Comparison view on every class: counts and sizes added, removed and their deltas.
+ * As the Comparison view does, the base is classified with the current snapshot's groups.
+ */
+async function assertDiffEqualsDevTools(base, current, report) {
+  const assert = require('node:assert/strict')
+  const fs = require('node:fs')
+  const { Readable } = require('node:stream')
+  const devtools = await import('heap-snapshot-toolkit')
+  const parse = (file) => devtools.parse(Readable.from([fs.readFileSync(file, 'utf8')]))
+  const [a, c] = [await parse(base), await parse(current)]
+  const expected = c.calculateSnapshotDiff(a.uid, a.aggregatesForDiff(c.interfaceDefinitions()))
+  const mine = new Map(report.classes.map((r) => [r.key, r]))
+  assert.strictEqual(mine.size, Object.keys(expected).length, 'number of classes')
+  for (const [key, d] of Object.entries(expected)) {
+    const m = mine.get(key)
+    assert.ok(m, `class ${key} is missing`)
+    assert.deepStrictEqual(
+      [m.name, m.addedCount, m.removedCount, m.addedSize, m.removedSize, m.countDelta, m.sizeDelta],
+      [d.name, d.addedCount, d.removedCount, d.addedSize, d.removedSize, d.countDelta, d.sizeDelta], key)
+  }
+}
+
+module.exports = { root, runFixture, runCommand, jsonLines, notChecked, assertClassesEqualDevTools, assertDiffEqualsDevTools }

@@ -22,11 +22,10 @@
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { option } = require('../common')
+
 const args = process.argv.slice(2)
-const arg = (name, fallback) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : fallback
-}
+const arg = (name, fallback) => option(args, name, fallback)
 const out = arg('--out', '.')
 const prefix = arg('--prefix', 'generated')
 const snapshots = Number(arg('--snapshots', 1))
@@ -156,6 +155,19 @@ class Writer {
     let p = this.pos + digits
     this.pos = p
     for (let x = v; x >= 1; x = Math.floor(x / 10)) this.buf[--p] = 48 + (x % 10)
+  }
+
+  /** One row of a flat number array: `\n,` before all but the first, the values comma-separated. */
+  row(first, values) {
+    this.room(24 * values.length + 2)
+    if (!first) {
+      this.buf[this.pos++] = 10
+      this.buf[this.pos++] = 44
+    }
+    for (let i = 0; i < values.length; i++) {
+      if (i > 0) this.buf[this.pos++] = 44
+      this.num(values[i])
+    }
   }
 }
 
@@ -567,18 +579,8 @@ function writeSnapshot(file, k) {
   let first = true
   layout(k, {
     node(type, name, id, size, ec) {
-      w.room(128)
-      if (!first) {
-        w.buf[w.pos++] = 10
-        w.buf[w.pos++] = 44
-      }
+      w.row(first, [type, name, id, size, ec, 0, 0])
       first = false
-      w.num(type); w.buf[w.pos++] = 44
-      w.num(name); w.buf[w.pos++] = 44
-      w.num(id); w.buf[w.pos++] = 44
-      w.num(size); w.buf[w.pos++] = 44
-      w.num(ec); w.buf[w.pos++] = 44
-      w.buf[w.pos++] = 48; w.buf[w.pos++] = 44; w.buf[w.pos++] = 48
     },
     edge() {},
     location() {},
@@ -588,15 +590,8 @@ function writeSnapshot(file, k) {
   layout(k, {
     node() {},
     edge(type, name, to) {
-      w.room(48)
-      if (!first) {
-        w.buf[w.pos++] = 10
-        w.buf[w.pos++] = 44
-      }
+      w.row(first, [type, name, to * NF])
       first = false
-      w.num(type); w.buf[w.pos++] = 44
-      w.num(name); w.buf[w.pos++] = 44
-      w.num(to * NF)
     },
     location() {},
   })
@@ -606,16 +601,8 @@ function writeSnapshot(file, k) {
     node() {},
     edge() {},
     location(ordinal, line, column) {
-      w.room(48)
-      if (!first) {
-        w.buf[w.pos++] = 10
-        w.buf[w.pos++] = 44
-      }
+      w.row(first, [ordinal * NF, 81, line, column])
       first = false
-      w.num(ordinal * NF); w.buf[w.pos++] = 44
-      w.num(81); w.buf[w.pos++] = 44
-      w.num(line); w.buf[w.pos++] = 44
-      w.num(column)
     },
   })
   w.text('],\n"strings":[')

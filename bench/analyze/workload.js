@@ -13,11 +13,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const v8 = require('node:v8')
 
+const { option } = require('../common')
+
 const args = process.argv.slice(2)
-const arg = (name, fallback) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : fallback
-}
+const arg = (name, fallback) => option(args, name, fallback)
 const out = arg('--out', '.')
 const sessions = Number(arg('--sessions', 1000))
 const snapshots = Number(arg('--snapshots', 1))
