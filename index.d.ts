@@ -510,6 +510,12 @@ declare namespace leakwatch {
     relaxedMs?: number
     /** The longest span of observed growth a first `leak` needs, ms, counted from the start of the rise. Default 75 000. */
     sustainMs?: number
+    /**
+     * The shortest span of observed growth any first `leak` needs, however near the limit, ms
+     * (capped at 90 % of `windowMs`). Default 0. Set it above a service's own warm-up when
+     * that warm-up is urgent growth in its container.
+     */
+    minSpanMs?: number
   }
 
   /** Thresholds of one metric; `false` turns the metric off. */

@@ -74,7 +74,7 @@ test('defaults are documented values', () => {
       plateauRatio: 0.5,
       rearmRatio: 0.25,
       confirm: { maxPauseRatio: 0.01, minIntervalMs: 1000 },
-      urgency: { urgentMs: 600000, relaxedMs: 3600000, sustainMs: 75000 },
+      urgency: { urgentMs: 600000, relaxedMs: 3600000, sustainMs: 75000, minSpanMs: 0 },
       memoryLimitBytes: null,
       heap: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
       external: { minGrowthBytes: 8 * MiB, minGrowthRatio: 0.1 },
@@ -158,6 +158,12 @@ test('detection options are checked by their full name', () => {
   })
   assertOptionError({ detection: { confirm: 'yes' } }, {
     type: TypeError, code: 'ERR_LEAKWATCH_INVALID_OPTION', mentions: ['detection.confirm', 'an object or false'],
+  })
+  assertOptionError({ detection: { urgency: { minSpanMs: -1 } } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['detection.urgency.minSpanMs', '86 400 000|86400000'],
+  })
+  assertOptionError({ detection: { urgency: { minSpanMs: 1.5 } } }, {
+    type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['detection.urgency.minSpanMs'],
   })
   assertOptionError({ attribution: { samplingIntervalBytes: 10 } }, {
     type: RangeError, code: 'ERR_LEAKWATCH_OPTION_OUT_OF_RANGE', mentions: ['attribution.samplingIntervalBytes'],

@@ -310,7 +310,8 @@ const SPEC = {
           '(see [Evidence scaled to urgency](detection.md#evidence-scaled-to-urgency)): growth ' +
           'that reaches the limit within `urgentMs` is reported as soon as the rules above allow; ' +
           'slower growth must first be seen rising for up to `sustainMs`, counted from the start of the rise ' +
-          '(early in a process\'s life or later); `false` = the rules above alone.',
+          '(early in a process\'s life or later); `minSpanMs` asks every growth, however near the ' +
+          'limit, for at least that span; `false` = the rules above alone.',
         check: group({
           urgentMs: {
             default: 10 * MINUTE,
@@ -329,6 +330,14 @@ const SPEC = {
             check: integer(0, 86_400_000),
             unit: 'ms',
             description: 'The longest span of observed growth a first `leak` needs.',
+          },
+          minSpanMs: {
+            default: 0,
+            check: integer(0, 86_400_000),
+            unit: 'ms',
+            description: 'The shortest span of observed growth any first `leak` needs, however near ' +
+              'the limit: set it above a service\'s own warm-up when that warm-up is urgent growth ' +
+              'in its container (capped, like `sustainMs`, at 90 % of `windowMs`).',
           },
         }, { orFalse: true }),
       },
@@ -453,7 +462,7 @@ function resolveOptions(options) {
  * @typedef {{ mode: string, consecutiveGcs: number, windowMs: number, warmupMs: number,
  *   minPoints: number, minConsistency: number, plateauRatio: number, rearmRatio: number,
  *   confirm: { maxPauseRatio: number, minIntervalMs: number } | null,
- *   urgency: { urgentMs: number, relaxedMs: number, sustainMs: number } | null,
+ *   urgency: { urgentMs: number, relaxedMs: number, sustainMs: number, minSpanMs: number } | null,
  *   memoryLimitBytes: number | null,
  *   heap: Thresholds | null, external: Thresholds | null, rss: Thresholds | null }} DetectionOptions
  * @typedef {{ minGrowthBytes: number, minGrowthRatio: number }} Thresholds

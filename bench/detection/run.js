@@ -9,6 +9,8 @@
 //        [--heap-mb N]   (--heap-mb: every child runs with --max-old-space-size=N, as in a
 //                         container; pair it with --options '{"detection":{"memoryLimitBytes":…}}')
 //        [--leak-after S]  (the healthy part of a workload with leakAfterS, default its own)
+//        [--detectors leakwatch,memwatch]  (which to run; both by default)
+//        [--from FILE]  (print the table of an earlier --json output instead of running)
 //
 // --seconds is how long each process is watched, counted from the start of the leak for a
 // workload whose leak starts late (it runs leakAfterS + seconds; a `leak` before the leak
@@ -30,6 +32,8 @@ const options = value('--options', '{}')
 const asJson = argv.includes('--json')
 const heapMb = value('--heap-mb', null)
 const leakAfter = value('--leak-after', null)
+const detectors = value('--detectors', 'leakwatch,memwatch').split(',')
+const from = value('--from', null)
 const nodeArgs = heapMb ? [`--max-old-space-size=${Number(heapMb)}`] : []
 
 function runOne({ workload, detector }) {
@@ -58,7 +62,15 @@ function healthySeconds(workload) {
   return workload.leakAfterS ? Number(leakAfter ?? workload.leakAfterS) : 0
 }
 
-const at = (e) => `${(e.tInProcess ?? e.t).toFixed(1)} s${e.metric ? ` (${e.metric})` : ''}`
+/** When a `leak` came, on which metric, and (leakwatch's) how far its limit was at that rate. */
+function at(e) {
+  const ttl = Number.isFinite(e.timeToLimitMs) ? `, ${minutes(e.timeToLimitMs)} to the limit` : ''
+  return `${(e.tInProcess ?? e.t).toFixed(1)} s${e.metric ? ` (${e.metric}${ttl})` : ''}`
+}
+
+function minutes(ms) {
+  return ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${(ms / 60_000).toFixed(1)} min`
+}
 
 /**
  * One run judged: `falseAlarm` (a `leak` from a non-leak, or before a late leak started),
@@ -81,7 +93,7 @@ function judge(workload, run) {
   }
   if (found.length === 0) return { falseAlarm: false, detected: false, cell: 'missed' }
   const seconds = found[0].t - healthyS
-  const cell = healthyS ? `${found[0].t.toFixed(1)} s (${found[0].metric}), ${seconds.toFixed(1)} s after it started` : at(found[0])
+  const cell = healthyS ? `${at(found[0])}, ${seconds.toFixed(1)} s after it started` : at(found[0])
   return { falseAlarm: false, detected: true, seconds, cell }
 }
 
@@ -98,33 +110,34 @@ function summarise(runs) {
 }
 
 async function main() {
-  const selected = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS
   const started = Date.now()
-  const runs = selected.flatMap((workload) => ['leakwatch', 'memwatch'].map((detector) => ({ workload, detector })))
-  const results = await pool(runs.map((run) => () => runOne(run)), jobs)
+  let selected = only ? WORKLOADS.filter((w) => only.split(',').includes(w.name)) : WORKLOADS
+  let results
+  if (from) {
+    results = JSON.parse(require('node:fs').readFileSync(from, 'utf8'))
+    selected = selected.filter((w) => results.some((r) => r.workload === w.name))
+  } else {
+    const runs = selected.flatMap((workload) => detectors.map((detector) => ({ workload, detector })))
+    results = await pool(runs.map((run) => () => runOne(run)), jobs)
+  }
   if (asJson) {
     console.log(JSON.stringify(results, null, 2))
     return
   }
   const of = (detector) => results.filter((r) => r.detector === detector)
-  const rows = selected.map((w) => {
-    const lw = of('leakwatch').find((r) => r.workload === w.name)
-    const mw = of('memwatch').find((r) => r.workload === w.name)
-    return [
-      w.name, w.leaks ? 'leak' : 'no leak',
-      judge(w, lw).cell, `${lw.fullGcs ?? '?'} (${lw.requestedGcs ?? 0} requested)`,
-      judge(w, mw).cell, String(mw.fullGcs ?? '?'),
-    ]
-  })
-  const header = ['workload', 'truth', 'leakwatch: first leak', 'full GCs', "memwatch's rule: first leak", 'full GCs']
+  const ran = ['leakwatch', 'memwatch'].filter((d) => of(d).length > 0)
+  const rows = selected.map((w) => [w.name, w.leaks ? 'leak' : 'no leak', ...ran.flatMap((d) => {
+    const r = of(d).find((x) => x.workload === w.name)
+    return [judge(w, r).cell, d === 'leakwatch' ? `${r.fullGcs ?? '?'} (${r.requestedGcs ?? 0} requested)` : String(r.fullGcs ?? '?')]
+  })])
+  const title = { leakwatch: 'leakwatch: first leak', memwatch: "memwatch's rule: first leak" }
+  const header = ['workload', 'truth', ...ran.flatMap((d) => [title[d], 'full GCs'])]
   console.log(markdownTable(header, rows))
   console.log('')
-  const lw = summarise(of('leakwatch'))
-  const mw = summarise(of('memwatch'))
   const fmt = (s) => `detected ${s.detected}/${s.detected + s.missed}, missed ${s.missed}, false alarms ${s.falseAlarms}, ` +
     `median time to first leak ${s.medianSeconds === null ? '-' : `${s.medianSeconds.toFixed(1)} s`}`
-  console.log(`leakwatch:       ${fmt(lw)}`)
-  console.log(`memwatch's rule: ${fmt(mw)}`)
+  const label = { leakwatch: 'leakwatch:      ', memwatch: "memwatch's rule:" }
+  for (const d of ran) console.log(`${label[d]} ${fmt(summarise(of(d)))}`)
   const late = selected.filter((w) => w.leakAfterS).map((w) => `${w.name} after ${healthySeconds(w)} s healthy`)
   const deploys = selected.filter((w) => w.deploy).map((w) => w.name)
   if (late.length + deploys.length > 0) {
@@ -134,8 +147,11 @@ async function main() {
     const reports = r.phases ? r.phases.map((p) => p.report).filter(Boolean) : r.report ? [r.report] : []
     if (reports.length > 0) console.log(`${r.workload}: ${reports.map((x) => JSON.stringify(x)).join(', then ')}`)
   }
-  console.log(`(${selected.length} workloads, ${seconds} s each, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
-    `node ${process.version}; leakwatch options ${options}${heapMb ? `; --max-old-space-size=${heapMb}` : ''})`)
+  if (from) console.log(`(${selected.length} workloads, from ${from})`)
+  else {
+    console.log(`(${selected.length} workloads, ${seconds} s each, ${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
+      `node ${process.version}; leakwatch options ${options}${heapMb ? `; --max-old-space-size=${heapMb}` : ''})`)
+  }
   for (const r of results) if (r.error || r.code) console.log(`${r.workload} (${r.detector}): exit ${r.code} ${r.error || r.stderr}`)
 }
 

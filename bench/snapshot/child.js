@@ -22,7 +22,10 @@ const argv = process.argv.slice(2)
 const kind = option(argv, '--kind', 'server')
 const mb = Number(option(argv, '--mb', '50'))
 const writer = option(argv, '--writer', 'leakwatch')
-const dir = option(argv, '--dir', fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lw-snap-')))
+// Without --dir, a temporary directory of its own, removed when the process ends.
+const givenDir = option(argv, '--dir', null)
+const dir = givenDir ?? fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'lw-snap-'))
+if (givenDir === null) process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
 const room = option(argv, '--room', 'tight')
 
 function statusKb(field) {

@@ -143,6 +143,8 @@ pub struct UrgencyOptions {
   pub relaxed_ms: f64,
   /// The longest span of observed growth a first report can need, ms.
   pub sustain_ms: f64,
+  /// The shortest span of observed growth any first report needs, however near the limit, ms.
+  pub min_span_ms: f64,
 }
 
 impl NativeDetection {
@@ -182,6 +184,7 @@ impl NativeDetection {
           urgent_s: u.urgent_ms / 1000.0,
           relaxed_s: u.relaxed_ms / 1000.0,
           sustain_s: u.sustain_ms / 1000.0,
+          min_span_s: u.min_span_ms / 1000.0,
         }),
       })
     };

@@ -831,6 +831,39 @@ mod tests {
   }
 
   #[test]
+  fn a_floor_holds_back_a_warm_up_that_is_urgent_in_its_container() {
+    // A service's warm-up: 1.5 MiB/s for 45 s from 60 MiB, then flat, in a 512 MiB heap:
+    // about 5 min from the limit while it lasts, so urgent by the default scale.
+    let limits = Limits {
+      heap_limit: Some(512 * MIB),
+      memory_room: None,
+    };
+    let warm_up = |t: f64| 60.0 + 1.5 * t.min(45.0);
+    let (at, r) = first_leak_at(Some(Urgency::default()), limits, 180, warm_up)
+      .expect("urgent by the default scale");
+    assert!(at <= 14.0, "reported at {at} s: {}", r.reason);
+    let floor = Urgency {
+      min_span_s: 60.0,
+      ..Urgency::default()
+    };
+    assert_eq!(first_leak(Some(floor), limits, 180, warm_up), None);
+    // The same rate as a leak is reported once it has risen for the floor, not later.
+    let leak = |t: f64| 60.0 + 1.5 * t;
+    let (at, r) = first_leak_at(Some(floor), limits, 180, leak).expect("reported");
+    assert!(
+      (60.0..=68.0).contains(&at),
+      "reported at {at} s: {}",
+      r.reason
+    );
+    assert_eq!(floor.required_span_s(Some(10.0)), 60.0);
+    assert_eq!(
+      floor.required_span_s(Some(7200.0)),
+      75.0,
+      "the scale above the floor"
+    );
+  }
+
+  #[test]
   fn rss_climbing_for_40_s_after_start_is_not_a_leak_with_urgency() {
     let mut d = Detection::new(&DetectionConfig {
       heap: None,

@@ -60,7 +60,8 @@ pub struct TrendConfig {
 /// `detector/early.rs`), and never more than the window. This holds back moderate growth long
 /// enough for the plateau test to see it level off — a cache filling up, JIT and allocator
 /// warm-up early in a process's life, a cache that starts filling later on — while a fast
-/// leak is not delayed.
+/// leak is not delayed. `min_span_s` (0 by default) asks every growth, however near its limit,
+/// for at least that span: for a service whose own warm-up is urgent growth in its container.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Urgency {
   /// Time to the limit at or under which no extra evidence is asked, seconds.
@@ -69,6 +70,9 @@ pub struct Urgency {
   pub relaxed_s: f64,
   /// The longest span of observed growth a first report can need, seconds.
   pub sustain_s: f64,
+  /// The shortest span of observed growth any first report needs, seconds (a floor under the
+  /// scale above; above `sustain_s` it is what every growth needs).
+  pub min_span_s: f64,
 }
 
 impl Default for Urgency {
@@ -77,6 +81,7 @@ impl Default for Urgency {
       urgent_s: 10.0 * 60.0,
       relaxed_s: 60.0 * 60.0,
       sustain_s: 75.0,
+      min_span_s: 0.0,
     }
   }
 }
@@ -85,6 +90,11 @@ impl Urgency {
   /// The span of observed growth needed before a first report, seconds, for a growth that
   /// reaches its limit in `time_to_limit_s` (None: unknown limit).
   pub fn required_span_s(&self, time_to_limit_s: Option<f64>) -> f64 {
+    self.scaled_span_s(time_to_limit_s).max(self.min_span_s)
+  }
+
+  /// The span by time to the limit alone, before the floor.
+  fn scaled_span_s(&self, time_to_limit_s: Option<f64>) -> f64 {
     let Some(ttl) = time_to_limit_s else {
       return self.sustain_s;
     };
