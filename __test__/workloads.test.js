@@ -37,12 +37,13 @@ const RELAXED_CAP_S = 110
 // A leak judged on the machine's limits whose rate falls as it goes (session-scan): more room.
 const SLOW_CAP_S = 150
 
-const CONTAINER_OPTIONS = ['--options', JSON.stringify({ detection: { memoryLimitBytes: 512 * 1024 * 1024 } })]
+const CONTAINER_DETECTION = { memoryLimitBytes: 512 * 1024 * 1024 }
+const CONTAINER_OPTIONS = ['--options', JSON.stringify({ detection: CONTAINER_DETECTION })]
 const LATE_GROWTH_OPTIONS = ['--options', JSON.stringify({ detection: { windowMs: 20_000 } })]
 
-function run(name, args, { container = true, capS = LEAK_CAP_S } = {}) {
+function run(name, args, { container = true, capS = LEAK_CAP_S, containerOptions = CONTAINER_OPTIONS } = {}) {
   return new Promise((resolve, reject) => {
-    const argv = container ? [...CONTAINER_HEAP, CHILD, name, ...args, ...CONTAINER_OPTIONS] : [CHILD, name, ...args]
+    const argv = container ? [...CONTAINER_HEAP, CHILD, name, ...args, ...containerOptions] : [CHILD, name, ...args]
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
@@ -70,6 +71,22 @@ describe('detection on workloads', { concurrency: 3 }, () => {
     // to urgency"): seen rising for most of sustainMs, where the container run needs ~10 s.
     assert.ok(first.timeToLimitMs > 10 * 60_000, `${first.timeToLimitMs} ms to the limit`)
     assert.ok(first.windowMs >= 40_000, `reported on a ${first.windowMs} ms window: ${first.reason}`)
+  })
+
+  // A warm-up minutes from the container's limit is urgent growth: reported by default, as a
+  // leak at its rate would be; `urgency.minSpanMs` above the warm-up's length holds it back.
+  test('a warm-up urgent in its container: reported by default, silent with urgency.minSpanMs above its length', async () => {
+    const floor = ['--options', JSON.stringify({ detection: { ...CONTAINER_DETECTION, urgency: { minSpanMs: 60_000 } } })]
+    const [byDefault, withFloor] = await Promise.all([
+      run('warming-cache', ['--seconds', String(STEADY_S), '--stop-on-leak']),
+      run('warming-cache', ['--seconds', '90'], { containerOptions: floor, capS: 90 }),
+    ])
+    for (const r of [byDefault, withFloor]) assert.equal(r.code, 0, r.stderr)
+    const first = byDefault.result.found[0]
+    assert.ok(first, `no leak by default in ${byDefault.result.seconds} s`)
+    assert.ok(first.timeToLimitMs < 10 * 60_000, `${first.timeToLimitMs} ms to the limit: ${first.reason}`)
+    assert.deepEqual(withFloor.result.found.map((f) => f.reason), [], 'false alarm with the floor')
+    assert.ok(withFloor.result.seconds >= 89)
   })
 
   // How long one process of a workload may run: a leak to its first `leak` (on the machine's
