@@ -79,7 +79,6 @@ pub fn aggregate(
   class: &[u32],
   class_limit: usize,
   locations: &[Location],
-  distance: Option<&[i32]>,
 ) -> Classes {
   let n = s.node_count();
   let mut aggregates: Vec<Aggregate> = Vec::new();
@@ -87,7 +86,7 @@ pub fn aggregate(
   let mut by_location: HashMap<ClassKey, u32> = HashMap::new();
   let mut of_node = vec![NO_CLASS; n];
   let mut sites = locations.iter().peekable();
-  for node in 0..n {
+  for (node, class_of) in of_node.iter_mut().enumerate() {
     let size = s.self_size.get(node);
     if size == 0 {
       continue;
@@ -111,17 +110,33 @@ pub fn aggregate(
       });
     }
     let a = &mut aggregates[*slot as usize];
-    of_node[node] = *slot;
+    *class_of = *slot;
     a.count += 1;
     a.self_size += size;
-    if let Some(d) = distance {
-      a.distance = a.distance.min(d[node]);
+  }
+  // The instance lists at their exact length, in node order: no list grows by doubling and
+  // leaves its old buffers behind.
+  for a in &mut aggregates {
+    a.nodes = Vec::with_capacity(a.count as usize);
+  }
+  for (node, &slot) in of_node.iter().enumerate() {
+    if slot != NO_CLASS {
+      aggregates[slot as usize].nodes.push(node as u32);
     }
-    a.nodes.push(node as u32);
   }
   Classes {
     aggregates,
     of_node,
+  }
+}
+
+/// Takes each class's least distance from the roots (DevTools' `NO_DISTANCE` when an
+/// instance was not reached).
+pub fn least_distances(classes: &mut Classes, distance: &[i32]) {
+  for a in &mut classes.aggregates {
+    if let Some(d) = a.nodes.iter().map(|&n| distance[n as usize]).min() {
+      a.distance = a.distance.min(d);
+    }
   }
 }
 

@@ -18,12 +18,13 @@ pub struct Graph {
   pub names: ClassNames,
   pub interfaces: Vec<InterfaceDefinition>,
   pub classes: Classes,
-  /// Present when the graph was built with `Depth::Full`.
+  /// Present when the graph was built with `Depth::Report` or `Depth::Full`.
   pub full: Option<Full>,
 }
 
 pub struct Full {
   pub dominators: Dominators,
+  /// Empty with `Depth::Report`.
   pub tree: DominatorTree,
   pub distances: Distances,
 }
@@ -32,7 +33,11 @@ pub struct Full {
 pub enum Depth {
   /// Class names, counts and self sizes: enough to be the "before" side of a diff.
   Classes,
-  /// Also dominators, retained sizes, distances and retainer paths.
+  /// Also dominators, retained sizes, distances and retainer paths; the dominator tree is
+  /// freed once the classes' retained sizes are taken (`analyze` reports nothing else from
+  /// it, nor do a diff's earlier snapshots).
+  Report,
+  /// As `Report`, keeping the dominator tree (a diff's last snapshot: what grew, grouped).
   Full,
 }
 
@@ -58,7 +63,7 @@ pub fn build(
       classes::index_locations(&mut locations);
       flags::shallow_owners(&s, &t)
     });
-    let essential = if depth == Depth::Full {
+    let essential = if depth != Depth::Classes {
       let page = flags::page_owned(&s, &t);
       Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
     } else {
@@ -74,77 +79,48 @@ pub fn build(
   }
   trace("shallow sizes");
   control.check()?;
-  let s_ref = &s;
-  let t_ref = &t;
-  let essential = essential.map(std::sync::Arc::new);
-  let (retainers_tx, retainers_rx) = std::sync::mpsc::channel();
-  let (structure, naming) = std::thread::scope(|scope| {
-    let structure = essential.clone().map(|essential| {
-      scope.spawn(
-        move || -> Result<(Dominators, DominatorTree), AnalysisError> {
-          control.enter(Phase::Dominators)?;
-          let mut doms =
-            dominators::dominators(s_ref, &essential, || retainers_rx.recv().ok(), control)?;
-          drop(essential);
-          trace("dominators");
-          let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
-          // The tree says the same: no second copy kept.
-          doms.idom = Vec::new();
-          trace("dominator tree");
-          Ok((doms, tree))
-        },
-      )
-    });
-    // The retainer index, while the other thread runs its first depth-first search.
-    if let Some(essential) = essential {
-      let _ = retainers_tx.send(dominators::essential_retainers(s_ref, &essential));
-      trace("retainers");
-    }
-    let naming = (|| -> Result<_, AnalysisError> {
-      let distances = if depth == Depth::Full {
-        Some(distances::distances(
-          s_ref,
-          t_ref,
-          &mut weak_names,
-          control,
-        )?)
-      } else {
-        None
-      };
-      control.add_work(weak_names.bytes_parsed);
-      control.check()?;
-      trace("distances");
-      let mut class_names = names::class_names(s_ref, t_ref, control)?;
-      let interfaces = match interfaces {
-        Some(given) => given.to_vec(),
-        None => names::infer_interfaces(s_ref, t_ref, control)?,
-      };
-      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
-      trace("class names");
-      let aggregates = classes::aggregate(
-        s_ref,
-        t_ref,
-        &class_names.class,
-        class_names.added.limit(),
-        &s_ref.locations,
-        distances.as_ref().map(|d| d.distance.as_slice()),
-      );
-      trace("aggregates");
-      // The aggregates took the minimum distances; after them only reachability is asked.
-      let mut distances = distances;
-      if let Some(d) = distances.as_mut() {
-        d.keep_reached_only();
-      }
-      Ok((distances, class_names, interfaces, aggregates))
-    })();
-    let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));
-    (structure, naming)
-  });
-  let (distances, names, interfaces, mut aggregates) = naming?;
+  // The dominators and their tree on one thread, the class names on this one meanwhile;
+  // with one core, one after the other, the dominators first. The distances come after
+  // both: their columns are never beside the dominators' working set.
+  let structure = |essential: dominators::Essential| -> Result<_, AnalysisError> {
+    control.enter(Phase::Dominators)?;
+    let mut doms = dominators::dominators(&s, &essential, control)?;
+    drop(essential);
+    trace("dominators");
+    let tree = dominators::dominator_tree(&doms.idom, s.root);
+    // The tree says the same: no second copy kept.
+    doms.idom = Vec::new();
+    control.release_freed();
+    trace("dominator tree");
+    Ok((doms, tree))
+  };
+  let naming = || -> Result<_, AnalysisError> {
+    let mut class_names = names::class_names(&s, &t, control)?;
+    let interfaces = match interfaces {
+      Some(given) => given.to_vec(),
+      None => names::infer_interfaces(&s, &t, control)?,
+    };
+    names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
+    trace("class names");
+    Ok((class_names, interfaces))
+  };
+  let (structure, naming) = match essential {
+    Some(essential) if super::threads::workers() > 1 => std::thread::scope(|scope| {
+      let structure = scope.spawn(|| structure(essential));
+      let naming = naming();
+      let structure = structure.join().unwrap_or_else(|_| Err(internal()));
+      (Some(structure), naming)
+    }),
+    Some(essential) => (Some(structure(essential)), naming()),
+    None => (None, naming()),
+  };
+  let (names, interfaces) = naming?;
+  let structure = structure.transpose()?;
   control.enter(Phase::Classes)?;
-  let full = match (structure, distances) {
-    (Some(result), Some(distances)) => {
-      let (dominators, tree) = result?;
+  let mut aggregates = classes::aggregate(&s, &t, &names.class, names.added.limit(), &s.locations);
+  trace("aggregates");
+  let full = match structure {
+    Some((dominators, mut tree)) => {
       classes::retained_sizes(
         &mut aggregates,
         &tree,
@@ -152,14 +128,26 @@ pub fn build(
         &s.self_size,
         s.root,
       );
+      if depth == Depth::Report {
+        tree = DominatorTree::default();
+        control.release_freed();
+      }
+      trace("class retained sizes");
+      let mut distances = distances::distances(&s, &t, &mut weak_names, control)?;
+      trace("distances");
+      classes::least_distances(&mut aggregates, &distances.distance);
+      // Only reachability is asked from here on.
+      distances.keep_reached_only();
       Some(Full {
         dominators,
         tree,
         distances,
       })
     }
-    _ => None,
+    None => None,
   };
+  control.add_work(weak_names.bytes_parsed);
+  control.check()?;
   Ok(Graph {
     s,
     t,

@@ -131,6 +131,8 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   if let Some(e) = first_error {
     return Err(e);
   }
+  // The parser threads' blocks and buffers.
+  control.release_freed();
   control::trace("parsed");
   control.check()?;
   Ok(snapshots)
@@ -146,7 +148,7 @@ pub fn analyze(
   let snapshot = read_all(&[path.to_string()], control)?
     .pop()
     .expect("one snapshot");
-  let g = build(snapshot, Depth::Full, None, control).map_err(|e| e.in_file(path))?;
+  let g = build(snapshot, Depth::Report, None, control).map_err(|e| e.in_file(path))?;
   control.enter(Phase::Paths)?;
   let report = report::analyze_report(&g, path, limits, control);
   control.enter(Phase::Done)?;
@@ -168,7 +170,7 @@ pub fn analyze_bytes(
   control: &Control,
 ) -> Result<report::AnalyzeReport, AnalysisError> {
   let snapshot = parse::parse(bytes, bytes.len() as u64)?;
-  let g = build(snapshot, Depth::Full, None, control)?;
+  let g = build(snapshot, Depth::Report, None, control)?;
   control.enter(Phase::Paths)?;
   let report = report::analyze_report(&g, "<memory>", limits, control);
   control.enter(Phase::Done)?;
@@ -224,6 +226,7 @@ pub fn diff(
   let classes = vec![growing::class_totals(&first, control)];
   // The comparison reads the first snapshot's nodes and classes, never its edges.
   first.drop_edges();
+  control.release_freed();
   let last = build(last_snapshot, Depth::Full, Some(&interfaces), control)
     .map_err(|e| e.in_file(&paths[1]))?;
   control.enter(Phase::Diff)?;
@@ -264,7 +267,7 @@ fn diff_many(
   for (i, path) in paths[..paths.len() - 1].iter().enumerate() {
     let mut g = build(
       read_one(path)?,
-      Depth::Full,
+      Depth::Report,
       Some(&last.interfaces),
       control,
     )

@@ -22,19 +22,6 @@ pub struct Scanner<R: Read> {
   parsers: usize,
 }
 
-/// Where the integer parser stands between two chunks.
-enum NumState {
-  /// After `[` or `,`: a value (or `]` right after `[`) must come.
-  Expect {
-    first: bool,
-  },
-  Digits {
-    value: u64,
-  },
-  /// A number ended by whitespace: `,` or `]` must come.
-  After,
-}
-
 impl<R: Read> Scanner<R> {
   pub fn new(source: R) -> Self {
     Scanner {
@@ -607,10 +594,7 @@ fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
     values: 0,
     wide: Vec::new(),
   };
-  let mut state = NumState::Expect {
-    first: block.seq == 0,
-  };
-  let (stop, outcome) = numbers(&block.bytes, &mut state, &mut out);
+  let (stop, outcome) = numbers(&block.bytes, block.seq == 0, &mut out);
   let at = block.base + stop as u64;
   out.wide.iter_mut().for_each(|w| w.at += block.base);
   let end = match outcome {
@@ -765,53 +749,73 @@ enum Chunk {
   Bad(u8),
 }
 
-/// The integer state machine over one buffered chunk: how far it got and why it stopped.
-fn numbers(buf: &[u8], state: &mut NumState, out: &mut Columns) -> (usize, Chunk) {
-  for (i, &b) in buf.iter().enumerate() {
-    match *state {
-      NumState::Digits { value } => {
-        if b.is_ascii_digit() {
-          let v = value * 10 + (b - b'0') as u64;
-          if v > MAX_WIDE {
-            return (i, Chunk::Big);
-          }
-          *state = NumState::Digits { value: v };
-          continue;
-        }
-        if value > u32::MAX as u64 {
-          out.wide.push(Wide {
-            index: out.values,
-            value,
-            at: i as u64,
-          });
-        }
-        out.push(value as u32);
-        match b {
-          b',' => *state = NumState::Expect { first: false },
-          b']' => return (i + 1, Chunk::Closed),
-          b' ' | b'\n' | b'\r' | b'\t' => *state = NumState::After,
-          _ => return (i, Chunk::Bad(b)),
-        }
+/// The integers of one block: how far it got and why it stopped. A block starts where a
+/// value may (after the array's `[` when `first`, else after a `,`), so no number is split
+/// between two blocks; a number the block ends inside is not pushed (`More`: the caller
+/// knows whether the file ended there). A tight loop per number and its delimiter rather
+/// than a state per byte: V8 writes `n,n,n\n,n…`.
+fn numbers(buf: &[u8], first: bool, out: &mut Columns) -> (usize, Chunk) {
+  let n = buf.len();
+  let mut i = 0;
+  let mut first = first;
+  loop {
+    // Where a value (or `]` right after `[`) must come.
+    while i < n && is_space(buf[i]) {
+      i += 1;
+    }
+    if i == n {
+      return (n, Chunk::More);
+    }
+    let b = buf[i];
+    if b == b']' && first {
+      return (i + 1, Chunk::Closed);
+    }
+    if !b.is_ascii_digit() {
+      return (i, Chunk::Bad(b));
+    }
+    let mut value = (b - b'0') as u64;
+    i += 1;
+    loop {
+      if i == n {
+        return (n, Chunk::More);
       }
-      NumState::Expect { first } => match b {
-        b'0'..=b'9' => {
-          *state = NumState::Digits {
-            value: (b - b'0') as u64,
-          }
-        }
-        b' ' | b'\n' | b'\r' | b'\t' => {}
-        b']' if first => return (i + 1, Chunk::Closed),
-        _ => return (i, Chunk::Bad(b)),
-      },
-      NumState::After => match b {
-        b',' => *state = NumState::Expect { first: false },
-        b']' => return (i + 1, Chunk::Closed),
-        b' ' | b'\n' | b'\r' | b'\t' => {}
-        _ => return (i, Chunk::Bad(b)),
-      },
+      let d = buf[i].wrapping_sub(b'0');
+      if d > 9 {
+        break;
+      }
+      value = value * 10 + d as u64;
+      if value > MAX_WIDE {
+        return (i, Chunk::Big);
+      }
+      i += 1;
+    }
+    if value > u32::MAX as u64 {
+      out.wide.push(Wide {
+        index: out.values,
+        value,
+        at: i as u64,
+      });
+    }
+    out.push(value as u32);
+    first = false;
+    // After a number: `,` or `]`, maybe after spaces.
+    while is_space(buf[i]) {
+      i += 1;
+      if i == n {
+        return (n, Chunk::More);
+      }
+    }
+    match buf[i] {
+      b',' => i += 1,
+      b']' => return (i + 1, Chunk::Closed),
+      b => return (i, Chunk::Bad(b)),
     }
   }
-  (buf.len(), Chunk::More)
+}
+
+#[inline(always)]
+fn is_space(b: u8) -> bool {
+  matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
 fn bad_number(section: &str, b: u8) -> AnalysisError {
