@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::distances::NO_DISTANCE;
 use super::dominators::DominatorTree;
 use super::parse::{Location, Sizes, Snapshot};
 use super::types::Types;
@@ -130,12 +131,24 @@ pub fn aggregate(
   }
 }
 
-/// Takes each class's least distance from the roots (DevTools' `NO_DISTANCE` when an
-/// instance was not reached).
-pub fn least_distances(classes: &mut Classes, distance: &[i32]) {
-  for a in &mut classes.aggregates {
-    if let Some(d) = a.nodes.iter().map(|&n| distance[n as usize]).min() {
-      a.distance = a.distance.min(d);
+impl Classes {
+  /// Lowers the distance of `node`'s class to `distance`: the breadth-first search reports
+  /// each node's as it reaches it, so the class gets its least.
+  pub fn take_distance(&mut self, node: u32, distance: i32) {
+    let class = self.of_node[node as usize];
+    if class != NO_CLASS {
+      let a = &mut self.aggregates[class as usize];
+      a.distance = a.distance.min(distance);
+    }
+  }
+
+  /// Classes with an instance the search did not reach take DevTools' `NO_DISTANCE`, below
+  /// every distance.
+  pub fn take_unreached(&mut self, reached: impl Fn(usize) -> bool) {
+    for a in &mut self.aggregates {
+      if a.nodes.iter().any(|&n| !reached(n as usize)) {
+        a.distance = a.distance.min(NO_DISTANCE);
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
-//! DevTools' pipeline over one parsed snapshot, in DevTools' order: DOM state, page-owned
-//! flags, retaining edges, shallow sizes, then — on two threads — dominators and retained
-//! sizes on one, distances and class names on the other; class retained sizes last.
+//! DevTools' pipeline over one parsed snapshot: DOM state; page-owned flags and retaining
+//! edges on one thread beside shallow sizes on another; dominators and retained sizes; class
+//! names, class aggregates and their retained sizes; distances last. Ordered so that no two
+//! big working sets are alive at once.
 
 use super::classes::{self, Classes};
 use super::control::{trace, Control, Phase};
@@ -56,67 +57,61 @@ pub fn build(
   s.detachedness = Vec::new();
   let mut weak_names = WeakMapNames::new(s.strings.len());
   let mut locations = std::mem::take(&mut s.locations);
-  // Retaining edges on this thread, shallow sizes and the location index on another: both
-  // only read the graph.
+  // Retaining edges on another thread, shallow sizes and the location index on this one:
+  // both only read the graph. Memory a thread frees stays in that thread's malloc arena,
+  // where malloc_trim does not reach the top of its heap: the owners, the big transient
+  // column, are allocated and freed on this thread, whose later columns reuse them.
   let (essential, shallow) = std::thread::scope(|scope| {
-    let shallow = scope.spawn(|| {
-      classes::index_locations(&mut locations);
-      flags::shallow_owners(&s, &t)
+    let essential = (depth != Depth::Classes).then(|| {
+      scope.spawn(|| {
+        let page = flags::page_owned(&s, &t);
+        dominators::essential_edges(&s, &t, &page, &mut weak_names)
+      })
     });
-    let essential = if depth != Depth::Classes {
-      let page = flags::page_owned(&s, &t);
-      Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
-    } else {
-      None
-    };
-    (essential, shallow.join())
+    classes::index_locations(&mut locations);
+    let shallow = flags::shallow_owners(&s, &t);
+    (essential.map(|h| h.join()), shallow)
   });
+  let essential = match essential {
+    Some(Ok(e)) => Some(e),
+    Some(Err(_)) => return Err(internal()),
+    None => None,
+  };
   s.locations = locations;
-  match shallow {
-    Ok(Some(owners)) => flags::apply_shallow_sizes(&mut s, &t, &owners),
-    Ok(None) => {}
-    Err(_) => return Err(internal()),
+  if let Some(owners) = shallow {
+    flags::apply_shallow_sizes(&mut s, &t, &owners);
   }
+  // The owners and page flags, before the dominators' columns.
+  control.release_freed();
   trace("shallow sizes");
   control.check()?;
-  // The dominators and their tree on one thread, the class names on this one meanwhile;
-  // with one core, one after the other, the dominators first. The distances come after
-  // both: their columns are never beside the dominators' working set.
-  let structure = |essential: dominators::Essential| -> Result<_, AnalysisError> {
-    control.enter(Phase::Dominators)?;
-    let mut doms = dominators::dominators(&s, &essential, control)?;
-    drop(essential);
-    trace("dominators");
-    let tree = dominators::dominator_tree(&doms.idom, s.root);
-    // The tree says the same: no second copy kept.
-    doms.idom = Vec::new();
-    control.release_freed();
-    trace("dominator tree");
-    Ok((doms, tree))
-  };
-  let naming = || -> Result<_, AnalysisError> {
-    let mut class_names = names::class_names(&s, &t, control)?;
-    let interfaces = match interfaces {
-      Some(given) => given.to_vec(),
-      None => names::infer_interfaces(&s, &t, control)?,
-    };
-    names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
-    trace("class names");
-    Ok((class_names, interfaces))
-  };
-  let (structure, naming) = match essential {
-    Some(essential) if super::threads::workers() > 1 => std::thread::scope(|scope| {
-      let structure = scope.spawn(|| structure(essential));
-      let naming = naming();
-      let structure = structure.join().unwrap_or_else(|_| Err(internal()));
-      (Some(structure), naming)
-    }),
-    Some(essential) => (Some(structure(essential)), naming()),
-    None => (None, naming()),
-  };
-  let (names, interfaces) = naming?;
-  let structure = structure.transpose()?;
+  // The dominators and their tree first, alone: no other column is beside their working
+  // set (the class names' would be, had they come first; a second thread here would add
+  // its own). Then the class names, the class aggregates and their retained sizes, and the
+  // distances last.
+  let structure = essential
+    .map(|essential| -> Result<_, AnalysisError> {
+      control.enter(Phase::Dominators)?;
+      let mut doms = dominators::dominators(&s, &essential, control)?;
+      drop(essential);
+      trace("dominators");
+      let tree = dominators::dominator_tree(&doms.idom, s.root);
+      // The tree says the same: no second copy kept.
+      doms.idom = Vec::new();
+      control.release_freed();
+      trace("dominator tree");
+      Ok((doms, tree))
+    })
+    .transpose()?;
   control.enter(Phase::Classes)?;
+  let mut class_names = names::class_names(&s, &t, control)?;
+  let interfaces = match interfaces {
+    Some(given) => given.to_vec(),
+    None => names::infer_interfaces(&s, &t, control)?,
+  };
+  names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
+  let names = class_names;
+  trace("class names");
   let mut aggregates = classes::aggregate(&s, &t, &names.class, names.added.limit(), &s.locations);
   trace("aggregates");
   let full = match structure {
@@ -133,11 +128,11 @@ pub fn build(
         control.release_freed();
       }
       trace("class retained sizes");
-      let mut distances = distances::distances(&s, &t, &mut weak_names, control)?;
+      let distances = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
+        aggregates.take_distance(v, d)
+      })?;
+      aggregates.take_unreached(|v| distances.reached(v));
       trace("distances");
-      classes::least_distances(&mut aggregates, &distances.distance);
-      // Only reachability is asked from here on.
-      distances.keep_reached_only();
       Some(Full {
         dominators,
         tree,
