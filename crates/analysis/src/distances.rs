@@ -155,9 +155,10 @@ fn bfs(
     work += s.edges(v).len() as u64 + 1;
     let d = search.level + 1;
     let vt = s.node_type[v as usize];
-    let vname = s.strings.bytes(s.node_name[v as usize]);
-    let descriptors = vt == t.array && vname == b"(map descriptors)";
-    let native_context = vt == t.hidden && vname == b"system / NativeContext";
+    // The name only for the two types the rules ask about (a string lookup per node else).
+    let named = |want: &[u8]| s.strings.bytes(s.node_name[v as usize]) == want;
+    let descriptors = vt == t.array && named(b"(map descriptors)");
+    let native_context = vt == t.hidden && named(b"system / NativeContext");
     for e in s.edges(v) {
       let et = s.edge_type(e);
       if et == t.edge_weak {

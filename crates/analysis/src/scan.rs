@@ -54,27 +54,13 @@ impl<R: Read> Scanner<R> {
     self.base += self.len as u64;
     self.pos = 0;
     self.len = 0;
-    loop {
-      match self.source.read(&mut self.buf) {
-        Ok(0) => {
-          self.eof = true;
-          return Ok(false);
-        }
-        Ok(n) => {
-          self.len = n;
-          return Ok(true);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-        Err(e)
-          if e
-            .get_ref()
-            .is_some_and(|inner| inner.is::<super::control::Cancelled>()) =>
-        {
-          return Err(AnalysisError::aborted())
-        }
-        Err(e) => return Err(AnalysisError::io(&e, "read")),
-      }
+    let n = read_some(&mut self.source, &mut self.buf)?;
+    if n == 0 {
+      self.eof = true;
+      return Ok(false);
     }
+    self.len = n;
+    Ok(true)
   }
 
   pub fn peek(&mut self) -> Result<Option<u8>, AnalysisError> {
@@ -354,61 +340,85 @@ impl<R: Read> Scanner<R> {
   }
 
   /// The next block of a numeric array: about `BLOCK` bytes ending just after a ',', or the
-  /// rest up to and including the closing ']' (`last`). Bytes after the cut go back into the
-  /// read buffer.
+  /// rest up to and including the closing ']' (`last`). The file is read straight into the
+  /// block (a recycled buffer, no copy through the read buffer); bytes after the cut go
+  /// back into the read buffer.
   fn take_block(&mut self, seq: usize, pool: &Pool) -> Result<Block, AnalysisError> {
     let base = self.offset();
     let mut bytes = pool.bytes();
+    let carry = self.len - self.pos;
+    if bytes.len() < carry + CHUNK {
+      bytes.resize(carry + CHUNK, 0);
+    }
+    bytes[..carry].copy_from_slice(&self.buf[self.pos..self.len]);
+    self.pos = self.len;
+    let mut filled = carry;
     let mut scanned = 0usize;
     loop {
-      bytes.extend_from_slice(&self.buf[self.pos..self.len]);
-      self.pos = self.len;
-      if let Some(p) = memchr::memchr(b']', &bytes[scanned..]) {
+      if let Some(p) = memchr::memchr(b']', &bytes[scanned..filled]) {
         let end = scanned + p + 1;
-        let rest = bytes.split_off(end);
-        self.unread(rest, base + end as u64);
+        self.unread(&bytes[end..filled], base + end as u64);
         return Ok(Block {
           seq,
           base,
           bytes,
+          len: end,
           last: true,
           eof: false,
         });
       }
-      scanned = bytes.len();
-      if bytes.len() >= BLOCK {
-        if let Some(c) = memchr::memrchr(b',', &bytes) {
-          let rest = bytes.split_off(c + 1);
-          self.unread(rest, base + c as u64 + 1);
+      scanned = filled;
+      if filled >= BLOCK {
+        if let Some(c) = memchr::memrchr(b',', &bytes[..filled]) {
+          self.unread(&bytes[c + 1..filled], base + c as u64 + 1);
           return Ok(Block {
             seq,
             base,
             bytes,
+            len: c + 1,
             last: false,
             eof: false,
           });
         }
       }
-      if !self.fill()? {
-        return Ok(Block {
-          seq,
-          base,
-          bytes,
-          last: true,
-          eof: true,
-        });
+      if self.eof {
+        return Ok(self.ended(seq, base, bytes, filled));
       }
+      if filled == bytes.len() {
+        // No ',' in the whole block yet (a crafted file): it grows.
+        bytes.resize(filled + CHUNK, 0);
+      }
+      let n = read_some(&mut self.source, &mut bytes[filled..])?;
+      if n == 0 {
+        self.eof = true;
+        return Ok(self.ended(seq, base, bytes, filled));
+      }
+      filled += n;
+    }
+  }
+
+  /// The last block when the file ends before the array closes: everything is consumed.
+  fn ended(&mut self, seq: usize, base: u64, bytes: Vec<u8>, len: usize) -> Block {
+    self.base = base + len as u64;
+    self.pos = 0;
+    self.len = 0;
+    Block {
+      seq,
+      base,
+      bytes,
+      len,
+      last: true,
+      eof: true,
     }
   }
 
   /// Makes `bytes`, which start at file offset `at`, the next bytes to read.
-  fn unread(&mut self, mut bytes: Vec<u8>, at: u64) {
-    let n = bytes.len();
-    if bytes.len() < CHUNK {
-      bytes.resize(CHUNK, 0);
+  fn unread(&mut self, bytes: &[u8], at: u64) {
+    if self.buf.len() < bytes.len() {
+      self.buf.resize(bytes.len(), 0);
     }
-    self.buf = bytes;
-    self.len = n;
+    self.buf[..bytes.len()].copy_from_slice(bytes);
+    self.len = bytes.len();
     self.pos = 0;
     self.base = at;
   }
@@ -552,7 +562,9 @@ struct Block {
   seq: usize,
   /// File offset of `bytes[0]`.
   base: u64,
+  /// A recycled buffer: the block is its first `len` bytes.
   bytes: Vec<u8>,
+  len: usize,
   /// The block ends the array (or the file).
   last: bool,
   /// The file ended before the array closed.
@@ -594,7 +606,7 @@ fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
     values: 0,
     wide: Vec::new(),
   };
-  let (stop, outcome) = numbers(&block.bytes, block.seq == 0, &mut out);
+  let (stop, outcome) = numbers(&block.bytes[..block.len], block.seq == 0, &mut out);
   let at = block.base + stop as u64;
   out.wide.iter_mut().for_each(|w| w.at += block.base);
   let end = match outcome {
@@ -621,11 +633,11 @@ struct Pool {
 }
 
 impl Pool {
+  /// A block buffer, at its full length: the file is read into it directly, so it is
+  /// zeroed once (fresh pages from the allocator), never between blocks.
   fn bytes(&self) -> Vec<u8> {
     let recycled = self.bytes.lock().ok().and_then(|mut free| free.pop());
-    let mut b = recycled.unwrap_or_else(|| Vec::with_capacity(BLOCK + CHUNK));
-    b.clear();
-    b
+    recycled.unwrap_or_else(|| vec![0; BLOCK + CHUNK])
   }
 
   fn give_bytes(&self, b: Vec<u8>) {
@@ -838,6 +850,25 @@ pub fn describe(b: u8) -> String {
     format!("'{}'", b as char)
   } else {
     format!("byte 0x{b:02x}")
+  }
+}
+
+/// One `read` into `buf` (retried when interrupted); 0 at the end of the input. A cancelled
+/// read (see `control::Tracked`) is `Aborted`.
+fn read_some<R: Read>(source: &mut R, buf: &mut [u8]) -> Result<usize, AnalysisError> {
+  loop {
+    match source.read(buf) {
+      Ok(n) => return Ok(n),
+      Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+      Err(e)
+        if e
+          .get_ref()
+          .is_some_and(|inner| inner.is::<super::control::Cancelled>()) =>
+      {
+        return Err(AnalysisError::aborted())
+      }
+      Err(e) => return Err(AnalysisError::io(&e, "read")),
+    }
   }
 }
 
