@@ -103,43 +103,89 @@ pub fn build(
       Ok((doms, tree))
     })
     .transpose()?;
-  control.enter(Phase::Classes)?;
-  let mut class_names = names::class_names(&s, &t, control)?;
-  let interfaces = match interfaces {
-    Some(given) => given.to_vec(),
-    None => names::infer_interfaces(&s, &t, control)?,
-  };
-  names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
-  let names = class_names;
-  trace("class names");
-  let mut aggregates = classes::aggregate(&s, &t, &names.class, names.added.limit(), &s.locations);
-  trace("aggregates");
-  let full = match structure {
-    Some((dominators, mut tree)) => {
+  let class_passes = |structure: Option<&(Dominators, DominatorTree)>| {
+    control.enter(Phase::Classes)?;
+    let mut class_names = names::class_names(&s, &t, control)?;
+    let interfaces = match interfaces {
+      Some(given) => given.to_vec(),
+      None => names::infer_interfaces(&s, &t, control)?,
+    };
+    names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
+    trace("class names");
+    let mut aggregates = classes::aggregate(
+      &s,
+      &t,
+      &class_names.class,
+      class_names.added.limit(),
+      &s.locations,
+    );
+    trace("aggregates");
+    if let Some((dominators, tree)) = structure {
       classes::retained_sizes(
         &mut aggregates,
-        &tree,
+        tree,
         &dominators.retained,
         &s.self_size,
         s.root,
       );
-      if depth == Depth::Report {
-        tree = DominatorTree::default();
-        control.release_freed();
-      }
       trace("class retained sizes");
-      let distances = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
-        aggregates.take_distance(v, d)
-      })?;
-      aggregates.take_unreached(|v| distances.reached(v));
-      trace("distances");
-      Some(Full {
-        dominators,
-        tree,
-        distances,
-      })
     }
-    None => None,
+    Ok::<_, AnalysisError>((class_names, interfaces, aggregates))
+  };
+  // With the dominator tree kept (a diff's last snapshot, whose peak comes later, in the
+  // comparison) and a second core, the distances run beside the class passes, into a
+  // column of their own; otherwise after them, once the tree is freed, each node's
+  // distance going straight to its class.
+  let beside = depth == Depth::Full && structure.is_some() && super::threads::workers() > 1;
+  let mut structure = structure;
+  let (names, interfaces, aggregates, distances) = if beside {
+    let (classes, distances) = std::thread::scope(|scope| {
+      let distances = scope.spawn(|| {
+        let mut distance = vec![distances::NO_DISTANCE; s.node_count()];
+        let d = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
+          distance[v as usize] = d
+        });
+        d.map(|d| (d, distance))
+      });
+      let classes = class_passes(structure.as_ref());
+      (
+        classes,
+        distances.join().unwrap_or_else(|_| Err(internal())),
+      )
+    });
+    let (names, interfaces, mut aggregates) = classes?;
+    let (distances, distance) = distances?;
+    for (v, &d) in distance.iter().enumerate() {
+      aggregates.take_distance(v as u32, d);
+    }
+    trace("distances");
+    (names, interfaces, aggregates, Some(distances))
+  } else {
+    let (names, interfaces, mut aggregates) = class_passes(structure.as_ref())?;
+    let distances = match structure.as_mut() {
+      Some((_, tree)) => {
+        if depth == Depth::Report {
+          *tree = DominatorTree::default();
+          control.release_freed();
+        }
+        let distances = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
+          aggregates.take_distance(v, d)
+        })?;
+        aggregates.take_unreached(|v| distances.reached(v));
+        trace("distances");
+        Some(distances)
+      }
+      None => None,
+    };
+    (names, interfaces, aggregates, distances)
+  };
+  let full = match (structure, distances) {
+    (Some((dominators, tree)), Some(distances)) => Some(Full {
+      dominators,
+      tree,
+      distances,
+    }),
+    _ => None,
   };
   control.add_work(weak_names.bytes_parsed);
   control.check()?;
