@@ -131,8 +131,6 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   if let Some(e) = first_error {
     return Err(e);
   }
-  // The parser threads' blocks and buffers.
-  control.release_freed();
   control::trace("parsed");
   control.check()?;
   Ok(snapshots)
