@@ -277,8 +277,8 @@ impl<R: Read> Scanner<R> {
             Ok(rx) => rx.recv(),
             Err(_) => return,
           };
-          let Ok(block) = job else { return };
-          let parsed = parse_block(&block, fields, pool);
+          let Ok(mut block) = job else { return };
+          let parsed = parse_block(&mut block);
           pool.give_bytes(block.bytes);
           if done_tx.send((block.seq, parsed)).is_err() {
             return;
@@ -293,10 +293,15 @@ impl<R: Read> Scanner<R> {
       let mut seq = 0usize;
       // Some(result): the array is complete or failed; None: all blocks sent, results due.
       let outcome: Option<Result<(), AnalysisError>> = loop {
-        let block = match self.take_block(seq, &pool) {
+        let mut block = match self.take_block(seq, &pool) {
           Ok(b) => b,
           Err(e) => break Some(Err(e)),
         };
+        // The block's columns are made (or recycled) here, not on a parser thread: memory
+        // comes back to the malloc arena of the thread that made it, and this thread's is
+        // the one the columns after the parse are made in (a parser thread's arena keeps
+        // it, out of malloc_trim's reach).
+        block.columns = pool.columns(fields);
         let last = block.last;
         if job_tx.send(block).is_err() {
           break Some(Err(AnalysisError::new(
@@ -363,6 +368,7 @@ impl<R: Read> Scanner<R> {
           base,
           bytes,
           len: end,
+          columns: Vec::new(),
           last: true,
           eof: false,
         });
@@ -376,6 +382,7 @@ impl<R: Read> Scanner<R> {
             base,
             bytes,
             len: c + 1,
+            columns: Vec::new(),
             last: false,
             eof: false,
           });
@@ -407,6 +414,7 @@ impl<R: Read> Scanner<R> {
       base,
       bytes,
       len,
+      columns: Vec::new(),
       last: true,
       eof: true,
     }
@@ -565,6 +573,8 @@ struct Block {
   /// A recycled buffer: the block is its first `len` bytes.
   bytes: Vec<u8>,
   len: usize,
+  /// Recycled columns for its values, one per field.
+  columns: Vec<Vec<u32>>,
   /// The block ends the array (or the file).
   last: bool,
   /// The file ended before the array closed.
@@ -599,9 +609,9 @@ enum BlockFault {
   Truncated,
 }
 
-fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
+fn parse_block(block: &mut Block) -> Parsed {
   let mut out = Columns {
-    columns: pool.columns(fields),
+    columns: std::mem::take(&mut block.columns),
     field: 0,
     values: 0,
     wide: Vec::new(),
