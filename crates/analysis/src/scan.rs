@@ -267,8 +267,14 @@ impl<R: Read> Scanner<R> {
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Parsed)>();
     let pool = Pool::default();
+    // One parser runs on this thread: a thread of its own would only take turns with this
+    // one, with more blocks and columns in flight.
+    let inline = parsers == 1;
     std::thread::scope(|scope| {
       for _ in 0..parsers {
+        if inline {
+          break;
+        }
         let done_tx = done_tx.clone();
         let job_rx = &job_rx;
         let pool = &pool;
@@ -303,7 +309,11 @@ impl<R: Read> Scanner<R> {
         // it, out of malloc_trim's reach).
         block.columns = pool.columns(fields);
         let last = block.last;
-        if job_tx.send(block).is_err() {
+        if inline {
+          let parsed = parse_block(&mut block);
+          pool.give_bytes(block.bytes);
+          feeder.pending.insert(seq, parsed);
+        } else if job_tx.send(block).is_err() {
           break Some(Err(AnalysisError::new(
             Kind::Internal,
             "a parser thread stopped",
