@@ -66,12 +66,18 @@ fn open(path: &str) -> Result<(File, u64), AnalysisError> {
   Ok((file, meta.len()))
 }
 
-fn read(path: &str, size: u64, file: File, control: &Control) -> Result<Snapshot, AnalysisError> {
+fn read(
+  path: &str,
+  size: u64,
+  file: File,
+  parsers: usize,
+  control: &Control,
+) -> Result<Snapshot, AnalysisError> {
   let reader = Tracked {
     inner: file,
     control,
   };
-  parse::parse(reader, size).map_err(|e| e.in_file(path))
+  parse::parse_on(reader, size, parsers).map_err(|e| e.in_file(path))
 }
 
 /// Parses all files, as many at a time as [`threads::workers`] allows.
@@ -94,12 +100,16 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   jobs.sort_by_key(|j| std::cmp::Reverse(j.2));
   let jobs = std::sync::Mutex::new(jobs);
   let results = std::sync::Mutex::new(&mut out);
+  // The cores are shared out between the files read at once: each file's reader and its
+  // parsers would otherwise take turns on the same cores.
+  let readers = paths.len().min(threads::workers());
+  let parsers = (threads::workers() / readers).max(1);
   std::thread::scope(|scope| {
-    for _ in 0..paths.len().min(threads::workers()) {
+    for _ in 0..readers {
       scope.spawn(|| loop {
         let job = jobs.lock().ok().and_then(|mut j| j.pop());
         let Some((i, file, size)) = job else { break };
-        let parsed = read(&paths[i], size, file, control);
+        let parsed = read(&paths[i], size, file, parsers, control);
         let failed = parsed.is_err();
         if let Ok(mut r) = results.lock() {
           r[i] = Some(parsed);

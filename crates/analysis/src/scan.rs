@@ -35,6 +35,11 @@ impl<R: Read> Scanner<R> {
     }
   }
 
+  /// How many threads parse the blocks of a numeric array (1: this one).
+  pub fn set_parsers(&mut self, parsers: usize) {
+    self.parsers = parsers.max(1);
+  }
+
   /// File offset of the next byte.
   pub fn offset(&self) -> u64 {
     self.base + self.pos as u64
