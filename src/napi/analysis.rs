@@ -102,7 +102,7 @@ impl AnalysisJob {
   #[allow(clippy::new_without_default)]
   pub fn new() -> Self {
     AnalysisJob {
-      control: Arc::new(Control::default()),
+      control: Arc::new(Control::default().with_release(crate::os::release_freed_heap)),
     }
   }
 
@@ -287,5 +287,6 @@ pub fn diff_snapshots_sync(
   files: Vec<String>,
   limits: AnalysisLimits,
 ) -> napi::Result<DiffReport> {
-  diff_report(&files, &self::limits(&limits), &Control::default()).map_err(|e| rejection(&env, &e))
+  let control = Control::default().with_release(crate::os::release_freed_heap);
+  diff_report(&files, &self::limits(&limits), &control).map_err(|e| rejection(&env, &e))
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::distances::NO_DISTANCE;
 use super::dominators::DominatorTree;
 use super::parse::{Location, Sizes, Snapshot};
 use super::types::Types;
@@ -46,10 +47,45 @@ pub struct Classes {
 /// walked beside the nodes: no hashing per node, and no second copy of the locations.
 pub fn index_locations(v: &mut Vec<Location>) {
   // Stable: a node's entries stay in file order, and the last of them is kept.
-  v.sort_by_key(|l| l.node);
+  sort_by_node(v);
   v.reverse();
   v.dedup_by_key(|l| l.node);
   v.reverse();
+}
+
+/// A stable sort by node: a radix sort, 16 bits a pass (one or two), linear where a
+/// comparison sort of the 0.7 million sites of a 300 MB snapshot took ~20 ms.
+fn sort_by_node(v: &mut Vec<Location>) {
+  if v.is_sorted_by_key(|l| l.node) {
+    return;
+  }
+  let max = v.iter().map(|l| l.node).max().unwrap_or(0);
+  let mut from = std::mem::take(v);
+  let mut to = from.clone();
+  let mut shift = 0;
+  loop {
+    let digit = |l: &Location| (l.node >> shift) as usize & 0xffff;
+    // Each digit's first slot in `to`, then its next.
+    let mut next = vec![0usize; 1 << 16];
+    for l in &from {
+      next[digit(l)] += 1;
+    }
+    let mut sum = 0;
+    for n in next.iter_mut() {
+      (*n, sum) = (sum, sum + *n);
+    }
+    for l in &from {
+      let d = digit(l);
+      to[next[d]] = *l;
+      next[d] += 1;
+    }
+    std::mem::swap(&mut from, &mut to);
+    shift += 16;
+    if shift == 32 || max >> shift == 0 {
+      break;
+    }
+  }
+  *v = from;
 }
 
 /// A node's class key, given its allocation site if it has one.
@@ -79,7 +115,6 @@ pub fn aggregate(
   class: &[u32],
   class_limit: usize,
   locations: &[Location],
-  distance: Option<&[i32]>,
 ) -> Classes {
   let n = s.node_count();
   let mut aggregates: Vec<Aggregate> = Vec::new();
@@ -87,7 +122,7 @@ pub fn aggregate(
   let mut by_location: HashMap<ClassKey, u32> = HashMap::new();
   let mut of_node = vec![NO_CLASS; n];
   let mut sites = locations.iter().peekable();
-  for node in 0..n {
+  for (node, class_of) in of_node.iter_mut().enumerate() {
     let size = s.self_size.get(node);
     if size == 0 {
       continue;
@@ -111,17 +146,45 @@ pub fn aggregate(
       });
     }
     let a = &mut aggregates[*slot as usize];
-    of_node[node] = *slot;
+    *class_of = *slot;
     a.count += 1;
     a.self_size += size;
-    if let Some(d) = distance {
-      a.distance = a.distance.min(d[node]);
+  }
+  // The instance lists at their exact length, in node order: no list grows by doubling and
+  // leaves its old buffers behind.
+  for a in &mut aggregates {
+    a.nodes = Vec::with_capacity(a.count as usize);
+  }
+  for (node, &slot) in of_node.iter().enumerate() {
+    if slot != NO_CLASS {
+      aggregates[slot as usize].nodes.push(node as u32);
     }
-    a.nodes.push(node as u32);
   }
   Classes {
     aggregates,
     of_node,
+  }
+}
+
+impl Classes {
+  /// Lowers the distance of `node`'s class to `distance`: the breadth-first search reports
+  /// each node's as it reaches it, so the class gets its least.
+  pub fn take_distance(&mut self, node: u32, distance: i32) {
+    let class = self.of_node[node as usize];
+    if class != NO_CLASS {
+      let a = &mut self.aggregates[class as usize];
+      a.distance = a.distance.min(distance);
+    }
+  }
+
+  /// Classes with an instance the search did not reach take DevTools' `NO_DISTANCE`, below
+  /// every distance.
+  pub fn take_unreached(&mut self, reached: impl Fn(usize) -> bool) {
+    for a in &mut self.aggregates {
+      if a.nodes.iter().any(|&n| !reached(n as usize)) {
+        a.distance = a.distance.min(NO_DISTANCE);
+      }
+    }
   }
 }
 
@@ -156,6 +219,40 @@ pub fn retained_sizes(
       }
       marks.pop();
       seen[class as usize] = false;
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::{index_locations, Location};
+
+  #[test]
+  fn the_radix_sort_keeps_each_nodes_last_site_as_a_stable_sort_does() {
+    // Nodes past 2^16 (two passes) and below (one), with repeats whose order must hold.
+    for spread in [1_000u64, 5_000_000] {
+      let mut seed = 0x2545_f491_4f6c_dd1du64;
+      let sites: Vec<Location> = (0..50_000u32)
+        .map(|i| {
+          seed ^= seed << 13;
+          seed ^= seed >> 7;
+          seed ^= seed << 17;
+          Location {
+            node: (seed % spread) as u32,
+            script_id: i,
+            line: i / 3,
+            column: 1,
+          }
+        })
+        .collect();
+      let mut want = sites.clone();
+      want.sort_by_key(|l| l.node);
+      want.reverse();
+      want.dedup_by_key(|l| l.node);
+      want.reverse();
+      let mut got = sites;
+      index_locations(&mut got);
+      assert_eq!(got, want, "spread {spread}");
     }
   }
 }

@@ -62,6 +62,8 @@ pub struct Control {
   bytes_total: AtomicU64,
   /// Steps and string bytes the graph passes touched (see [`Control::work`]).
   work: AtomicU64,
+  /// Gives memory the allocator holds free back to the OS (see [`Control::with_release`]).
+  release: Option<fn()>,
 }
 
 /// A snapshot of the progress counters.
@@ -78,6 +80,22 @@ pub struct Progress {
 }
 
 impl Control {
+  /// Has the analysis call `release` where a phase has just freed its working set, before
+  /// the next one grows: the addon passes glibc's `malloc_trim`, so memory freed by one phase
+  /// (or kept in another thread's arena) does not stay in the process's peak. The analysis
+  /// holds no unsafe code itself.
+  pub fn with_release(mut self, release: fn()) -> Self {
+    self.release = Some(release);
+    self
+  }
+
+  /// Calls the hook given to [`Control::with_release`], if any.
+  pub fn release_freed(&self) {
+    if let Some(release) = self.release {
+      release();
+    }
+  }
+
   /// Asks the analysis to stop; it ends with `Kind::Aborted` at its next check.
   pub fn cancel(&self) {
     self.cancelled.store(true, Ordering::Relaxed);

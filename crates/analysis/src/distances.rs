@@ -16,10 +16,9 @@ pub const BASE_SYSTEM_DISTANCE: i32 = 100_000_000;
 pub const NO_EDGE: u32 = u32::MAX;
 
 pub struct Distances {
-  /// Each node's distance, until the class aggregates have taken their minimum; then
-  /// emptied, and `reached` says which nodes had one.
-  pub distance: Vec<i32>,
-  /// One bit per node once `distance` is emptied: was it reached?
+  /// One bit per node: did the search reach it? Distances themselves are not kept: the
+  /// search hands each node's to its caller as it reaches it (the class aggregates take
+  /// their minimum), and afterwards only reachability is asked.
   reached: Vec<u64>,
   /// The edge (ordinal) that first reached each node; `NO_EDGE` for the starting points.
   pub via: Vec<u32>,
@@ -28,26 +27,7 @@ pub struct Distances {
 impl Distances {
   /// Whether the search reached `v` (DevTools: a distance other than `NO_DISTANCE`).
   pub fn reached(&self, v: usize) -> bool {
-    if self.distance.is_empty() {
-      self.reached[v >> 6] >> (v & 63) & 1 == 1
-    } else {
-      self.distance[v] != NO_DISTANCE
-    }
-  }
-
-  /// Keeps only whether each node was reached: 1 bit instead of 32.
-  pub fn keep_reached_only(&mut self) {
-    if self.distance.is_empty() {
-      return;
-    }
-    let mut bits = vec![0u64; self.distance.len().div_ceil(64)];
-    for (v, &d) in self.distance.iter().enumerate() {
-      if d != NO_DISTANCE {
-        bits[v >> 6] |= 1 << (v & 63);
-      }
-    }
-    self.reached = bits;
-    self.distance = Vec::new();
+    self.reached[v >> 6] >> (v & 63) & 1 == 1
   }
 
   /// The node the edge that first reached `v` comes from (`v` must have one): found in the
@@ -65,11 +45,14 @@ pub fn edge_owner(first_edge: &[u32], e: u32) -> u32 {
 
 /// The state of the breadth-first search, shared by its two rounds.
 struct Search {
-  distance: Vec<i32>,
+  reached: Vec<u64>,
   via: Vec<u32>,
   /// The frontier only: a node leaves it when its edges are looked at, so it holds about
-  /// one level of the search, not every node reached.
+  /// one level of the search, not every node reached. Every node in it is at `level` or
+  /// the next one: the search goes level by level, so no distance is kept per node.
   queue: VecDeque<u32>,
+  /// The distance of the nodes at the queue's front.
+  level: i32,
   /// Nodes taken from the queue so far (for the cancel checks).
   head: usize,
   /// WeakMap pairs (ids from `WeakMapNames`) whose first edge was skipped (DevTools reaches
@@ -81,17 +64,32 @@ struct Search {
   sloppy: Option<u32>,
 }
 
+impl Search {
+  fn is_reached(&self, v: u32) -> bool {
+    self.reached[v as usize >> 6] >> (v & 63) & 1 == 1
+  }
+
+  fn mark(&mut self, v: u32) {
+    self.reached[v as usize >> 6] |= 1 << (v & 63);
+  }
+}
+
+/// DevTools' distances, breadth-first; `on_distance(node, distance)` gets each node's
+/// distance once it is final (every reached node once; unreached nodes never: their distance
+/// is `NO_DISTANCE`).
 pub fn distances(
   s: &Snapshot,
   t: &Types,
   names: &mut WeakMapNames,
   control: &Control,
+  mut on_distance: impl FnMut(u32, i32),
 ) -> Result<Distances, AnalysisError> {
   let n = s.node_count();
   let mut search = Search {
-    distance: vec![NO_DISTANCE; n],
+    reached: vec![0u64; n.div_ceil(64)],
     via: vec![NO_EDGE; n],
     queue: VecDeque::new(),
+    level: 1,
     head: 0,
     pending: HashSet::new(),
     numbers: HashMap::new(),
@@ -99,22 +97,30 @@ pub fn distances(
   };
   for e in s.edges(s.root) {
     let to = s.edge_to(e);
+    // A root child named twice is queued twice, as DevTools does.
     if is_user_root(s, t, to) {
-      search.distance[to as usize] = 1;
+      search.mark(to);
       search.queue.push_back(to);
+      if to != s.root {
+        on_distance(to, 1);
+      }
     }
   }
   let user_roots = !search.queue.is_empty();
-  bfs(s, t, names, &mut search, control)?;
-  // The system roots come after, far away, unless there were no user roots at all.
-  search.distance[s.root as usize] = if user_roots { BASE_SYSTEM_DISTANCE } else { 0 };
+  bfs(s, t, names, &mut search, control, &mut on_distance)?;
+  // The system roots come after, far away, unless there were no user roots at all. The
+  // root's distance is this one even when the first round reached it (so it was not
+  // reported then).
+  let root_distance = if user_roots { BASE_SYSTEM_DISTANCE } else { 0 };
+  search.mark(s.root);
+  on_distance(s.root, root_distance);
+  search.level = root_distance;
   search.queue.clear();
   search.queue.push_back(s.root);
   search.head = 0;
-  bfs(s, t, names, &mut search, control)?;
+  bfs(s, t, names, &mut search, control, &mut on_distance)?;
   Ok(Distances {
-    distance: search.distance,
-    reached: Vec::new(),
+    reached: search.reached,
     via: search.via,
   })
 }
@@ -129,33 +135,37 @@ fn bfs(
   names: &mut WeakMapNames,
   search: &mut Search,
   control: &Control,
+  on_distance: &mut impl FnMut(u32, i32),
 ) -> Result<(), AnalysisError> {
-  let Search {
-    distance,
-    via,
-    queue,
-    head,
-    pending,
-    numbers,
-    sloppy,
-  } = search;
-  let sloppy = *sloppy;
-  while let Some(v) = queue.pop_front() {
-    *head += 1;
-    control.check_every(*head)?;
-    control.add_work(s.edges(v).len() as u64 + 1);
-    let d = distance[v as usize] + 1;
+  let sloppy = search.sloppy;
+  // Nodes left at the current level; the rest of the queue is the next one.
+  let mut level_left = search.queue.len();
+  let mut work = 0u64;
+  while let Some(v) = search.queue.pop_front() {
+    if level_left == 0 {
+      search.level += 1;
+      level_left = search.queue.len() + 1;
+    }
+    level_left -= 1;
+    search.head += 1;
+    if search.head & 0xfff == 0 {
+      control.check()?;
+      control.add_work(std::mem::take(&mut work));
+    }
+    work += s.edges(v).len() as u64 + 1;
+    let d = search.level + 1;
     let vt = s.node_type[v as usize];
-    let vname = s.strings.bytes(s.node_name[v as usize]);
-    let descriptors = vt == t.array && vname == b"(map descriptors)";
-    let native_context = vt == t.hidden && vname == b"system / NativeContext";
+    // The name only for the two types the rules ask about (a string lookup per node else).
+    let named = |want: &[u8]| s.strings.bytes(s.node_name[v as usize]) == want;
+    let descriptors = vt == t.array && named(b"(map descriptors)");
+    let native_context = vt == t.hidden && named(b"system / NativeContext");
     for e in s.edges(v) {
       let et = s.edge_type(e);
       if et == t.edge_weak {
         continue;
       }
       let to = s.edge_to(e);
-      if distance[to as usize] != NO_DISTANCE {
+      if search.is_reached(to) {
         continue;
       }
       // DevTools' filter: ignore a native context's sloppy_function_map, the descriptor
@@ -166,7 +176,7 @@ fn bfs(
       }
       if descriptors {
         let index = if t.edge_has_string_name(s.edge_type(e)) {
-          *numbers.entry(name).or_insert_with(|| {
+          *search.numbers.entry(name).or_insert_with(|| {
             control.add_work(s.strings.bytes(name).len() as u64);
             parse_int(s.strings.bytes(name))
           })
@@ -181,17 +191,21 @@ fn bfs(
       }
       if et == t.edge_internal {
         if let Some(pair) = names.pair(s, name) {
-          if !pending.remove(&pair) {
-            pending.insert(pair);
+          if !search.pending.remove(&pair) {
+            search.pending.insert(pair);
             continue;
           }
         }
       }
-      distance[to as usize] = d;
-      via[to as usize] = e as u32;
-      queue.push_back(to);
+      search.mark(to);
+      search.via[to as usize] = e as u32;
+      search.queue.push_back(to);
+      if to != s.root {
+        on_distance(to, d);
+      }
     }
   }
+  control.add_work(work);
   Ok(())
 }
 

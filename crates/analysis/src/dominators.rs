@@ -122,12 +122,15 @@ pub fn essential_edges(
   Essential { bits }
 }
 
-/// The retaining predecessors of each node: `nodes[first[v]..first[v+1]]`.
+/// The retaining predecessors of each node: `nodes[first[v]..first[v+1]]`. Only the
+/// reference implementation takes them whole; [`dominators`] builds its own, smaller lists.
+#[cfg(test)]
 pub struct Retainers {
   pub first: Vec<u32>,
   pub nodes: Vec<u32>,
 }
 
+#[cfg(test)]
 pub fn essential_retainers(s: &Snapshot, essential: &Essential) -> Retainers {
   let n = s.node_count();
   // Counts, then their running sums as each list's end; filled back to front, each cursor
@@ -169,18 +172,16 @@ pub struct Dominators {
 /// are searched from as if the root held them; what is still unvisited hangs directly off
 /// the root. Semidominators as in Lengauer–Tarjan; the dominators from them by semi-NCA when
 /// the search reached every node, else by Lengauer–Tarjan's buckets.
-/// `retainers` is asked for only after the first depth-first search, so another thread can
-/// build it meanwhile.
 ///
-/// Everything after the search is indexed by preorder number (1-based; 0 is "none"), and
-/// the retainer lists are rewritten in place to preorder numbers: no column maps node to
-/// preorder once the search is over. A vertex's DFS parent and its link in the path-compressed
-/// forest share one column: the parent is read once, when the vertex is linked, and the
-/// vertices linked so far are exactly those numbered above the one being processed.
+/// Everything after the search is indexed by preorder number (1-based; 0 is "none"): the
+/// retainer lists are built once every vertex has its number, in numbers, and only with the
+/// retainers numbered above their vertex (see below). A vertex's DFS parent and its link in
+/// the path-compressed forest share one column: the parent is read once, when the vertex is
+/// linked, and the vertices linked so far are exactly those numbered above the one being
+/// processed.
 pub fn dominators(
   s: &Snapshot,
   essential: &Essential,
-  retainers: impl FnOnce() -> Option<Retainers>,
   control: &Control,
 ) -> Result<Dominators, AnalysisError> {
   let count = s.node_count();
@@ -235,18 +236,20 @@ pub fn dominators(
   dfs(s.root, 0, &mut pre, &mut vertex, &mut parent, &mut n);
   super::control::trace("dominators: search");
   control.check()?;
-  let mut retainers = retainers().ok_or_else(|| {
-    AnalysisError::new(
-      super::error::Kind::Internal,
-      "the retainer index was not built",
-    )
-  })?;
   // The root is numbered 1.
   const ROOT: u32 = 1;
   let mut unreachable = 0u64;
   if (n as usize) < count {
+    // One bit per node: does any retaining edge point at it?
+    let mut has_retainer = vec![0u64; count.div_ceil(64)];
+    for e in 0..s.edge_count() {
+      if essential.get(e) {
+        let to = s.edge_to(e) as usize;
+        has_retainer[to >> 6] |= 1 << (to & 63);
+      }
+    }
     for v in 0..count as u32 {
-      let only_weak = retainers.first[v as usize] == retainers.first[v as usize + 1];
+      let only_weak = has_retainer[v as usize >> 6] >> (v & 63) & 1 == 0;
       if pre[v as usize] == 0 && only_weak {
         dfs(v, ROOT, &mut pre, &mut vertex, &mut parent, &mut n);
       }
@@ -263,34 +266,52 @@ pub fn dominators(
       }
     }
   }
-  // Retainers by preorder number, in place, keeping only those numbered above the vertex
-  // they retain. A lower one is not linked yet when its vertex is processed, so all it can
-  // give is its own number: the smallest of those starts the vertex's semidominator (in the
-  // search's cursor column, now free), and the list loses at least the tree edge of every
-  // vertex. A vertex with no retainer at all starts at the root's number, 1.
+  // The retainer lists, by preorder number, of the retainers numbered above the vertex they
+  // retain. A lower one is not linked yet when its vertex is processed, so all it can give
+  // is its own number: the smallest of those starts the vertex's semidominator (in the
+  // search's cursor column, now free), and the lists lose at least the tree edge of every
+  // vertex. A vertex with no retainer at all starts at the root's number, 1. Counts, then
+  // their running sums as each list's end, filled back to front: each cursor ends at its
+  // list's start.
   let mut semi = next_edge;
-  let mut write = 0u32;
-  let mut read = retainers.first[0];
-  for x in 0..count {
-    let end = retainers.first[x + 1];
-    let px = pre[x];
-    let mut lowest = px;
-    retainers.first[x] = write;
-    for k in read..end {
-      let pu = pre[retainers.nodes[k as usize] as usize];
-      if pu < px {
-        lowest = lowest.min(pu);
-      } else {
-        retainers.nodes[write as usize] = pu;
-        write += 1;
+  semi.iter_mut().enumerate().for_each(|(i, x)| *x = i as u32);
+  let mut first = vec![0u32; len + 1];
+  for u in 0..count as u32 {
+    let pu = pre[u as usize];
+    for e in s.edges(u) {
+      if essential.get(e) {
+        let pw = pre[s.edge_to(e) as usize] as usize;
+        if pu < pw as u32 {
+          semi[pw] = semi[pw].min(pu);
+        } else {
+          first[pw] += 1;
+        }
       }
     }
-    semi[px as usize] = if read == end { ROOT } else { lowest };
-    read = end;
   }
-  retainers.first[count] = write;
-  retainers.nodes.truncate(write as usize);
-  retainers.nodes.shrink_to_fit();
+  for (w, x) in semi.iter_mut().enumerate().skip(1) {
+    if *x == w as u32 && first[w] == 0 {
+      *x = ROOT;
+    }
+  }
+  let mut sum = 0u32;
+  for f in first.iter_mut() {
+    sum += *f;
+    *f = sum;
+  }
+  let mut kept = vec![0u32; sum as usize];
+  for u in (0..count as u32).rev() {
+    let pu = pre[u as usize];
+    for e in s.edges(u).rev() {
+      if essential.get(e) {
+        let pw = pre[s.edge_to(e) as usize] as usize;
+        if pu > pw as u32 {
+          first[pw] -= 1;
+          kept[first[pw] as usize] = pu;
+        }
+      }
+    }
+  }
   control.check()?;
   let mut label = pre;
   label
@@ -309,11 +330,12 @@ pub fn dominators(
   // settle the dominators as before (`bucket_head` plus `dom` as the bucket links).
   let buckets = unreachable > 0;
   let mut bucket_head = if buckets { vec![0u32; len] } else { Vec::new() };
-  // With buckets: a vertex's link in its bucket until the bucket is emptied, then its
-  // dominator (or a provisional one): each vertex joins one bucket once, so the slot is free
-  // by then.
-  let mut dom = vec![0u32; len];
-
+  // A vertex's list starts at `first[w]` and ends where the next one's starts; the loop
+  // goes down from the last vertex, so once `first[w]` is read its slot is free, and from
+  // then on it holds w's dominator: the DFS parent (semi-NCA), or with buckets its link in
+  // its bucket until the bucket is emptied, then its dominator (or a provisional one). Each
+  // vertex joins one bucket once, so the slot is free by then.
+  let mut dom = first;
   let eval = |v: u32,
               linked: u32,
               ancestor: &mut [u32],
@@ -341,19 +363,20 @@ pub fn dominators(
     label[v as usize]
   };
 
+  let mut end = dom[n as usize + 1];
   for w in (2..=n).rev() {
     if w % (1 << 20) == 0 {
       control.check()?;
     }
-    let wo = vertex[w as usize] as usize;
-    let preds = retainers.first[wo] as usize..retainers.first[wo + 1] as usize;
     let wi = w as usize;
-    for &u in &retainers.nodes[preds] {
+    let start = dom[wi];
+    for &u in &kept[start as usize..end as usize] {
       let x = eval(u, linked, &mut ancestor, &mut label, &semi, &mut stack);
       if semi[x as usize] < semi[wi] {
         semi[wi] = semi[x as usize];
       }
     }
+    end = start;
     // The parent, before any compression can touch the slot: w is linked now.
     let p = ancestor[wi];
     if !buckets {
@@ -392,7 +415,7 @@ pub fn dominators(
       }
     }
   }
-  drop((stack, bucket_head, ancestor, label, retainers));
+  drop((stack, bucket_head, ancestor, label, kept));
   super::control::trace("dominators: semidominators");
   dom[0] = ROOT;
   dom[ROOT as usize] = ROOT;
@@ -440,6 +463,7 @@ pub fn dominators(
 }
 
 /// The dominator tree as child lists: `nodes[first[v]..first[v+1]]` are dominated by v.
+#[derive(Default)]
 pub struct DominatorTree {
   pub first: Vec<u32>,
   pub nodes: Vec<u32>,

@@ -1,6 +1,7 @@
-//! DevTools' pipeline over one parsed snapshot, in DevTools' order: DOM state, page-owned
-//! flags, retaining edges, shallow sizes, then — on two threads — dominators and retained
-//! sizes on one, distances and class names on the other; class retained sizes last.
+//! DevTools' pipeline over one parsed snapshot: DOM state; page-owned flags and retaining
+//! edges on one thread beside shallow sizes on another; dominators and retained sizes; class
+//! names, class aggregates and their retained sizes; distances last. Ordered so that no two
+//! big working sets are alive at once.
 
 use super::classes::{self, Classes};
 use super::control::{trace, Control, Phase};
@@ -18,12 +19,13 @@ pub struct Graph {
   pub names: ClassNames,
   pub interfaces: Vec<InterfaceDefinition>,
   pub classes: Classes,
-  /// Present when the graph was built with `Depth::Full`.
+  /// Present when the graph was built with `Depth::Report` or `Depth::Full`.
   pub full: Option<Full>,
 }
 
 pub struct Full {
   pub dominators: Dominators,
+  /// Empty with `Depth::Report`.
   pub tree: DominatorTree,
   pub distances: Distances,
 }
@@ -32,7 +34,11 @@ pub struct Full {
 pub enum Depth {
   /// Class names, counts and self sizes: enough to be the "before" side of a diff.
   Classes,
-  /// Also dominators, retained sizes, distances and retainer paths.
+  /// Also dominators, retained sizes, distances and retainer paths; the dominator tree is
+  /// freed once the classes' retained sizes are taken (`analyze` reports nothing else from
+  /// it, nor do a diff's earlier snapshots).
+  Report,
+  /// As `Report`, keeping the dominator tree (a diff's last snapshot: what grew, grouped).
   Full,
 }
 
@@ -51,115 +57,137 @@ pub fn build(
   s.detachedness = Vec::new();
   let mut weak_names = WeakMapNames::new(s.strings.len());
   let mut locations = std::mem::take(&mut s.locations);
-  // Retaining edges on this thread, shallow sizes and the location index on another: both
-  // only read the graph.
+  // Retaining edges on another thread, shallow sizes and the location index on this one:
+  // both only read the graph. Memory a thread frees stays in that thread's malloc arena,
+  // where malloc_trim does not reach the top of its heap: the owners, the big transient
+  // column, are allocated and freed on this thread, whose later columns reuse them.
   let (essential, shallow) = std::thread::scope(|scope| {
-    let shallow = scope.spawn(|| {
-      classes::index_locations(&mut locations);
-      flags::shallow_owners(&s, &t)
+    let essential = (depth != Depth::Classes).then(|| {
+      scope.spawn(|| {
+        let page = flags::page_owned(&s, &t);
+        dominators::essential_edges(&s, &t, &page, &mut weak_names)
+      })
     });
-    let essential = if depth == Depth::Full {
-      let page = flags::page_owned(&s, &t);
-      Some(dominators::essential_edges(&s, &t, &page, &mut weak_names))
-    } else {
-      None
-    };
-    (essential, shallow.join())
+    classes::index_locations(&mut locations);
+    let shallow = flags::shallow_owners(&s, &t);
+    (essential.map(|h| h.join()), shallow)
   });
+  let essential = match essential {
+    Some(Ok(e)) => Some(e),
+    Some(Err(_)) => return Err(internal()),
+    None => None,
+  };
   s.locations = locations;
-  match shallow {
-    Ok(Some(owners)) => flags::apply_shallow_sizes(&mut s, &t, &owners),
-    Ok(None) => {}
-    Err(_) => return Err(internal()),
+  if let Some(owners) = shallow {
+    flags::apply_shallow_sizes(&mut s, &t, &owners);
   }
+  // The owners and page flags go back before the dominators' columns are made: measured, the
+  // freed memory otherwise stays under their peak with two threads' arenas.
+  control.release_freed();
   trace("shallow sizes");
   control.check()?;
-  let s_ref = &s;
-  let t_ref = &t;
-  let essential = essential.map(std::sync::Arc::new);
-  let (retainers_tx, retainers_rx) = std::sync::mpsc::channel();
-  let (structure, naming) = std::thread::scope(|scope| {
-    let structure = essential.clone().map(|essential| {
-      scope.spawn(
-        move || -> Result<(Dominators, DominatorTree), AnalysisError> {
-          control.enter(Phase::Dominators)?;
-          let mut doms =
-            dominators::dominators(s_ref, &essential, || retainers_rx.recv().ok(), control)?;
-          drop(essential);
-          trace("dominators");
-          let tree = dominators::dominator_tree(&doms.idom, s_ref.root);
-          // The tree says the same: no second copy kept.
-          doms.idom = Vec::new();
-          trace("dominator tree");
-          Ok((doms, tree))
-        },
-      )
-    });
-    // The retainer index, while the other thread runs its first depth-first search.
-    if let Some(essential) = essential {
-      let _ = retainers_tx.send(dominators::essential_retainers(s_ref, &essential));
-      trace("retainers");
-    }
-    let naming = (|| -> Result<_, AnalysisError> {
-      let distances = if depth == Depth::Full {
-        Some(distances::distances(
-          s_ref,
-          t_ref,
-          &mut weak_names,
-          control,
-        )?)
-      } else {
-        None
-      };
-      control.add_work(weak_names.bytes_parsed);
-      control.check()?;
-      trace("distances");
-      let mut class_names = names::class_names(s_ref, t_ref, control)?;
-      let interfaces = match interfaces {
-        Some(given) => given.to_vec(),
-        None => names::infer_interfaces(s_ref, t_ref, control)?,
-      };
-      names::apply_interfaces(s_ref, t_ref, &interfaces, &mut class_names, control)?;
-      trace("class names");
-      let aggregates = classes::aggregate(
-        s_ref,
-        t_ref,
-        &class_names.class,
-        class_names.added.limit(),
-        &s_ref.locations,
-        distances.as_ref().map(|d| d.distance.as_slice()),
-      );
-      trace("aggregates");
-      // The aggregates took the minimum distances; after them only reachability is asked.
-      let mut distances = distances;
-      if let Some(d) = distances.as_mut() {
-        d.keep_reached_only();
-      }
-      Ok((distances, class_names, interfaces, aggregates))
-    })();
-    let structure = structure.map(|h| h.join().unwrap_or_else(|_| Err(internal())));
-    (structure, naming)
-  });
-  let (distances, names, interfaces, mut aggregates) = naming?;
-  control.enter(Phase::Classes)?;
-  let full = match (structure, distances) {
-    (Some(result), Some(distances)) => {
-      let (dominators, tree) = result?;
+  // The dominators and their tree first, alone: no other column is beside their working
+  // set (the class names' would be, had they come first; a second thread here would add
+  // its own). Then the class names, the class aggregates and their retained sizes, and the
+  // distances last.
+  let structure = essential
+    .map(|essential| -> Result<_, AnalysisError> {
+      control.enter(Phase::Dominators)?;
+      let mut doms = dominators::dominators(&s, &essential, control)?;
+      drop(essential);
+      trace("dominators");
+      let tree = dominators::dominator_tree(&doms.idom, s.root);
+      // The tree says the same: no second copy kept.
+      doms.idom = Vec::new();
+      trace("dominator tree");
+      Ok((doms, tree))
+    })
+    .transpose()?;
+  let class_passes = |structure: Option<&(Dominators, DominatorTree)>| {
+    control.enter(Phase::Classes)?;
+    let mut class_names = names::class_names(&s, &t, control)?;
+    let interfaces = match interfaces {
+      Some(given) => given.to_vec(),
+      None => names::infer_interfaces(&s, &t, control)?,
+    };
+    names::apply_interfaces(&s, &t, &interfaces, &mut class_names, control)?;
+    trace("class names");
+    let mut aggregates = classes::aggregate(
+      &s,
+      &t,
+      &class_names.class,
+      class_names.added.limit(),
+      &s.locations,
+    );
+    trace("aggregates");
+    if let Some((dominators, tree)) = structure {
       classes::retained_sizes(
         &mut aggregates,
-        &tree,
+        tree,
         &dominators.retained,
         &s.self_size,
         s.root,
       );
-      Some(Full {
-        dominators,
-        tree,
-        distances,
-      })
+      trace("class retained sizes");
     }
+    Ok::<_, AnalysisError>((class_names, interfaces, aggregates))
+  };
+  // With the dominator tree kept (a diff's last snapshot, whose peak comes later, in the
+  // comparison) and a second core, the distances run beside the class passes, into a
+  // column of their own; otherwise after them, once the tree is freed, each node's
+  // distance going straight to its class.
+  let beside = depth == Depth::Full && structure.is_some() && super::threads::workers() > 1;
+  let mut structure = structure;
+  let (names, interfaces, aggregates, distances) = if beside {
+    let (classes, distances) = std::thread::scope(|scope| {
+      let distances = scope.spawn(|| {
+        let mut distance = vec![distances::NO_DISTANCE; s.node_count()];
+        let d = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
+          distance[v as usize] = d
+        });
+        d.map(|d| (d, distance))
+      });
+      let classes = class_passes(structure.as_ref());
+      (
+        classes,
+        distances.join().unwrap_or_else(|_| Err(internal())),
+      )
+    });
+    let (names, interfaces, mut aggregates) = classes?;
+    let (distances, distance) = distances?;
+    for (v, &d) in distance.iter().enumerate() {
+      aggregates.take_distance(v as u32, d);
+    }
+    trace("distances");
+    (names, interfaces, aggregates, Some(distances))
+  } else {
+    let (names, interfaces, mut aggregates) = class_passes(structure.as_ref())?;
+    let distances = match structure.as_mut() {
+      Some((_, tree)) => {
+        if depth == Depth::Report {
+          *tree = DominatorTree::default();
+        }
+        let distances = distances::distances(&s, &t, &mut weak_names, control, |v, d| {
+          aggregates.take_distance(v, d)
+        })?;
+        aggregates.take_unreached(|v| distances.reached(v));
+        trace("distances");
+        Some(distances)
+      }
+      None => None,
+    };
+    (names, interfaces, aggregates, distances)
+  };
+  let full = match (structure, distances) {
+    (Some((dominators, tree)), Some(distances)) => Some(Full {
+      dominators,
+      tree,
+      distances,
+    }),
     _ => None,
   };
+  control.add_work(weak_names.bytes_parsed);
+  control.check()?;
   Ok(Graph {
     s,
     t,

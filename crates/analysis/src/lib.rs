@@ -66,12 +66,18 @@ fn open(path: &str) -> Result<(File, u64), AnalysisError> {
   Ok((file, meta.len()))
 }
 
-fn read(path: &str, size: u64, file: File, control: &Control) -> Result<Snapshot, AnalysisError> {
+fn read(
+  path: &str,
+  size: u64,
+  file: File,
+  parsers: usize,
+  control: &Control,
+) -> Result<Snapshot, AnalysisError> {
   let reader = Tracked {
     inner: file,
     control,
   };
-  parse::parse(reader, size).map_err(|e| e.in_file(path))
+  parse::parse_on(reader, size, parsers).map_err(|e| e.in_file(path))
 }
 
 /// Parses all files, as many at a time as [`threads::workers`] allows.
@@ -94,12 +100,16 @@ fn read_all(paths: &[String], control: &Control) -> Result<Vec<Snapshot>, Analys
   jobs.sort_by_key(|j| std::cmp::Reverse(j.2));
   let jobs = std::sync::Mutex::new(jobs);
   let results = std::sync::Mutex::new(&mut out);
+  // The cores are shared out between the files read at once: each file's reader and its
+  // parsers would otherwise take turns on the same cores.
+  let readers = paths.len().min(threads::workers());
+  let parsers = (threads::workers() / readers).max(1);
   std::thread::scope(|scope| {
-    for _ in 0..paths.len().min(threads::workers()) {
+    for _ in 0..readers {
       scope.spawn(|| loop {
         let job = jobs.lock().ok().and_then(|mut j| j.pop());
         let Some((i, file, size)) = job else { break };
-        let parsed = read(&paths[i], size, file, control);
+        let parsed = read(&paths[i], size, file, parsers, control);
         let failed = parsed.is_err();
         if let Ok(mut r) = results.lock() {
           r[i] = Some(parsed);
@@ -146,9 +156,13 @@ pub fn analyze(
   let snapshot = read_all(&[path.to_string()], control)?
     .pop()
     .expect("one snapshot");
-  let g = build(snapshot, Depth::Full, None, control).map_err(|e| e.in_file(path))?;
+  let g = build(snapshot, Depth::Report, None, control).map_err(|e| e.in_file(path))?;
   control.enter(Phase::Paths)?;
   let report = report::analyze_report(&g, path, limits, control);
+  // The caller turns the report into JavaScript objects next: the graph's memory goes
+  // back first rather than staying under them.
+  drop(g);
+  control.release_freed();
   control.enter(Phase::Done)?;
   Ok(report)
 }
@@ -168,7 +182,7 @@ pub fn analyze_bytes(
   control: &Control,
 ) -> Result<report::AnalyzeReport, AnalysisError> {
   let snapshot = parse::parse(bytes, bytes.len() as u64)?;
-  let g = build(snapshot, Depth::Full, None, control)?;
+  let g = build(snapshot, Depth::Report, None, control)?;
   control.enter(Phase::Paths)?;
   let report = report::analyze_report(&g, "<memory>", limits, control);
   control.enter(Phase::Done)?;
@@ -224,6 +238,7 @@ pub fn diff(
   let classes = vec![growing::class_totals(&first, control)];
   // The comparison reads the first snapshot's nodes and classes, never its edges.
   first.drop_edges();
+  control.release_freed();
   let last = build(last_snapshot, Depth::Full, Some(&interfaces), control)
     .map_err(|e| e.in_file(&paths[1]))?;
   control.enter(Phase::Diff)?;
@@ -236,6 +251,8 @@ pub fn diff(
   };
   let last_summary = report::summary(&last, &paths[1], control);
   let report = diff::diff_report(earlier, &last, last_summary, limits, control);
+  drop((first, last));
+  control.release_freed();
   control.enter(Phase::Done)?;
   Ok(report)
 }
@@ -264,7 +281,7 @@ fn diff_many(
   for (i, path) in paths[..paths.len() - 1].iter().enumerate() {
     let mut g = build(
       read_one(path)?,
-      Depth::Full,
+      Depth::Report,
       Some(&last.interfaces),
       control,
     )
@@ -294,6 +311,8 @@ fn diff_many(
   };
   let last_summary = report::summary(&last, last_path, control);
   let report = diff::diff_report(earlier, &last, last_summary, limits, control);
+  drop((first, last));
+  control.release_freed();
   control.enter(Phase::Done)?;
   Ok(report)
 }

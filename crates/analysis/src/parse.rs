@@ -232,7 +232,17 @@ impl Snapshot {
 /// Parses a whole snapshot from `source`. `size_hint` (the file size) bounds how much is
 /// reserved up front, so a header that lies about its counts cannot make us over-allocate.
 pub fn parse<R: Read>(source: R, size_hint: u64) -> Result<Snapshot, AnalysisError> {
+  parse_on(source, size_hint, super::threads::workers())
+}
+
+/// [`parse`] with `parsers` threads for the numeric arrays (1: on the calling thread).
+pub fn parse_on<R: Read>(
+  source: R,
+  size_hint: u64,
+  parsers: usize,
+) -> Result<Snapshot, AnalysisError> {
   let mut scan = Scanner::new(source);
+  scan.set_parsers(parsers);
   match scan.skip_ws()? {
     None => return Err(AnalysisError::new(Kind::Empty, "the file is empty")),
     Some(b'{') => scan.bump(),

@@ -284,7 +284,7 @@ pub fn class_rows(g: &Graph, limits: &Limits, control: &Control) -> Vec<ClassRow
         count: a.count,
         self_size: a.self_size,
         // Class rows come from `analyze`, whose graph always has retained sizes and
-        // distances (Depth::Full).
+        // distances (Depth::Report).
         retained_size: a.retained_size,
         distance: a.distance,
         path,

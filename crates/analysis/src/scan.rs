@@ -22,19 +22,6 @@ pub struct Scanner<R: Read> {
   parsers: usize,
 }
 
-/// Where the integer parser stands between two chunks.
-enum NumState {
-  /// After `[` or `,`: a value (or `]` right after `[`) must come.
-  Expect {
-    first: bool,
-  },
-  Digits {
-    value: u64,
-  },
-  /// A number ended by whitespace: `,` or `]` must come.
-  After,
-}
-
 impl<R: Read> Scanner<R> {
   pub fn new(source: R) -> Self {
     Scanner {
@@ -46,6 +33,11 @@ impl<R: Read> Scanner<R> {
       eof: false,
       parsers: super::threads::workers(),
     }
+  }
+
+  /// How many threads parse the blocks of a numeric array (1: this one).
+  pub fn set_parsers(&mut self, parsers: usize) {
+    self.parsers = parsers.max(1);
   }
 
   /// File offset of the next byte.
@@ -67,27 +59,13 @@ impl<R: Read> Scanner<R> {
     self.base += self.len as u64;
     self.pos = 0;
     self.len = 0;
-    loop {
-      match self.source.read(&mut self.buf) {
-        Ok(0) => {
-          self.eof = true;
-          return Ok(false);
-        }
-        Ok(n) => {
-          self.len = n;
-          return Ok(true);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-        Err(e)
-          if e
-            .get_ref()
-            .is_some_and(|inner| inner.is::<super::control::Cancelled>()) =>
-        {
-          return Err(AnalysisError::aborted())
-        }
-        Err(e) => return Err(AnalysisError::io(&e, "read")),
-      }
+    let n = read_some(&mut self.source, &mut self.buf)?;
+    if n == 0 {
+      self.eof = true;
+      return Ok(false);
     }
+    self.len = n;
+    Ok(true)
   }
 
   pub fn peek(&mut self) -> Result<Option<u8>, AnalysisError> {
@@ -294,8 +272,14 @@ impl<R: Read> Scanner<R> {
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Parsed)>();
     let pool = Pool::default();
+    // One parser runs on this thread: a thread of its own would only take turns with this
+    // one, with more blocks and columns in flight.
+    let inline = parsers == 1;
     std::thread::scope(|scope| {
       for _ in 0..parsers {
+        if inline {
+          break;
+        }
         let done_tx = done_tx.clone();
         let job_rx = &job_rx;
         let pool = &pool;
@@ -304,8 +288,8 @@ impl<R: Read> Scanner<R> {
             Ok(rx) => rx.recv(),
             Err(_) => return,
           };
-          let Ok(block) = job else { return };
-          let parsed = parse_block(&block, fields, pool);
+          let Ok(mut block) = job else { return };
+          let parsed = parse_block(&mut block);
           pool.give_bytes(block.bytes);
           if done_tx.send((block.seq, parsed)).is_err() {
             return;
@@ -320,12 +304,21 @@ impl<R: Read> Scanner<R> {
       let mut seq = 0usize;
       // Some(result): the array is complete or failed; None: all blocks sent, results due.
       let outcome: Option<Result<(), AnalysisError>> = loop {
-        let block = match self.take_block(seq, &pool) {
+        let mut block = match self.take_block(seq, &pool) {
           Ok(b) => b,
           Err(e) => break Some(Err(e)),
         };
+        // The block's columns are made (or recycled) here, not on a parser thread: memory
+        // comes back to the malloc arena of the thread that made it, and this thread's is
+        // the one the columns after the parse are made in (a parser thread's arena keeps
+        // it, out of malloc_trim's reach).
+        block.columns = pool.columns(fields);
         let last = block.last;
-        if job_tx.send(block).is_err() {
+        if inline {
+          let parsed = parse_block(&mut block);
+          pool.give_bytes(block.bytes);
+          feeder.pending.insert(seq, parsed);
+        } else if job_tx.send(block).is_err() {
           break Some(Err(AnalysisError::new(
             Kind::Internal,
             "a parser thread stopped",
@@ -367,61 +360,88 @@ impl<R: Read> Scanner<R> {
   }
 
   /// The next block of a numeric array: about `BLOCK` bytes ending just after a ',', or the
-  /// rest up to and including the closing ']' (`last`). Bytes after the cut go back into the
-  /// read buffer.
+  /// rest up to and including the closing ']' (`last`). The file is read straight into the
+  /// block (a recycled buffer, no copy through the read buffer); bytes after the cut go
+  /// back into the read buffer.
   fn take_block(&mut self, seq: usize, pool: &Pool) -> Result<Block, AnalysisError> {
     let base = self.offset();
     let mut bytes = pool.bytes();
+    let carry = self.len - self.pos;
+    if bytes.len() < carry + CHUNK {
+      bytes.resize(carry + CHUNK, 0);
+    }
+    bytes[..carry].copy_from_slice(&self.buf[self.pos..self.len]);
+    self.pos = self.len;
+    let mut filled = carry;
     let mut scanned = 0usize;
     loop {
-      bytes.extend_from_slice(&self.buf[self.pos..self.len]);
-      self.pos = self.len;
-      if let Some(p) = memchr::memchr(b']', &bytes[scanned..]) {
+      if let Some(p) = memchr::memchr(b']', &bytes[scanned..filled]) {
         let end = scanned + p + 1;
-        let rest = bytes.split_off(end);
-        self.unread(rest, base + end as u64);
+        self.unread(&bytes[end..filled], base + end as u64);
         return Ok(Block {
           seq,
           base,
           bytes,
+          len: end,
+          columns: Vec::new(),
           last: true,
           eof: false,
         });
       }
-      scanned = bytes.len();
-      if bytes.len() >= BLOCK {
-        if let Some(c) = memchr::memrchr(b',', &bytes) {
-          let rest = bytes.split_off(c + 1);
-          self.unread(rest, base + c as u64 + 1);
+      scanned = filled;
+      if filled >= BLOCK {
+        if let Some(c) = memchr::memrchr(b',', &bytes[..filled]) {
+          self.unread(&bytes[c + 1..filled], base + c as u64 + 1);
           return Ok(Block {
             seq,
             base,
             bytes,
+            len: c + 1,
+            columns: Vec::new(),
             last: false,
             eof: false,
           });
         }
       }
-      if !self.fill()? {
-        return Ok(Block {
-          seq,
-          base,
-          bytes,
-          last: true,
-          eof: true,
-        });
+      if self.eof {
+        return Ok(self.ended(seq, base, bytes, filled));
       }
+      if filled == bytes.len() {
+        // No ',' in the whole block yet (a crafted file): it grows.
+        bytes.resize(filled + CHUNK, 0);
+      }
+      let n = read_some(&mut self.source, &mut bytes[filled..])?;
+      if n == 0 {
+        self.eof = true;
+        return Ok(self.ended(seq, base, bytes, filled));
+      }
+      filled += n;
+    }
+  }
+
+  /// The last block when the file ends before the array closes: everything is consumed.
+  fn ended(&mut self, seq: usize, base: u64, bytes: Vec<u8>, len: usize) -> Block {
+    self.base = base + len as u64;
+    self.pos = 0;
+    self.len = 0;
+    Block {
+      seq,
+      base,
+      bytes,
+      len,
+      columns: Vec::new(),
+      last: true,
+      eof: true,
     }
   }
 
   /// Makes `bytes`, which start at file offset `at`, the next bytes to read.
-  fn unread(&mut self, mut bytes: Vec<u8>, at: u64) {
-    let n = bytes.len();
-    if bytes.len() < CHUNK {
-      bytes.resize(CHUNK, 0);
+  fn unread(&mut self, bytes: &[u8], at: u64) {
+    if self.buf.len() < bytes.len() {
+      self.buf.resize(bytes.len(), 0);
     }
-    self.buf = bytes;
-    self.len = n;
+    self.buf[..bytes.len()].copy_from_slice(bytes);
+    self.len = bytes.len();
     self.pos = 0;
     self.base = at;
   }
@@ -565,7 +585,11 @@ struct Block {
   seq: usize,
   /// File offset of `bytes[0]`.
   base: u64,
+  /// A recycled buffer: the block is its first `len` bytes.
   bytes: Vec<u8>,
+  len: usize,
+  /// Recycled columns for its values, one per field.
+  columns: Vec<Vec<u32>>,
   /// The block ends the array (or the file).
   last: bool,
   /// The file ended before the array closed.
@@ -600,17 +624,14 @@ enum BlockFault {
   Truncated,
 }
 
-fn parse_block(block: &Block, fields: usize, pool: &Pool) -> Parsed {
+fn parse_block(block: &mut Block) -> Parsed {
   let mut out = Columns {
-    columns: pool.columns(fields),
+    columns: std::mem::take(&mut block.columns),
     field: 0,
     values: 0,
     wide: Vec::new(),
   };
-  let mut state = NumState::Expect {
-    first: block.seq == 0,
-  };
-  let (stop, outcome) = numbers(&block.bytes, &mut state, &mut out);
+  let (stop, outcome) = numbers(&block.bytes[..block.len], block.seq == 0, &mut out);
   let at = block.base + stop as u64;
   out.wide.iter_mut().for_each(|w| w.at += block.base);
   let end = match outcome {
@@ -637,11 +658,11 @@ struct Pool {
 }
 
 impl Pool {
+  /// A block buffer, at its full length: the file is read into it directly, so it is
+  /// zeroed once (fresh pages from the allocator), never between blocks.
   fn bytes(&self) -> Vec<u8> {
     let recycled = self.bytes.lock().ok().and_then(|mut free| free.pop());
-    let mut b = recycled.unwrap_or_else(|| Vec::with_capacity(BLOCK + CHUNK));
-    b.clear();
-    b
+    recycled.unwrap_or_else(|| vec![0; BLOCK + CHUNK])
   }
 
   fn give_bytes(&self, b: Vec<u8>) {
@@ -765,53 +786,73 @@ enum Chunk {
   Bad(u8),
 }
 
-/// The integer state machine over one buffered chunk: how far it got and why it stopped.
-fn numbers(buf: &[u8], state: &mut NumState, out: &mut Columns) -> (usize, Chunk) {
-  for (i, &b) in buf.iter().enumerate() {
-    match *state {
-      NumState::Digits { value } => {
-        if b.is_ascii_digit() {
-          let v = value * 10 + (b - b'0') as u64;
-          if v > MAX_WIDE {
-            return (i, Chunk::Big);
-          }
-          *state = NumState::Digits { value: v };
-          continue;
-        }
-        if value > u32::MAX as u64 {
-          out.wide.push(Wide {
-            index: out.values,
-            value,
-            at: i as u64,
-          });
-        }
-        out.push(value as u32);
-        match b {
-          b',' => *state = NumState::Expect { first: false },
-          b']' => return (i + 1, Chunk::Closed),
-          b' ' | b'\n' | b'\r' | b'\t' => *state = NumState::After,
-          _ => return (i, Chunk::Bad(b)),
-        }
+/// The integers of one block: how far it got and why it stopped. A block starts where a
+/// value may (after the array's `[` when `first`, else after a `,`), so no number is split
+/// between two blocks; a number the block ends inside is not pushed (`More`: the caller
+/// knows whether the file ended there). A tight loop per number and its delimiter rather
+/// than a state per byte: V8 writes `n,n,n\n,n…`.
+fn numbers(buf: &[u8], first: bool, out: &mut Columns) -> (usize, Chunk) {
+  let n = buf.len();
+  let mut i = 0;
+  let mut first = first;
+  loop {
+    // Where a value (or `]` right after `[`) must come.
+    while i < n && is_space(buf[i]) {
+      i += 1;
+    }
+    if i == n {
+      return (n, Chunk::More);
+    }
+    let b = buf[i];
+    if b == b']' && first {
+      return (i + 1, Chunk::Closed);
+    }
+    if !b.is_ascii_digit() {
+      return (i, Chunk::Bad(b));
+    }
+    let mut value = (b - b'0') as u64;
+    i += 1;
+    loop {
+      if i == n {
+        return (n, Chunk::More);
       }
-      NumState::Expect { first } => match b {
-        b'0'..=b'9' => {
-          *state = NumState::Digits {
-            value: (b - b'0') as u64,
-          }
-        }
-        b' ' | b'\n' | b'\r' | b'\t' => {}
-        b']' if first => return (i + 1, Chunk::Closed),
-        _ => return (i, Chunk::Bad(b)),
-      },
-      NumState::After => match b {
-        b',' => *state = NumState::Expect { first: false },
-        b']' => return (i + 1, Chunk::Closed),
-        b' ' | b'\n' | b'\r' | b'\t' => {}
-        _ => return (i, Chunk::Bad(b)),
-      },
+      let d = buf[i].wrapping_sub(b'0');
+      if d > 9 {
+        break;
+      }
+      value = value * 10 + d as u64;
+      if value > MAX_WIDE {
+        return (i, Chunk::Big);
+      }
+      i += 1;
+    }
+    if value > u32::MAX as u64 {
+      out.wide.push(Wide {
+        index: out.values,
+        value,
+        at: i as u64,
+      });
+    }
+    out.push(value as u32);
+    first = false;
+    // After a number: `,` or `]`, maybe after spaces.
+    while is_space(buf[i]) {
+      i += 1;
+      if i == n {
+        return (n, Chunk::More);
+      }
+    }
+    match buf[i] {
+      b',' => i += 1,
+      b']' => return (i + 1, Chunk::Closed),
+      b => return (i, Chunk::Bad(b)),
     }
   }
-  (buf.len(), Chunk::More)
+}
+
+#[inline(always)]
+fn is_space(b: u8) -> bool {
+  matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
 fn bad_number(section: &str, b: u8) -> AnalysisError {
@@ -834,6 +875,25 @@ pub fn describe(b: u8) -> String {
     format!("'{}'", b as char)
   } else {
     format!("byte 0x{b:02x}")
+  }
+}
+
+/// One `read` into `buf` (retried when interrupted); 0 at the end of the input. A cancelled
+/// read (see `control::Tracked`) is `Aborted`.
+fn read_some<R: Read>(source: &mut R, buf: &mut [u8]) -> Result<usize, AnalysisError> {
+  loop {
+    match source.read(buf) {
+      Ok(n) => return Ok(n),
+      Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+      Err(e)
+        if e
+          .get_ref()
+          .is_some_and(|inner| inner.is::<super::control::Cancelled>()) =>
+      {
+        return Err(AnalysisError::aborted())
+      }
+      Err(e) => return Err(AnalysisError::io(&e, "read")),
+    }
   }
 }
 

@@ -334,12 +334,7 @@ fn preorder_dominators_agree_with_the_node_numbered_ones() {
     let mut names = WeakMapNames::new(s.strings.len());
     let essential = dominators::essential_edges(&s, &t, &page, &mut names);
     let control = Control::default();
-    let new = dominators::dominators(
-      &s,
-      &essential,
-      || Some(dominators::essential_retainers(&s, &essential)),
-      &control,
-    );
+    let new = dominators::dominators(&s, &essential, &control);
     // The old version panicked on cycles nothing retains; the new one settles them as
     // DevTools does (compared with DevTools' own code in __test__/analysis.test.js).
     let old = std::panic::catch_unwind(|| {
