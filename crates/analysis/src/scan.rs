@@ -20,6 +20,9 @@ pub struct Scanner<R: Read> {
   eof: bool,
   /// Threads that parse the blocks of a numeric array.
   parsers: usize,
+  /// Bytes searched for a block's last ',' so far: each byte once, however long a run
+  /// without one (a test checks it).
+  cut_searched: u64,
 }
 
 impl<R: Read> Scanner<R> {
@@ -32,6 +35,7 @@ impl<R: Read> Scanner<R> {
       base: 0,
       eof: false,
       parsers: super::threads::workers(),
+      cut_searched: 0,
     }
   }
 
@@ -374,6 +378,8 @@ impl<R: Read> Scanner<R> {
     self.pos = self.len;
     let mut filled = carry;
     let mut scanned = 0usize;
+    // Where the search for the last ',' resumes: the bytes before it hold none.
+    let mut comma_from = 0usize;
     loop {
       if let Some(p) = memchr::memchr(b']', &bytes[scanned..filled]) {
         let end = scanned + p + 1;
@@ -390,7 +396,10 @@ impl<R: Read> Scanner<R> {
       }
       scanned = filled;
       if filled >= BLOCK {
-        if let Some(c) = memchr::memrchr(b',', &bytes[..filled]) {
+        self.cut_searched += (filled - comma_from) as u64;
+        let last_comma = memchr::memrchr(b',', &bytes[comma_from..filled]).map(|c| comma_from + c);
+        comma_from = filled;
+        if let Some(c) = last_comma {
           self.unread(&bytes[c + 1..filled], base + c as u64 + 1);
           return Ok(Block {
             seq,
@@ -1022,6 +1031,28 @@ mod tests {
         .enumerate()
         .all(|(r, &v)| v == field as u32 * 1000 + r as u32 % 1000));
     }
+  }
+
+  #[test]
+  fn a_long_run_without_a_comma_is_searched_once() {
+    // 24 MiB of spacing between two values: the block grows a chunk at a time, and each
+    // chunk must be searched for the block's last ',' once, not the whole block again.
+    let text = format!("[1{},2{},3]", " ".repeat(24 << 20), " ".repeat(8 << 20));
+    let mut s = scan(&text);
+    let mut values = Vec::new();
+    let n = s
+      .u32_array("nodes", 1, |cols| {
+        values.extend_from_slice(&cols[0]);
+        Ok(())
+      })
+      .unwrap();
+    assert_eq!((n, values), (3, vec![1, 2, 3]));
+    assert!(
+      s.cut_searched <= 2 * text.len() as u64,
+      "{} bytes searched for a ',' in {} bytes",
+      s.cut_searched,
+      text.len()
+    );
   }
 
   #[test]
