@@ -388,19 +388,10 @@ fn copy<R: Read, W: Write>(
     )
   };
   loop {
-    let n = match source.read(&mut buf) {
-      Ok(0) => break,
-      Ok(n) => n,
-      Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-      Err(e)
-        if e
-          .get_ref()
-          .is_some_and(|inner| inner.is::<super::control::Cancelled>()) =>
-      {
-        return Err(AnalysisError::aborted())
-      }
-      Err(e) => return Err(AnalysisError::io(&e, "read")),
-    };
+    let n = super::scan::read_some(&mut source, &mut buf)?;
+    if n == 0 {
+      break;
+    }
     let chunk = &buf[..n];
     let mut from = 0;
     for (i, &b) in chunk.iter().enumerate() {

@@ -889,7 +889,7 @@ pub fn describe(b: u8) -> String {
 
 /// One `read` into `buf` (retried when interrupted); 0 at the end of the input. A cancelled
 /// read (see `control::Tracked`) is `Aborted`.
-fn read_some<R: Read>(source: &mut R, buf: &mut [u8]) -> Result<usize, AnalysisError> {
+pub(crate) fn read_some<R: Read>(source: &mut R, buf: &mut [u8]) -> Result<usize, AnalysisError> {
   loop {
     match source.read(buf) {
       Ok(n) => return Ok(n),
