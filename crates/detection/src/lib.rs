@@ -763,6 +763,14 @@ mod tests {
 
   const GIB: u64 = 1024 * MIB;
 
+  /// Limits with only a heap limit, of `bytes`.
+  fn heap_limit(bytes: u64) -> Limits {
+    Limits {
+      heap_limit: Some(bytes),
+      memory_room: None,
+    }
+  }
+
   #[test]
   fn urgency_asks_more_evidence_the_further_the_limit() {
     let u = Urgency::default();
@@ -787,10 +795,7 @@ mod tests {
   #[test]
   fn a_leak_minutes_from_its_limit_is_reported_as_fast_as_without_urgency() {
     // 4 MiB/s from 200 MiB towards a 1 GiB heap limit: about 3.5 min away.
-    let limits = Limits {
-      heap_limit: Some(GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(GIB);
     let leak = |t: f64| 200.0 + 4.0 * t;
     let with = first_leak(Some(Urgency::default()), limits, 60, leak).expect("reported");
     let without = first_leak(None, limits, 60, leak).expect("reported");
@@ -815,10 +820,7 @@ mod tests {
   #[test]
   fn a_cache_warming_for_30_s_is_not_a_leak_with_urgency() {
     // 2 MiB/s for 30 s, then flat: 4 GiB heap limit, an hour away at that rate.
-    let limits = Limits {
-      heap_limit: Some(4 * GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(4 * GIB);
     let cache = |t: f64| 100.0 + 2.0 * t.min(30.0);
     assert!(
       first_leak(None, limits, 120, cache).is_some(),
@@ -834,10 +836,7 @@ mod tests {
   fn a_floor_holds_back_a_warm_up_that_is_urgent_in_its_container() {
     // A service's warm-up: 1.5 MiB/s for 45 s from 60 MiB, then flat, in a 512 MiB heap:
     // about 5 min from the limit while it lasts, so urgent by the default scale.
-    let limits = Limits {
-      heap_limit: Some(512 * MIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(512 * MIB);
     let warm_up = |t: f64| 60.0 + 1.5 * t.min(45.0);
     let (at, r) = first_leak_at(Some(Urgency::default()), limits, 180, warm_up)
       .expect("urgent by the default scale");
@@ -894,10 +893,7 @@ mod tests {
   fn moderate_growth_waits_for_the_span_then_is_reported() {
     // 1 MiB/s towards a 4 GiB heap limit (over an hour away): reported once it has been seen
     // rising for the full sustain span, not at the 10 s warm-up.
-    let limits = Limits {
-      heap_limit: Some(4 * GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(4 * GIB);
     let leak = |t: f64| 100.0 + t;
     let without = first_leak(None, limits, 200, leak).expect("reported");
     let with = first_leak(Some(Urgency::default()), limits, 200, leak).expect("reported");
@@ -910,10 +906,7 @@ mod tests {
     // Five healthy minutes, then 1 MiB/s towards a 4 GiB heap limit (over an hour away): the
     // window is long by then, but the growth in it is not; it must be seen rising for the
     // sustain span, counted from its start.
-    let limits = Limits {
-      heap_limit: Some(4 * GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(4 * GIB);
     let late = |t: f64| 100.0 + (t - 300.0).max(0.0);
     let (without, _) = first_leak_at(None, limits, 600, late).expect("reported");
     let (with, _) = first_leak_at(Some(Urgency::default()), limits, 600, late).expect("reported");
@@ -924,10 +917,7 @@ mod tests {
   #[test]
   fn a_late_leak_minutes_from_its_limit_is_not_delayed() {
     // The same late start at 4 MiB/s towards a 1 GiB heap limit: urgent, reported as fast.
-    let limits = Limits {
-      heap_limit: Some(GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(GIB);
     let late = |t: f64| 200.0 + 4.0 * (t - 300.0).max(0.0);
     let (without, _) = first_leak_at(None, limits, 400, late).expect("reported");
     let (with, _) = first_leak_at(Some(Urgency::default()), limits, 400, late).expect("reported");
@@ -937,10 +927,7 @@ mod tests {
   #[test]
   fn a_cache_that_starts_filling_late_is_not_a_leak_with_urgency() {
     // Five flat minutes, then a cache filling at 2 MiB/s for 30 s, then flat again.
-    let limits = Limits {
-      heap_limit: Some(4 * GIB),
-      memory_room: None,
-    };
+    let limits = heap_limit(4 * GIB);
     let cache = |t: f64| 100.0 + 2.0 * (t - 300.0).clamp(0.0, 30.0);
     assert!(
       first_leak(None, limits, 600, cache).is_some(),
