@@ -287,7 +287,8 @@ const SPEC = {
         default: {},
         table: 'row',
         description: 'trend: when V8\'s own full GCs are rare, request one (incremental, paced by V8) ' +
-          'once a metric has grown since the last full GC by a share of what a verdict needs ' +
+          'once a metric has grown since the last full GC by a share of what a verdict needs, and while a ' +
+          'heap or external leak is reported, after `windowMs / minPoints` without one ' +
           '(see [Confirmation GCs](detection.md#confirmation-gcs)); `false` = wait for V8\'s full GCs only.',
         check: group({
           maxPauseRatio: {

@@ -18,6 +18,13 @@
 //! that allocate little on the heap and so rarely scavenge (Buffers piling up behind a
 //! stream grew external memory 1.3 MB/s with one GC record every few seconds). On a small heap that is a few ms every couple of seconds while
 //! memory grows; on a 2 GB heap with a 1 s full GC, at most one request per 100 s.
+//!
+//! A reported leak is re-checked the same way: its end (`leak-stopped`, and with it the end of
+//! allocation sampling) is a verdict on full-GC points, and a heap that stopped growing gets
+//! none of its own once V8's memory reducer has run its few GCs — nothing grows, so nothing
+//! above asks. While a heap or external leak is reported, a full GC is requested when none
+//! came for `recheck` (the window's span per point a verdict needs: 24 s by default), under
+//! the same pause budget.
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +66,8 @@ pub struct ConfirmConfig {
   pub min_interval: Duration,
   pub heap: Option<Trigger>,
   pub external: Option<Trigger>,
+  /// While a heap or external leak is reported: the longest time without a full GC.
+  pub recheck: Duration,
 }
 
 /// A request not followed by a full GC within this long is considered lost.
@@ -180,6 +189,19 @@ impl ConfirmPolicy {
     grown && self.request(at)
   }
 
+  /// Called on every tick with whether a heap or external leak is reported (not yet said to
+  /// have stopped); true when a full GC should be requested now, because none came for
+  /// `recheck`.
+  pub fn observe_reported(&mut self, at: Instant, reported: bool) -> bool {
+    let Some(base) = self.last_full else {
+      return false;
+    };
+    reported
+      && at.saturating_duration_since(base.at) >= self.config.recheck
+      && self.may_request(at, &base)
+      && self.request(at)
+  }
+
   /// The last request never reached the isolate (the event queue was full): not pending.
   pub fn request_lost(&mut self) {
     if self.pending_since.take().is_some() {
@@ -224,6 +246,7 @@ mod tests {
       min_interval: Duration::from_secs(1),
       heap: Some(Trigger::for_thresholds(8e6, 0.1, 5)),
       external: Some(Trigger::for_thresholds(8e6, 0.1, 5)),
+      recheck: Duration::from_secs(24),
     }
   }
 
@@ -349,5 +372,30 @@ mod tests {
     });
     p.observe(&rec(t0, 0, GcKind::MarkSweepCompact, MB, MB, 1));
     assert!(!p.observe(&rec(t0, 60_000, GcKind::Scavenge, 100 * MB, 100 * MB, 1)));
+  }
+
+  #[test]
+  fn a_reported_leak_with_no_full_gc_is_rechecked_under_the_budget() {
+    let t0 = Instant::now();
+    let mut p = ConfirmPolicy::new(config());
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // No full GC yet: nothing to re-check.
+    assert!(!p.observe_reported(at(0), true));
+    p.observe(&rec(t0, 0, GcKind::MarkSweepCompact, 90 * MB, 0, 400));
+    // Not reported: a flat heap never asks.
+    assert!(!p.observe_reported(at(100), false));
+    // Reported: not before `recheck`, and the 400 ms GC's budget is 40 s at 1 %.
+    assert!(!p.observe_reported(at(23), true));
+    assert!(!p.observe_reported(at(39), true));
+    assert!(p.observe_reported(at(40), true));
+    // Pending until the full GC comes (or the request times out).
+    assert!(!p.observe_reported(at(45), true));
+    assert!(!p.observe(&rec(t0, 46_000, GcKind::MarkSweepCompact, 90 * MB, 0, 5)));
+    assert!(!p.observe_reported(at(69), true));
+    assert!(p.observe_reported(at(70), true));
+    assert_eq!(p.requested(), 2);
+    // A request lost on the way may be made again at once.
+    p.request_lost();
+    assert!(p.observe_reported(at(70), true));
   }
 }

@@ -288,8 +288,19 @@ impl<S: EventSink> Worker<S> {
           break;
         }
       }
-      // Every tick: early growth also ends with no new point (a heap that stopped growing
-      // gets no confirmation GC).
+      // A reported heap or external leak with no full GC for a while: ask for one, or its
+      // end is never seen.
+      let reported =
+        self.detection.suspected(Metric::Heap) || self.detection.suspected(Metric::External);
+      let recheck = !paused
+        && self
+          .confirm
+          .as_mut()
+          .is_some_and(|c| c.observe_reported(now, reported));
+      if recheck && !self.request_full_gc() {
+        break;
+      }
+      // Every tick: early growth also ends with no new point.
       if !self.signal_sampling(Instant::now()) {
         break;
       }

@@ -166,6 +166,9 @@ impl NativeDetection {
       min_interval: Duration::from_secs_f64(self.confirm_min_interval_ms.max(0.0) / 1000.0),
       heap: self.heap.as_ref().map(trigger),
       external: self.external.as_ref().map(trigger),
+      recheck: Duration::from_secs_f64(
+        self.window_ms.max(0.0) / 1000.0 / f64::from(self.min_points.max(1)),
+      ),
     })
   }
 
