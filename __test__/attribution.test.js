@@ -19,7 +19,8 @@ test('the sampling profiler runs only from early growth until growth stops', asy
   assert.equal(r.code, 0, r.stderr)
   const [out] = jsonLines(r)
   assert.equal(out.source, 'v8')
-  // Steady: idle, and V8 has no sampling profiler running.
+  // Steady: idle, and V8 has no sampling profiler running (the heap's and external memory's
+  // detectors: see the fixture for RSS at start-up).
   assert.deepEqual(out.steady, ['idle'], JSON.stringify(out))
   assert.equal(out.steadyProfiler, false)
   // Growth: the profiler started once the heap grew (not before), and the leak carries sites
