@@ -11,8 +11,8 @@ const { runFixture, jsonLines } = require('./helpers')
 
 test('the sampling profiler runs only from early growth until growth stops', async () => {
   // A 256 MB heap: the fast leak is urgent, so it is reported without the evidence span.
-  // V8's memory reducer is off: once growth stops, the only full GCs are the ones leakwatch
-  // asks for to re-check a reported leak, and without them the leak never ends.
+  // V8's memory reducer is off: once growth stops, no full GC comes on its own, so the end of
+  // the leak is seen only through the full GCs leakwatch requests to re-check it.
   const r = await runFixture('attribution-on-growth.js', {
     nodeArgs: ['--max-old-space-size=256', '--no-memory-reducer'], timeoutMs: 240_000,
   })
@@ -34,7 +34,7 @@ test('the sampling profiler runs only from early growth until growth stops', asy
   assert.ok(out.leak.bytes[0] > 1024 * 1024, `bytes ${out.leak.bytes[0]}`)
   // Growth stopped: `leak-stopped`, then idle again, and V8's profiler is stopped.
   assert.ok(out.stoppedAtMs > out.leakAtMs)
-  // What ended it was a full GC leakwatch requested after the leak.
+  // leakwatch requested a full GC between the leak and its end.
   assert.ok(out.requestedAtStop > out.requestedAtLeak, JSON.stringify(out))
   assert.ok(out.idleAtMs > out.leakAtMs)
   assert.equal(out.endProfiler, false)
