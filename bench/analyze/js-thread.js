@@ -25,7 +25,8 @@ const leakwatch = require(path.resolve(option(argv, '--package', path.join(__dir
 function allocateUntil(done) {
   const latencies = []
   let running = true
-  done.finally(() => { running = false })
+  const stop = () => { running = false }
+  done.then(stop, stop)
   return new Promise((resolve) => {
     function chunk() {
       for (let i = 0; i < 2000; i++) {
